@@ -1,0 +1,100 @@
+package v1alpha1
+
+// Finalizer, labels and annotations (DESIGN §6).
+const (
+	// Finalizer is set on every token resource so that deletion revokes its engine tokens first.
+	Finalizer = "tokens.tokenops.dev/revoke"
+
+	// ManagedByLabel marks the Secrets the operator writes; the manager caches only Secrets with it.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of ManagedByLabel on our Secrets.
+	ManagedByValue = "token-operator"
+	// OwnerUIDLabel carries the UID of the token resource that owns a Secret.
+	OwnerUIDLabel = "tokens.tokenops.dev/owner-uid"
+
+	// DefaultEngineAnnotation set to "true" on a ClusterTokenEngine makes it the engine used by
+	// tokens that omit spec.engineRef.
+	DefaultEngineAnnotation = "tokens.tokenops.dev/default"
+	// SkipRevocationAnnotation set to "true" on a token resource lets its deletion finish without
+	// revoking in the engine: the way a person releases a resource whose engine is gone for good.
+	SkipRevocationAnnotation = "tokens.tokenops.dev/skip-revocation"
+	// TokenNameAnnotation on a Secret names the engine-side token whose plaintext it holds.
+	TokenNameAnnotation = "tokens.tokenops.dev/token-name"
+	// RevisionAnnotation on a Secret is the mint revision whose plaintext it holds (DESIGN §3).
+	RevisionAnnotation = "tokens.tokenops.dev/revision"
+	// RestartedAtAnnotation is set on the pod template of rollout-restart targets when the token changes.
+	RestartedAtAnnotation = "tokens.tokenops.dev/restartedAt"
+
+	// TokenSecretKey is the Secret key that holds the token.
+	TokenSecretKey = "token"
+)
+
+// Condition types (DESIGN §6).
+const (
+	// ConditionReady is True when the Secret holds a live token the engine accepts.
+	ConditionReady = "Ready"
+	// ConditionEngineReachable is False while the engine cannot be reached or refuses our credentials.
+	ConditionEngineReachable = "EngineReachable"
+	// ConditionSecretConflict is True when a Secret of the target name exists and is not ours.
+	ConditionSecretConflict = "SecretConflict"
+	// ConditionRevocationFailed is True while revoking a token in the engine keeps failing.
+	ConditionRevocationFailed = "RevocationFailed"
+	// ConditionExpired is True once the token reached its expiry and was revoked.
+	ConditionExpired = "Expired"
+)
+
+// Condition reasons. CamelCase, one word each, stable: tools and alerts match on them.
+const (
+	// ReasonMinted: a token was minted and written to the Secret.
+	ReasonMinted = "Minted"
+	// ReasonMinting: a mint is in progress (status.pending is set).
+	ReasonMinting = "Minting"
+	// ReasonEngineNotFound: the referenced engine resource does not exist.
+	ReasonEngineNotFound = "EngineNotFound"
+	// ReasonEngineNotReady: the referenced engine exists but is not Ready.
+	ReasonEngineNotReady = "EngineNotReady"
+	// ReasonNotPermitted: the engine does not allow this namespace or these permissions.
+	ReasonNotPermitted = "NotPermitted"
+	// ReasonUnsupported: the engine cannot express what the spec asks for (e.g. a SystemToken on InfluxDB 2.x).
+	ReasonUnsupported = "Unsupported"
+	// ReasonEngineError: the engine answered with an error we will retry.
+	ReasonEngineError = "EngineError"
+	// ReasonEngineRejected: the engine refused the request for good; fix the spec.
+	ReasonEngineRejected = "EngineRejected"
+	// ReasonUnauthorized: the engine refused the operator's credentials.
+	ReasonUnauthorized = "Unauthorized"
+	// ReasonUnreachable: the engine could not be reached.
+	ReasonUnreachable = "Unreachable"
+	// ReasonReachable: the engine answered an authenticated check.
+	ReasonReachable = "Reachable"
+	// ReasonDatabaseNotFound: the engine does not know a requested database yet.
+	ReasonDatabaseNotFound = "DatabaseNotFound"
+	// ReasonSecretExists: a Secret of the target name exists and is not owned by this resource.
+	ReasonSecretExists = "SecretExists"
+	// ReasonNoConflict: the Secret is ours.
+	ReasonNoConflict = "NoConflict"
+	// ReasonTemplateError: a secret.extraKeys template failed to render.
+	ReasonTemplateError = "TemplateError"
+	// ReasonExpired: the token reached its expiry and was revoked.
+	ReasonExpired = "Expired"
+	// ReasonNotExpired: the token has not reached its expiry.
+	ReasonNotExpired = "NotExpired"
+	// ReasonRevocationFailed: the engine could not revoke a token; retried with backoff.
+	ReasonRevocationFailed = "RevocationFailed"
+	// ReasonRevoked: revocation succeeded.
+	ReasonRevoked = "Revoked"
+	// ReasonCredentialsNotFound: the engine's credentials Secret or key is missing.
+	ReasonCredentialsNotFound = "CredentialsNotFound"
+	// ReasonInvalidConfig: the engine spec cannot be turned into a client (e.g. a bad CA bundle).
+	ReasonInvalidConfig = "InvalidConfig"
+)
+
+// Condition reasons added with the token lifecycle.
+const (
+	// ReasonInvalidSpec: the spec holds a value admission should have refused (e.g. a malformed
+	// duration written before validation existed); fix the spec.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonRevocationSkipped: the resource was released without revoking its tokens because of
+	// the skip-revocation annotation (an event reason).
+	ReasonRevocationSkipped = "RevocationSkipped"
+)

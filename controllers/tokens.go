@@ -1,0 +1,80 @@
+// Package controllers holds one reconciler per kind. The token lifecycle the two token
+// reconcilers share lives in internal/lifecycle; here they only build permissions.
+package controllers
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/tokenops/token-operator/internal/engineref"
+	"github.com/tokenops/token-operator/internal/lifecycle"
+)
+
+// DefaultMaxConcurrentReconciles is the token reconcilers' worker count when TokenDeps leaves it zero.
+const DefaultMaxConcurrentReconciles = 16
+
+// TokenDeps is what the token reconcilers need from the manager command.
+type TokenDeps struct {
+	// Resolver finds a token's engine (the real engineref resolver, or engineref.Static in tests).
+	Resolver engineref.Resolver
+	// Clock is the time source; nil means the real clock.
+	Clock clock.PassiveClock
+	// MaxConcurrentReconciles per kind; zero means DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
+	// PendingGrace overrides lifecycle.DefaultPendingGrace when positive.
+	PendingGrace time.Duration
+	// StepHook is for tests that simulate crashes between protocol steps; nil in production.
+	StepHook lifecycle.StepHook
+}
+
+func (d TokenDeps) withDefaults() TokenDeps {
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
+	if d.MaxConcurrentReconciles <= 0 {
+		d.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
+	}
+	return d
+}
+
+// SetupTokenReconcilers registers the DatabaseToken and SystemToken reconcilers with mgr. The
+// manager's cache must hold only Secrets labelled app.kubernetes.io/managed-by=token-operator
+// (the reconcilers read other Secrets uncached, and only to refuse to overwrite them).
+func SetupTokenReconcilers(mgr ctrl.Manager, deps TokenDeps) error {
+	if err := (&DatabaseTokenReconciler{}).SetupWithManager(mgr, deps); err != nil {
+		return err
+	}
+	return (&SystemTokenReconciler{}).SetupWithManager(mgr, deps)
+}
+
+// newLifecycle fills the parts of a lifecycle.Reconciler every token kind shares.
+func newLifecycle[T client.Object](mgr ctrl.Manager, deps TokenDeps, kind lifecycle.Kind[T]) *lifecycle.Reconciler[T] {
+	return &lifecycle.Reconciler[T]{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Recorder:     mgr.GetEventRecorder("token-operator"),
+		Resolver:     deps.Resolver,
+		Clock:        deps.Clock,
+		Kind:         kind,
+		PendingGrace: deps.PendingGrace,
+		StepHook:     deps.StepHook,
+	}
+}
+
+// setupTokenController watches a token kind and the Secrets it owns. Reconciles follow spec and
+// metadata changes (deletion, the skip-revocation annotation), not our own status writes.
+func setupTokenController[T client.Object](mgr ctrl.Manager, deps TokenDeps, name string, r *lifecycle.Reconciler[T]) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(name).
+		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.Secret{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: deps.MaxConcurrentReconciles}).
+		Complete(r)
+}

@@ -1,0 +1,35 @@
+package httpapi_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tokenops/token-operator/internal/engine/httpapi"
+)
+
+func TestRedact(t *testing.T) {
+	v2 := "pKKPBa__Ck_-3z0FO1qjpd6P6RYiPJIGcFljQ0ygTobEXvCATjpi2DgkqmSKTjFYSRhuEV4tnpjwmn2gP-y9Jw=="
+	for in, want := range map[string]string{
+		"token name already exists, k8s.monitoring.telegraf-writer.ab12cd34.r1": "token name already exists, k8s.monitoring.telegraf-writer.ab12cd34.r1",
+		"bad header Authorization: Bearer abc":                                  "bad header Authorization: Bearer [redacted]",
+		"got token " + v2 + " back":                                             "got token [redacted] back",
+		"hash 0123456789abcdef0123456789abcdef0123456789abcdef":                 "hash 0123456789abcdef0123456789abcdef0123456789abcdef",
+		"my secret is shh":                                                      "my [redacted] is shh",
+	} {
+		if got := httpapi.Redact(in, "secret"); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestExcerptRedactsBeforeTruncating(t *testing.T) {
+	tok := "apiv3_" + strings.Repeat("Ab1", 30)
+	body := strings.Repeat("x ", httpapi.MaxBodyInMessage/2-3) + tok + "\n\tmore"
+	got := httpapi.Excerpt([]byte(body), tok)
+	if strings.Contains(got, "Ab1Ab1") || strings.ContainsAny(got, "\n\t") {
+		t.Errorf("Excerpt leaked part of the token or kept control characters: %q", got)
+	}
+	if len(got) > httpapi.MaxBodyInMessage+len("…") {
+		t.Errorf("Excerpt is %d bytes", len(got))
+	}
+}

@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/tokenops/token-operator/internal/engine"
+)
+
+// MaxBodyInMessage is how much of a response body an error message quotes.
+const MaxBodyInMessage = 256
+
+// Response is an engine's answer with its body fully read (up to the configured cap).
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	op     string
+	token  engine.Plaintext
+}
+
+// OK reports a 2xx status.
+func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
+
+// Describe says what the engine answered, for error messages: the method, path, status and the
+// start of the body with credentials removed. It never includes request headers.
+func (r *Response) Describe() string {
+	s := fmt.Sprintf("%s: HTTP %d", r.op, r.Status)
+	if body := Excerpt(r.Body, r.token.Reveal()); body != "" {
+		s += ": " + body
+	}
+	return s
+}
+
+// Errorf returns an engine error of kind k whose message is the formatted text followed by
+// Describe().
+func (r *Response) Errorf(k engine.Kind, format string, args ...any) *engine.Error {
+	msg := fmt.Sprintf(format, args...)
+	return &engine.Error{Kind: k, Message: msg + ": " + r.Describe()}
+}
+
+// DefaultError maps the status the way most HTTP engines mean it: 401/403 Unauthorized,
+// 404 NotFound, 409 Conflict, 429 and 5xx Transient, other 4xx Permanent, and anything else
+// (1xx, 3xx: a proxy or a misconfigured URL) Transient. Adapters handle their special cases first.
+func (r *Response) DefaultError(what string) *engine.Error {
+	switch {
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+		e := r.Errorf(engine.Unauthorized, "%s: the engine refused the admin credentials", what)
+		return e.WithReason("Unauthorized")
+	case r.Status == http.StatusNotFound:
+		return r.Errorf(engine.NotFound, "%s", what)
+	case r.Status == http.StatusConflict:
+		return r.Errorf(engine.Conflict, "%s", what)
+	case r.Status == http.StatusTooManyRequests || r.Status >= 500:
+		return r.Errorf(engine.Transient, "%s", what)
+	case r.Status >= 400:
+		return r.Errorf(engine.Permanent, "%s: the engine rejected the request", what)
+	default:
+		return r.Errorf(engine.Transient, "%s: unexpected answer", what)
+	}
+}

@@ -1,0 +1,55 @@
+// Package engineref is the seam between the token controllers and the engine resources: it turns
+// a token's namespace and spec.engineRef into a ready engine client, or says why it cannot.
+package engineref
+
+import (
+	"context"
+	"fmt"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+)
+
+// Resolved is an engine a token may use.
+type Resolved struct {
+	// Engine is the adapter client, built from the engine resource and its credentials Secret.
+	Engine engine.Engine
+	// Kind and Name identify the engine resource (for events, metrics and status messages).
+	Kind tokensv1.EngineKind
+	Name string
+	// Type is the configured engine member: influxdb3, influxdb2, cloudDedicated or influxdb1.
+	Type string
+	// URL is the address workloads use to reach the database, offered to secret.extraKeys as .EngineURL.
+	URL string
+	// SupportsSystemTokens is false for engines without InfluxDB 3's system tokens.
+	SupportsSystemTokens bool
+}
+
+// Resolver finds the engine for a token. Implementations read engine resources from the cache and
+// credentials Secrets uncached, and reuse built clients while neither changes.
+type Resolver interface {
+	Resolve(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (*Resolved, error)
+}
+
+// Error says why a token cannot use an engine; Reason is a condition reason from the API package
+// (ReasonEngineNotFound, ReasonEngineNotReady, ReasonNotPermitted, ReasonCredentialsNotFound, ...).
+type Error struct {
+	Reason  string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Reason, e.Message) }
+
+// Errorf returns an *Error with the given condition reason.
+func Errorf(reason, format string, args ...any) *Error {
+	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Static resolves every reference to one engine. Tests use it with the fake engine.
+type Static struct{ Resolved Resolved }
+
+// Resolve implements Resolver.
+func (s *Static) Resolve(context.Context, string, *tokensv1.EngineReference) (*Resolved, error) {
+	r := s.Resolved
+	return &r, nil
+}

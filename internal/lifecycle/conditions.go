@@ -1,0 +1,169 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+)
+
+// Event actions (events.k8s.io "action": what the controller did).
+const (
+	actionMint   = "Mint"
+	actionRevoke = "Revoke"
+	actionWrite  = "WriteSecret"
+	actionCheck  = "Check"
+	actionExpire = "Expire"
+)
+
+// setCondition sets one condition and reports whether its status or reason changed (a
+// transition, the only time an event is due).
+func (s *scope[T]) setCondition(t string, status metav1.ConditionStatus, reason, msg string) bool {
+	old := meta.FindStatusCondition(s.status.Conditions, t)
+	meta.SetStatusCondition(&s.status.Conditions, metav1.Condition{
+		Type: t, Status: status, Reason: reason, Message: msg, ObservedGeneration: s.obj.GetGeneration(),
+	})
+	return old == nil || old.Status != status || old.Reason != reason
+}
+
+// notReady sets Ready=False, with a Warning event on the transition.
+func (s *scope[T]) notReady(reason, msg string) {
+	if s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, reason, msg) && reason != tokensv1.ReasonMinting {
+		s.event(corev1.EventTypeWarning, reason, actionCheck, msg)
+	}
+}
+
+// notReadyUnlessLive sets Ready=False unless the Secret already holds a token that works:
+// DESIGN §4, an engine problem leaves Ready as it was for a token that keeps working.
+func (s *scope[T]) notReadyUnlessLive(reason, msg string) {
+	if meta.IsStatusConditionTrue(s.status.Conditions, tokensv1.ConditionReady) && s.status.Current != nil {
+		return
+	}
+	s.notReady(reason, msg)
+}
+
+// ready sets Ready=True for the current token.
+func (s *scope[T]) ready() {
+	c := s.status.Current
+	expiry := "never expires"
+	if c.ExpiresAt != nil {
+		expiry = "expires at " + c.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	msg := fmt.Sprintf("Secret %q holds token %q (revision %d); it %s", s.secretName, c.TokenName, c.Revision, expiry)
+	if c.RenewAt != nil {
+		msg += fmt.Sprintf(" and is renewed at %s", c.RenewAt.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	s.setCondition(tokensv1.ConditionReady, metav1.ConditionTrue, tokensv1.ReasonMinted, msg)
+	s.setCondition(tokensv1.ConditionExpired, metav1.ConditionFalse, tokensv1.ReasonNotExpired, "The token has not reached its expiry")
+}
+
+// engineReachable records a successful engine call.
+func (s *scope[T]) engineReachable() {
+	old := meta.FindStatusCondition(s.status.Conditions, tokensv1.ConditionEngineReachable)
+	recovered := old != nil && old.Status == metav1.ConditionFalse
+	msg := fmt.Sprintf("%s %q answered", s.engine.Kind, s.engine.Name)
+	s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionTrue, tokensv1.ReasonReachable, msg)
+	if recovered {
+		s.event(corev1.EventTypeNormal, tokensv1.ReasonReachable, actionCheck, msg+" again")
+	}
+}
+
+// noSecretConflict clears SecretConflict.
+func (s *scope[T]) noSecretConflict() {
+	s.setCondition(tokensv1.ConditionSecretConflict, metav1.ConditionFalse, tokensv1.ReasonNoConflict,
+		fmt.Sprintf("Secret %q is ours or does not exist yet", s.secretName))
+}
+
+// secretConflict reports a Secret of our name that is not ours; it is never overwritten.
+func (s *scope[T]) secretConflict() (ctrl.Result, error) {
+	msg := fmt.Sprintf("Secret %q exists and is not owned by this %s; it is never overwritten. "+
+		"Delete or rename that Secret, or set spec.secret.name to another name", s.secretName, s.r.Kind.Name)
+	if s.setCondition(tokensv1.ConditionSecretConflict, metav1.ConditionTrue, tokensv1.ReasonSecretExists, msg) {
+		s.event(corev1.EventTypeWarning, tokensv1.ReasonSecretExists, actionWrite, msg)
+	}
+	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonSecretExists, msg)
+	return ctrl.Result{RequeueAfter: SecretConflictRetryInterval}, nil
+}
+
+// engineFailure maps a typed engine error to conditions and a requeue. It is the only place
+// that does (STYLE 5), for every engine call of the lifecycle; op says what was attempted.
+//   - Permanent: terminal; Ready=False (EngineRejected or the error's reason), no retry until
+//     the spec changes.
+//   - Pending: the engine asked us to wait; Ready=False with its reason, RequeueAfter, no error.
+//   - Unauthorized: EngineReachable=False reason Unauthorized; backoff.
+//   - anything else (Transient, a Conflict or NotFound that escaped its caller): EngineReachable
+//     =False reason EngineError; backoff by returning the error.
+//
+// Ready is left alone while the Secret holds a working token (DESIGN §4). During deletion,
+// RevocationFailed=True says how to release the resource on purpose.
+func (s *scope[T]) engineFailure(op string, err error) (ctrl.Result, error) {
+	msg := fmt.Sprintf("%s: %v", op, err)
+	if s.deleting() {
+		if s.setCondition(tokensv1.ConditionRevocationFailed, metav1.ConditionTrue, tokensv1.ReasonRevocationFailed,
+			msg+fmt.Sprintf("; retrying with backoff. To release the %s without revoking, annotate it %s=true",
+				s.r.Kind.Name, tokensv1.SkipRevocationAnnotation)) {
+			s.event(corev1.EventTypeWarning, tokensv1.ReasonRevocationFailed, actionRevoke, msg)
+		}
+	}
+	reason := engine.ReasonOf(err)
+	switch engine.KindOf(err) {
+	case engine.Permanent:
+		s.engineReachable()
+		s.notReady(orDefault(reason, tokensv1.ReasonEngineRejected), msg+"; the engine will not accept this, fix the spec")
+		return ctrl.Result{}, nil
+	case engine.Pending:
+		s.engineReachable()
+		s.notReadyUnlessLive(orDefault(reason, tokensv1.ReasonMinting), msg)
+		return ctrl.Result{RequeueAfter: pendingRequeue(err)}, nil
+	case engine.Unauthorized:
+		emsg := fmt.Sprintf("%s %q refused the operator's credentials (%s); check the admin token Secret the engine resource references",
+			s.engine.Kind, s.engine.Name, msg)
+		if s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, tokensv1.ReasonUnauthorized, emsg) {
+			s.event(corev1.EventTypeWarning, tokensv1.ReasonUnauthorized, op, emsg)
+		}
+		s.notReadyUnlessLive(tokensv1.ReasonUnauthorized, emsg)
+		return ctrl.Result{}, err
+	default:
+		emsg := fmt.Sprintf("%s %q: %s; retrying with backoff, the Secret is kept", s.engine.Kind, s.engine.Name, msg)
+		if s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, tokensv1.ReasonEngineError, emsg) {
+			s.event(corev1.EventTypeWarning, tokensv1.ReasonEngineError, op, emsg)
+		}
+		s.notReadyUnlessLive(tokensv1.ReasonEngineError, emsg)
+		return ctrl.Result{}, err
+	}
+}
+
+// pendingRequeue is the wait a Pending error asks for, or EngineRetryInterval.
+func pendingRequeue(err error) time.Duration {
+	var e *engine.Error
+	if errors.As(err, &e) && e.RequeueAfter > 0 {
+		return e.RequeueAfter
+	}
+	return EngineRetryInterval
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// event emits an event about the token resource. Notes never carry a token: they are built
+// from names, reasons and engine error messages, which adapters keep free of plaintext.
+func (s *scope[T]) event(eventtype, reason, action, note string) {
+	if s.r.Recorder == nil {
+		return
+	}
+	s.r.Recorder.Eventf(s.obj, nil, eventtype, reason, action, "%s", note)
+}
+
+// deleting reports whether the resource is being deleted.
+func (s *scope[T]) deleting() bool { return !s.obj.GetDeletionTimestamp().IsZero() }

@@ -1,0 +1,179 @@
+package lifecycle
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+)
+
+// Action is what Decide tells the reconciler to do next.
+type Action string
+
+const (
+	// ActionWait: nothing to do now; Decision.RequeueAfter says when to look again (0: never,
+	// until something changes).
+	ActionWait Action = "Wait"
+	// ActionMint: there is no token yet; mint the first one.
+	ActionMint Action = "Mint"
+	// ActionResume: status.pending has a Secret at its revision: finish step 5 of DESIGN §3.
+	ActionResume Action = "Resume"
+	// ActionAbandon: status.pending has no Secret at its revision and its grace has passed: the
+	// plaintext is lost, so revoke the pending name and start again with a new revision.
+	ActionAbandon Action = "Abandon"
+	// ActionExpire: the current token reached its expiry: revoke it and take it out of the Secret.
+	ActionExpire Action = "Expire"
+	// ActionSuccessor: the current token must be replaced (Decision.Why says why).
+	ActionSuccessor Action = "Successor"
+	// ActionConflict: a Secret of the target name exists and is not ours: never overwrite it.
+	ActionConflict Action = "Conflict"
+)
+
+// Successor reasons, also used as event reasons.
+const (
+	// WhyRenewal: status.current.renewAt has passed (rotation.renewBefore).
+	WhyRenewal = "Renewal"
+	// WhySecretMissing: the Secret holding the current token was deleted.
+	WhySecretMissing = "SecretMissing"
+	// WhyTokenChanged: the Secret's token no longer matches the fingerprint: treated as exposed.
+	WhyTokenChanged = "TokenChanged"
+)
+
+// SecretView is what Decide needs to know about the target Secret.
+type SecretView struct {
+	// Exists is true when a Secret of the target name exists (ours or not).
+	Exists bool
+	// Ours is true when it is controlled by this token resource.
+	Ours bool
+	// Revision and TokenName are our annotations on it (0 and "" when absent).
+	Revision  int64
+	TokenName string
+	// HasToken is true when the token key holds a value.
+	HasToken bool
+	// Fingerprint is the keyed hash of that value (see Fingerprint).
+	Fingerprint string
+}
+
+// holds reports whether the Secret is ours and holds the plaintext minted under name at revision.
+func (v SecretView) holds(revision int64, name string) bool {
+	return v.Exists && v.Ours && v.HasToken && v.Revision == revision && v.TokenName == name
+}
+
+// Input is everything Decide looks at.
+type Input struct {
+	Now    time.Time
+	Status *tokensv1.TokenStatus
+	Secret SecretView
+	// PendingGrace is how long a pending mint without a Secret is left to the worker that may
+	// still be running it before it is abandoned (two managers during a leader hand-over).
+	PendingGrace time.Duration
+}
+
+// Decision is what to do next.
+type Decision struct {
+	Action Action
+	// Why names the cause of a successor (WhyRenewal, ...); empty otherwise.
+	Why string
+	// RequeueAfter, for ActionWait, is when the next deadline is due; 0 means none.
+	RequeueAfter time.Duration
+}
+
+// Decide is the lifecycle's one decision: given the status, the Secret and the time, what next?
+// It is pure; the reconciler gathers the input and carries the decision out.
+func Decide(in Input) Decision {
+	st := in.Status
+	if p := st.Pending; p != nil {
+		if in.Secret.holds(p.Revision, p.TokenName) {
+			return Decision{Action: ActionResume}
+		}
+		if p.StartedAt != nil && in.PendingGrace > 0 {
+			if until := p.StartedAt.Add(in.PendingGrace).Sub(in.Now); until > 0 {
+				return Decision{Action: ActionWait, RequeueAfter: until}
+			}
+		}
+		return Decision{Action: ActionAbandon}
+	}
+	if in.Secret.Exists && !in.Secret.Ours {
+		return Decision{Action: ActionConflict}
+	}
+	cur := st.Current
+	if cur == nil {
+		return Decision{Action: ActionMint}
+	}
+	if cur.ExpiresAt != nil && !in.Now.Before(cur.ExpiresAt.Time) {
+		if expiryDone(st, in.Secret) {
+			return Decision{Action: ActionWait, RequeueAfter: NextDeadline(st, in.Now, true)}
+		}
+		return Decision{Action: ActionExpire}
+	}
+	switch {
+	case !in.Secret.Exists:
+		return Decision{Action: ActionSuccessor, Why: WhySecretMissing}
+	case in.Secret.Revision < cur.Revision || !in.Secret.HasToken ||
+		(in.Secret.Revision == cur.Revision && in.Secret.Fingerprint != cur.Fingerprint):
+		// Our Secret holds an older revision, no token, or a token we did not write.
+		return Decision{Action: ActionSuccessor, Why: WhyTokenChanged}
+	case in.Secret.Revision > cur.Revision:
+		// A newer revision than status knows: status is stale (a conflicting write is on its
+		// way), never a reason to act. Look again shortly.
+		return Decision{Action: ActionWait, RequeueAfter: StaleRequeue}
+	case cur.RenewAt != nil && !in.Now.Before(cur.RenewAt.Time):
+		return Decision{Action: ActionSuccessor, Why: WhyRenewal}
+	}
+	return Decision{Action: ActionWait, RequeueAfter: NextDeadline(st, in.Now, false)}
+}
+
+// expiryDone reports whether the current token's expiry was already carried out.
+func expiryDone(st *tokensv1.TokenStatus, s SecretView) bool {
+	return meta.IsStatusConditionTrue(st.Conditions, tokensv1.ConditionExpired) && !s.HasToken
+}
+
+// NextDeadline is how long until the earliest of the current token's expiry and renewal and the
+// predecessors' revocation, or 0 when there is none. It never polls: a token without expiry,
+// rotation or predecessors gets no requeue at all. With expired set, the current token's own
+// deadlines are over.
+func NextDeadline(st *tokensv1.TokenStatus, now time.Time, expired bool) time.Duration {
+	var next time.Time
+	consider := func(t *time.Time) {
+		if t != nil && (next.IsZero() || t.Before(next)) {
+			next = *t
+		}
+	}
+	if c := st.Current; c != nil && !expired {
+		if c.ExpiresAt != nil {
+			consider(&c.ExpiresAt.Time)
+		}
+		if c.RenewAt != nil {
+			consider(&c.RenewAt.Time)
+		}
+	}
+	for i := range st.Previous {
+		if p := st.Previous[i].RevokeAt; p != nil {
+			consider(&p.Time)
+		}
+	}
+	if next.IsZero() {
+		return 0
+	}
+	if d := next.Sub(now); d > 0 {
+		return d
+	}
+	// Due already (e.g. a predecessor whose revocation failed): come back soon, not at once.
+	return StaleRequeue
+}
+
+// PredecessorRevokeAt is when a token replaced for the reason why is revoked (DESIGN §4): at its
+// own expiry for a scheduled renewal, at once when its Secret was changed by hand (exposed),
+// and after the overlap window otherwise, so kubelet can refresh mounted Secrets first.
+func PredecessorRevokeAt(why string, old *tokensv1.TokenRecord, now time.Time, overlap time.Duration) time.Time {
+	switch why {
+	case WhyRenewal:
+		if old.ExpiresAt != nil {
+			return old.ExpiresAt.Time
+		}
+	case WhyTokenChanged:
+		return now
+	}
+	return now.Add(overlap)
+}

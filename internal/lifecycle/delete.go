@@ -1,0 +1,124 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+)
+
+// reconcileDelete runs the finalizer (DESIGN §4): revoke every token the resource may have
+// (current, pending, previous), delete the Secret, release. deletionPolicy Retain keeps the token
+// the Secret holds and the Secret (no longer owned, so garbage collection leaves it); the
+// skip-revocation annotation releases without revoking. Engine failures keep the finalizer.
+func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(s.obj, tokensv1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	retain := s.spec.DeletionPolicy == tokensv1.DeletionPolicyRetain
+	skip := s.obj.GetAnnotations()[tokensv1.SkipRevocationAnnotation] == "true"
+	if err := s.loadSecret(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	var kept string // the token Retain leaves live: the one the Secret holds
+	if retain && s.secret != nil && ownedBy(s.secret, s.obj.GetUID()) {
+		kept = s.secret.Annotations[tokensv1.TokenNameAnnotation]
+	}
+	names := s.tokenNames(kept)
+
+	switch {
+	case len(names) == 0:
+	case skip:
+		msg := fmt.Sprintf("Released without revoking %s because of the annotation %s=true; they stay valid in the engine until they expire or are deleted there",
+			strings.Join(names, ", "), tokensv1.SkipRevocationAnnotation)
+		s.log(ctx).Info("Released token resource without revocation", "tokenNames", names)
+		s.event(corev1.EventTypeWarning, tokensv1.ReasonRevocationSkipped, actionRevoke, msg)
+	default:
+		if res, done, err := s.resolveEngine(ctx); done {
+			return res, err
+		}
+		for _, n := range names {
+			if err := s.engine.Engine.Revoke(ctx, n); err != nil {
+				return s.engineFailure(fmt.Sprintf("revoking token %q", n), err)
+			}
+		}
+		s.engineReachable()
+		s.setCondition(tokensv1.ConditionRevocationFailed, metav1.ConditionFalse, tokensv1.ReasonRevoked, "Revoked "+strings.Join(names, ", "))
+		s.log(ctx).Info("Revoked tokens of deleted token resource", "tokenNames", names)
+	}
+
+	if err := s.releaseSecret(ctx, retain); err != nil {
+		return conflictRequeue(err)
+	}
+	controllerutil.RemoveFinalizer(s.obj, tokensv1.Finalizer)
+	if err := r.Client.Patch(ctx, s.obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.released = true
+			return ctrl.Result{}, nil
+		}
+		return conflictRequeue(err)
+	}
+	s.released = true
+	return ctrl.Result{}, nil
+}
+
+// tokenNames lists every engine token the resource may own, except kept.
+func (s *scope[T]) tokenNames(kept string) []string {
+	var names []string
+	add := func(n string) {
+		if n != "" && n != kept && !contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if c := s.status.Current; c != nil {
+		add(c.TokenName)
+	}
+	if p := s.status.Pending; p != nil {
+		add(p.TokenName)
+	}
+	for _, p := range s.status.Previous {
+		add(p.TokenName)
+	}
+	return names
+}
+
+// releaseSecret deletes our Secret, or with Retain hands it over: our ownerReference and labels
+// go, so garbage collection leaves it and it is the user's from now on.
+func (s *scope[T]) releaseSecret(ctx context.Context, retain bool) error {
+	sec := s.secret
+	if sec == nil || !ownedBy(sec, s.obj.GetUID()) {
+		return nil // never ours to touch
+	}
+	if !retain {
+		err := s.r.Client.Delete(ctx, sec, client.Preconditions{UID: &sec.UID})
+		return client.IgnoreNotFound(err)
+	}
+	sec = sec.DeepCopy()
+	refs := sec.OwnerReferences[:0]
+	for _, ref := range sec.OwnerReferences {
+		if ref.UID != s.obj.GetUID() {
+			refs = append(refs, ref)
+		}
+	}
+	sec.OwnerReferences = refs
+	delete(sec.Labels, tokensv1.ManagedByLabel)
+	delete(sec.Labels, tokensv1.OwnerUIDLabel)
+	return client.IgnoreNotFound(s.r.Client.Update(ctx, sec))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

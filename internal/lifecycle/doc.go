@@ -1,0 +1,14 @@
+// Package lifecycle is the token lifecycle both token reconcilers share: the crash-safe mint
+// protocol of DESIGN §3, the Secret, expiry and revocation on deletion (DESIGN §4).
+//
+// The reconcilers for DatabaseToken and SystemToken differ only in how they turn their spec into
+// engine permissions (Kind.Permissions); everything else lives here, once.
+//
+// The shape follows Cluster API: Reconcile gets the object, ensures the finalizer, defers one
+// status patch and runs reconcileDelete or reconcileNormal over a scope. What to do next is a
+// pure function (Decide) of the status, the Secret and the time, table-tested on its own. Engine
+// errors are mapped to conditions and requeues in one function (engineFailure).
+//
+// Every status write is a merge patch with a resourceVersion precondition: caches are stale and
+// leader election gives no fencing, so a write based on an old view must fail rather than win.
+package lifecycle

@@ -1,0 +1,71 @@
+package lifecycle
+
+import (
+	"context"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+)
+
+// Kind is what a token reconciler tells the lifecycle about its resource kind: how to reach the
+// shared spec and status, and how to build the engine permissions. Nothing else differs.
+type Kind[T client.Object] struct {
+	// Name is the kind, e.g. "DatabaseToken", for logs, events and messages.
+	Name string
+	// New returns an empty object of the kind.
+	New func() T
+	// Spec and Status return the fields both token kinds share.
+	Spec   func(T) *tokensv1.TokenCommonSpec
+	Status func(T) *tokensv1.TokenStatus
+	// Permissions builds the engine permissions from the spec.
+	Permissions func(T) []engine.Permission
+	// SystemTokens is true for kinds that need an engine with SupportsSystemTokens.
+	SystemTokens bool
+}
+
+// Step names a point of the mint protocol, for the test-only StepHook.
+type Step string
+
+// The protocol steps after which StepHook is called.
+const (
+	// StepPendingRecorded: status.pending was written (DESIGN §3 step 2).
+	StepPendingRecorded Step = "PendingRecorded"
+	// StepMinted: the engine minted the token (step 3); its plaintext exists only in memory.
+	StepMinted Step = "Minted"
+	// StepSecretWritten: the Secret holds the plaintext (step 4).
+	StepSecretWritten Step = "SecretWritten"
+	// StepCurrentRecorded: status.current was written and pending cleared (step 5).
+	StepCurrentRecorded Step = "CurrentRecorded"
+)
+
+// StepHook is called after each protocol step. Tests use it to simulate a crash: a non-nil
+// error ends the pass at once, with no further engine call or API write. Nil in production.
+type StepHook func(ctx context.Context, step Step, obj client.Object) error
+
+// Timing defaults. Expiry, renewal and predecessor revocation are exact RequeueAfter deadlines;
+// these intervals only cover waits the lifecycle cannot observe through a watch.
+const (
+	// DefaultPendingGrace is how long a pending mint without a Secret is left alone before it is
+	// abandoned: long enough for another worker's engine call (bounded by the HTTP client's
+	// timeouts) to finish during a leader hand-over, short enough that a crash heals quickly.
+	DefaultPendingGrace = 30 * time.Second
+	// DefaultOverlap is rotation.overlap when unset (the CRD also defaults it).
+	DefaultOverlap = 2 * time.Minute
+	// EngineRetryInterval is when a token whose engine cannot be resolved is looked at again:
+	// the token controllers do not watch engine resources (that would fan out to every token).
+	EngineRetryInterval = 30 * time.Second
+	// UnsupportedRetryInterval re-checks a token its engine cannot serve (a SystemToken on an
+	// engine without system tokens), in case the engine resource changes.
+	UnsupportedRetryInterval = 5 * time.Minute
+	// SecretConflictRetryInterval re-checks a Secret that is not ours: it is outside our label-
+	// filtered cache, so its deletion produces no event.
+	SecretConflictRetryInterval = 30 * time.Second
+	// ConflictRequeue follows an optimistic-concurrency conflict: another worker or a fresher
+	// cache got there, and its event is normally on its way already.
+	ConflictRequeue = time.Second
+	// StaleRequeue is used when the cache shows a state older than one we know exists.
+	StaleRequeue = 2 * time.Second
+)

@@ -1,0 +1,318 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+)
+
+var (
+	// errSecretNotOurs: the target Secret exists and is not controlled by this resource.
+	errSecretNotOurs = errors.New("the Secret is not ours")
+	// errSuperseded: the Secret already holds a newer revision than the one being written.
+	errSuperseded = errors.New("the Secret holds a newer revision")
+)
+
+// mint runs steps 2 to 5 of DESIGN §3 for the next revision; why is "" for the first token and
+// the successor reason otherwise. Everything that can refuse (spec, templates) is checked before
+// the intent is recorded, so a refusal mints nothing.
+func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
+	ttl, err := ParseDuration(s.spec.ExpiresAfter)
+	if err != nil {
+		s.notReady(tokensv1.ReasonInvalidSpec, fmt.Sprintf("spec.expiresAfter: %v", err))
+		return ctrl.Result{}, nil
+	}
+	rev := s.status.Revision + 1
+	name := TokenName(s.obj.GetNamespace(), s.obj.GetName(), s.obj.GetUID(), rev)
+	dbs := engine.Databases(s.perms)
+	data := TemplateData{EngineURL: s.engine.URL, Databases: dbs, TokenName: name, Namespace: s.obj.GetNamespace(), Name: s.obj.GetName()}
+	if len(dbs) > 0 {
+		data.Database = dbs[0]
+	}
+	extra, err := RenderExtraKeys(s.spec.Secret.ExtraKeys, data)
+	if err != nil {
+		s.notReady(tokensv1.ReasonTemplateError, fmt.Sprintf("%v; fix spec.secret.extraKeys (available: .EngineURL, .Databases, "+
+			".Database, .TokenName, .Namespace, .Name, and join); no token was minted", err))
+		return ctrl.Result{}, nil
+	}
+
+	// Step 2: record the intent; the resourceVersion precondition makes a second worker lose here.
+	s.status.Pending = &tokensv1.PendingMint{Revision: rev, TokenName: name, StartedAt: &metav1.Time{Time: s.now}}
+	s.status.Revision = rev
+	if s.status.Current == nil {
+		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonMinting, fmt.Sprintf("Minting token %q", name))
+	}
+	if err := s.patchStatus(ctx); err != nil {
+		return conflictRequeue(err)
+	}
+	if err := s.step(ctx, StepPendingRecorded); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	// Step 3: mint; a name conflict is an earlier attempt whose plaintext was lost.
+	minted, err := s.mintInEngine(ctx, engine.MintRequest{Name: name, Permissions: s.perms, TTL: ttl})
+	if err != nil {
+		s.rollBackIfNothingLive(ctx, name, err)
+		return s.engineFailure(fmt.Sprintf("minting token %q", name), err)
+	}
+	s.engineReachable()
+	if err := s.step(ctx, StepMinted); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	// Step 4: the Secret, created or updated only if it is ours.
+	if err := s.writeSecret(ctx, secretContent{tokenName: name, revision: rev, minted: minted, extra: extra}); err != nil {
+		return s.secretWriteFailed(ctx, name, err)
+	}
+	if err := s.step(ctx, StepSecretWritten); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	// Step 5: status.current, pending cleared.
+	info := engine.TokenInfo{Name: name, ID: minted.ID, CreatedAt: minted.CreatedAt, ExpiresAt: minted.ExpiresAt}
+	if info.ExpiresAt == nil && ttl > 0 {
+		// Engines without native expiry: the operator revokes at the resource's expiry.
+		info.ExpiresAt = engine.ExpiresAt(s.createdOrNow(info.CreatedAt), ttl)
+	}
+	s.recordCurrent(info, Fingerprint(s.obj.GetUID(), []byte(minted.Token.Reveal())), why)
+	s.notice = minted.Notice
+	return s.finishCurrent(ctx)
+}
+
+// finishCurrent writes step 5 and revokes predecessors due at once.
+func (s *scope[T]) finishCurrent(ctx context.Context) (ctrl.Result, error) {
+	if err := s.patchStatus(ctx); err != nil {
+		// The Secret holds the token: the next pass finds pending with a Secret and resumes.
+		return conflictRequeue(err)
+	}
+	c := s.status.Current
+	s.log(ctx).Info("Minted token", "tokenName", c.TokenName, "revision", c.Revision, "secret", s.secretName)
+	note := fmt.Sprintf("Minted token %q (revision %d) into Secret %q", c.TokenName, c.Revision, s.secretName)
+	if s.notice != "" {
+		note += ": " + s.notice // e.g. an activation delay the engine announced
+	}
+	s.event(corev1.EventTypeNormal, tokensv1.ReasonMinted, actionMint, note)
+	if err := s.step(ctx, StepCurrentRecorded); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := s.revokeDuePrevious(ctx); err != nil {
+		return s.engineFailure("revoking a predecessor token", err)
+	}
+	return ctrl.Result{RequeueAfter: NextDeadline(s.status, s.now, false)}, nil
+}
+
+// mintInEngine is step 3 with its conflict path: revoke the name, mint again.
+func (s *scope[T]) mintInEngine(ctx context.Context, req engine.MintRequest) (engine.Minted, error) {
+	eng := s.engine.Engine
+	m, err := eng.Mint(ctx, req)
+	if !engine.IsConflict(err) {
+		return m, err
+	}
+	s.log(ctx).Info("Revoking a token whose mint response was lost", "tokenName", req.Name)
+	if err := eng.Revoke(ctx, req.Name); err != nil {
+		return engine.Minted{}, err
+	}
+	return eng.Mint(ctx, req)
+}
+
+// rollBackIfNothingLive undoes the pending record after a failed mint when no token of that
+// name can exist: the engine refused (Permanent, Pending, Unauthorized), or a revocation of the
+// name succeeded. The same revision is then tried again. Otherwise pending stays and a later
+// pass abandons it (revokes the name, new revision).
+func (s *scope[T]) rollBackIfNothingLive(ctx context.Context, name string, err error) {
+	switch engine.KindOf(err) {
+	case engine.Permanent, engine.Pending, engine.Unauthorized:
+	default:
+		if s.engine.Engine.Revoke(ctx, name) != nil {
+			return
+		}
+	}
+	s.status.Pending = nil
+	s.status.Revision--
+}
+
+// secretWriteFailed handles a step-4 failure; the minted token is revoked at once when it
+// cannot be written, rather than waiting for the pending record to be abandoned.
+func (s *scope[T]) secretWriteFailed(ctx context.Context, name string, err error) (ctrl.Result, error) {
+	if errors.Is(err, errSuperseded) {
+		// Another worker abandoned our mint and wrote a newer revision: ours is dead weight.
+		_ = s.engine.Engine.Revoke(ctx, name)
+		return ctrl.Result{RequeueAfter: StaleRequeue}, nil
+	}
+	if s.engine.Engine.Revoke(ctx, name) == nil {
+		s.status.Pending = nil
+		s.status.Revision--
+	}
+	if errors.Is(err, errSecretNotOurs) {
+		return s.secretConflict()
+	}
+	return ctrl.Result{}, fmt.Errorf("writing Secret %q: %w", s.secretName, err)
+}
+
+// writeSecret is step 4. It creates the Secret or updates ours, never one that is not ours and
+// never over a newer revision. Writes carry the resourceVersion; on a conflict it re-reads
+// uncached and tries again, since it holds a plaintext that exists nowhere else.
+func (s *scope[T]) writeSecret(ctx context.Context, c secretContent) error {
+	uid := s.obj.GetUID()
+	for range 3 {
+		var err error
+		if s.secret == nil {
+			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.secretName, Namespace: s.obj.GetNamespace()}}
+			applySecret(sec, &s.spec.Secret, uid, c)
+			if err := controllerutil.SetControllerReference(s.obj, sec, s.r.Client.Scheme()); err != nil {
+				return err
+			}
+			if err = s.r.Client.Create(ctx, sec); err == nil {
+				s.secret = sec
+				return nil
+			}
+			if !apierrors.IsAlreadyExists(err) {
+				return err
+			}
+		} else {
+			v := viewSecret(s.secret, uid)
+			if !v.Ours {
+				return errSecretNotOurs
+			}
+			if v.Revision > c.revision {
+				return errSuperseded
+			}
+			sec := s.secret.DeepCopy()
+			applySecret(sec, &s.spec.Secret, uid, c)
+			if err = s.r.Client.Update(ctx, sec); err == nil {
+				s.secret = sec
+				return nil
+			}
+			if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+		if err := s.rereadSecret(ctx); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("the Secret kept changing while it was being written")
+}
+
+// rereadSecret reads the Secret uncached.
+func (s *scope[T]) rereadSecret(ctx context.Context) error {
+	sec := &corev1.Secret{}
+	err := s.r.APIReader.Get(ctx, types.NamespacedName{Namespace: s.obj.GetNamespace(), Name: s.secretName}, sec)
+	switch {
+	case apierrors.IsNotFound(err):
+		s.secret = nil
+	case err != nil:
+		return err
+	default:
+		s.secret = sec
+	}
+	return nil
+}
+
+// recordCurrent fills status.current from what the engine reported and clears pending. A
+// replaced token moves to status.previous with its revocation time.
+func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint, why string) {
+	p := s.status.Pending
+	rec := &tokensv1.TokenRecord{
+		TokenName:   p.TokenName,
+		TokenID:     info.ID,
+		Revision:    p.Revision,
+		MintedAt:    &metav1.Time{Time: s.createdOrNow(info.CreatedAt)},
+		Fingerprint: fingerprint,
+	}
+	if info.ExpiresAt != nil {
+		rec.ExpiresAt = &metav1.Time{Time: *info.ExpiresAt}
+		if rot := s.spec.Rotation; rot != nil {
+			if before, err := ParseDuration(rot.RenewBefore); err == nil && before > 0 {
+				rec.RenewAt = &metav1.Time{Time: info.ExpiresAt.Add(-before)}
+			}
+		}
+	}
+	if old := s.status.Current; old != nil && old.TokenName != rec.TokenName {
+		prev := *old
+		prev.RenewAt = nil
+		prev.RevokeAt = &metav1.Time{Time: PredecessorRevokeAt(why, old, s.now, s.overlap())}
+		s.status.Previous = append(s.status.Previous, prev)
+	}
+	s.status.Current = rec
+	s.status.Pending = nil
+	s.status.ObservedGeneration = s.obj.GetGeneration()
+	s.ready()
+	s.noSecretConflict()
+}
+
+// resumePending finishes step 5 after a restart: the Secret holds the pending revision, so only
+// the engine's id and expiry are missing (Lookup). A pending token the engine no longer knows is
+// abandoned instead.
+func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
+	p := s.status.Pending
+	info, err := s.engine.Engine.Lookup(ctx, p.TokenName)
+	if engine.IsNotFound(err) {
+		if err := s.abandonPending(ctx); err != nil {
+			return s.stepError("revoking an abandoned pending token", err)
+		}
+		return ctrl.Result{RequeueAfter: ConflictRequeue}, nil
+	}
+	if err != nil {
+		return s.engineFailure(fmt.Sprintf("looking up pending token %q", p.TokenName), err)
+	}
+	s.engineReachable()
+	s.log(ctx).Info("Resuming a mint whose Secret was written", "tokenName", p.TokenName, "revision", p.Revision)
+	s.recordCurrent(info, Fingerprint(s.obj.GetUID(), s.secret.Data[tokensv1.TokenSecretKey]), "")
+	return s.finishCurrent(ctx)
+}
+
+// expire carries out the current token's expiry (DESIGN §4): revoke it in the engine, then take
+// it out of the Secret, which stays. An engine failure leaves the Secret as it is.
+func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
+	c := s.status.Current
+	msg := fmt.Sprintf("Token %q expired at %s and was revoked; its Secret %q no longer holds a token. "+
+		"Set spec.rotation.renewBefore to renew before expiry; delete and re-create the %s for a new token",
+		c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339), s.secretName, s.r.Kind.Name)
+	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, msg)
+	if err := s.engine.Engine.Revoke(ctx, c.TokenName); err != nil {
+		return s.engineFailure(fmt.Sprintf("revoking expired token %q", c.TokenName), err)
+	}
+	s.engineReachable()
+	if s.secret != nil && ownedBy(s.secret, s.obj.GetUID()) {
+		sec := s.secret.DeepCopy()
+		if stripToken(sec, &s.spec.Secret) {
+			if err := s.r.Client.Update(ctx, sec); err != nil {
+				return conflictRequeue(err)
+			}
+		}
+	}
+	if s.setCondition(tokensv1.ConditionExpired, metav1.ConditionTrue, tokensv1.ReasonExpired, msg) {
+		s.log(ctx).Info("Expired token", "tokenName", c.TokenName, "revision", c.Revision)
+		s.event(corev1.EventTypeWarning, tokensv1.ReasonExpired, actionExpire, msg)
+	}
+	return ctrl.Result{RequeueAfter: NextDeadline(s.status, s.now, true)}, nil
+}
+
+// overlap is rotation.overlap or its default.
+func (s *scope[T]) overlap() time.Duration {
+	if rot := s.spec.Rotation; rot != nil {
+		if d, err := ParseDuration(rot.Overlap); err == nil && d > 0 {
+			return d
+		}
+	}
+	return DefaultOverlap
+}
+
+func (s *scope[T]) createdOrNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return s.now
+	}
+	return t
+}

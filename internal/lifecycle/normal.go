@@ -1,0 +1,205 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engineref"
+)
+
+// SystemTokenEngines names the engine types that can mint SystemTokens, for the Unsupported message.
+const SystemTokenEngines = "influxdb3 (InfluxDB 3 Enterprise and the in-cluster token engine)"
+
+// reconcileNormal brings a live resource to its desired state, one protocol step at a time.
+func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.Result, error) {
+	s.perms = r.Kind.Permissions(s.obj)
+	s.status.SecretName = s.secretName
+	s.status.Permissions = Summarize(s.perms)
+
+	if res, done, err := s.resolveEngine(ctx); done {
+		return res, err
+	}
+	if r.Kind.SystemTokens && !s.engine.SupportsSystemTokens {
+		s.notReady(tokensv1.ReasonUnsupported, fmt.Sprintf(
+			"%s %q (type %s) has no system tokens; point spec.engineRef at an engine of type %s",
+			s.engine.Kind, s.engine.Name, s.engine.Type, SystemTokenEngines))
+		return ctrl.Result{RequeueAfter: UnsupportedRetryInterval}, nil
+	}
+	// Predecessors whose time has come go first, so a later failure cannot keep them alive.
+	if err := s.revokeDuePrevious(ctx); err != nil {
+		return s.engineFailure("revoking a predecessor token", err)
+	}
+	if err := s.loadSecret(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	d := Decide(s.input())
+	if d.Action == ActionAbandon {
+		if err := s.abandonPending(ctx); err != nil {
+			return s.stepError("revoking an abandoned pending token", err)
+		}
+		d = Decide(s.input())
+	}
+	if d.Action != ActionConflict {
+		s.noSecretConflict()
+	}
+	switch d.Action {
+	case ActionResume:
+		return s.resumePending(ctx)
+	case ActionConflict:
+		return s.secretConflict()
+	case ActionMint:
+		return s.mint(ctx, "")
+	case ActionSuccessor:
+		s.log(ctx).Info("Minting a successor token", "why", d.Why, "current", s.status.Current.TokenName)
+		return s.mint(ctx, d.Why)
+	case ActionExpire:
+		return s.expire(ctx)
+	}
+	// Wait: steady state, or a pending mint inside its grace.
+	if s.status.Current != nil && s.status.Pending == nil && !s.expired() {
+		s.ready()
+	}
+	return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
+}
+
+// resolveEngine finds the engine; done is true when the pass cannot go on without one.
+func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error) {
+	resolved, err := s.r.Resolver.Resolve(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
+	if err == nil {
+		s.engine = resolved
+		return ctrl.Result{}, false, nil
+	}
+	var refErr *engineref.Error
+	if !errors.As(err, &refErr) {
+		return ctrl.Result{}, true, err
+	}
+	msg := refErr.Message
+	if s.deleting() {
+		msg += fmt.Sprintf("; the token cannot be revoked until the engine is back. To release the %s without revoking, annotate it %s=true",
+			s.r.Kind.Name, tokensv1.SkipRevocationAnnotation)
+		s.setCondition(tokensv1.ConditionRevocationFailed, metav1.ConditionTrue, refErr.Reason, msg)
+	} else {
+		s.notReadyUnlessLive(refErr.Reason, msg)
+	}
+	s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, refErr.Reason, msg)
+	return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+}
+
+func (s *scope[T]) input() Input {
+	grace := s.r.PendingGrace
+	if grace <= 0 {
+		grace = DefaultPendingGrace
+	}
+	return Input{Now: s.now, Status: s.status, Secret: viewSecret(s.secret, s.obj.GetUID()), PendingGrace: grace}
+}
+
+// loadSecret reads the target Secret from the cache, and from the API server when the cache
+// disagrees with status (a Secret that is not ours is not in the cache at all; one we just wrote
+// may not be there yet). Acting on a stale miss would mint twice or abandon a good mint.
+func (s *scope[T]) loadSecret(ctx context.Context) error {
+	key := types.NamespacedName{Namespace: s.obj.GetNamespace(), Name: s.secretName}
+	sec := &corev1.Secret{}
+	err := s.r.Client.Get(ctx, key, sec)
+	switch {
+	case apierrors.IsNotFound(err):
+		sec = nil
+	case err != nil:
+		return err
+	}
+	if s.secretAgrees(sec) {
+		s.secret = sec
+		return nil
+	}
+	sec = &corev1.Secret{}
+	if err := s.r.APIReader.Get(ctx, key, sec); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+		sec = nil
+	}
+	s.secret = sec
+	return nil
+}
+
+// secretAgrees reports whether the cached Secret matches what status says it holds.
+func (s *scope[T]) secretAgrees(sec *corev1.Secret) bool {
+	v := viewSecret(sec, s.obj.GetUID())
+	if p := s.status.Pending; p != nil {
+		return v.holds(p.Revision, p.TokenName)
+	}
+	c := s.status.Current
+	if c == nil || !v.Ours || v.Revision != c.Revision {
+		return false
+	}
+	return !v.HasToken || v.Fingerprint == c.Fingerprint
+}
+
+// revokeDuePrevious revokes predecessors whose revokeAt has come and drops them from status
+// (persisted by the next status write). Names in status.previous are dead for good, so revoking
+// them is safe even from a stale view.
+func (s *scope[T]) revokeDuePrevious(ctx context.Context) error {
+	kept := s.status.Previous[:0:0]
+	var firstErr error
+	for _, p := range s.status.Previous {
+		if firstErr != nil || (p.RevokeAt != nil && s.now.Before(p.RevokeAt.Time)) {
+			kept = append(kept, p)
+			continue
+		}
+		if err := s.engine.Engine.Revoke(ctx, p.TokenName); err != nil {
+			firstErr = err
+			kept = append(kept, p)
+			continue
+		}
+		s.engineReachable()
+		s.log(ctx).Info("Revoked a predecessor token", "tokenName", p.TokenName, "revision", p.Revision)
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	s.status.Previous = kept
+	return firstErr
+}
+
+// abandonPending gives up a pending mint whose plaintext is lost (DESIGN §3, restart without a
+// Secret at that revision): its name moves to status.previous, due at once, and that write must
+// succeed before the revocation, so a stale view can never revoke a token someone recorded.
+func (s *scope[T]) abandonPending(ctx context.Context) error {
+	p := s.status.Pending
+	s.log(ctx).Info("Abandoning a pending mint without a Secret", "tokenName", p.TokenName, "revision", p.Revision)
+	s.status.Pending = nil
+	s.status.Previous = append(s.status.Previous, tokensv1.TokenRecord{
+		TokenName: p.TokenName, Revision: p.Revision, RevokeAt: &metav1.Time{Time: s.now},
+	})
+	if err := s.patchStatus(ctx); err != nil {
+		return err
+	}
+	return s.revokeDuePrevious(ctx)
+}
+
+// stepError maps the error of a step that writes status and calls the engine: a write
+// conflict requeues, another API error backs off, an engine error goes to engineFailure.
+func (s *scope[T]) stepError(op string, err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: ConflictRequeue}, nil
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return ctrl.Result{}, err
+	}
+	return s.engineFailure(op, err)
+}
+
+// expired reports whether the current token's expiry was carried out.
+func (s *scope[T]) expired() bool {
+	return apimeta.IsStatusConditionTrue(s.status.Conditions, tokensv1.ConditionExpired)
+}

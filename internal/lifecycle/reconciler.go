@@ -1,0 +1,170 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engineref"
+)
+
+// Reconciler runs the token lifecycle for one kind.
+type Reconciler[T client.Object] struct {
+	// Client reads through the manager's cache (Secrets: only ours) and writes to the API server.
+	Client client.Client
+	// APIReader reads uncached; used only to confirm what the cache cannot show (a Secret that
+	// is not ours, or one the cache has not caught up with) before acting on it.
+	APIReader client.Reader
+	// Recorder emits events, only on transitions.
+	Recorder events.EventRecorder
+	// Resolver finds the engine for a token.
+	Resolver engineref.Resolver
+	// Clock is the time source; a fake clock in tests.
+	Clock clock.PassiveClock
+	// Kind describes the resource kind.
+	Kind Kind[T]
+	// PendingGrace overrides DefaultPendingGrace when positive.
+	PendingGrace time.Duration
+	// StepHook, when set, is called after each protocol step (tests only).
+	StepHook StepHook
+}
+
+// errStopped ends a pass on the StepHook's request, as a crash would: no deferred write.
+var errStopped = errors.New("stopped by the step hook")
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	obj := r.Kind.New()
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	s := r.newScope(obj)
+
+	if obj.GetDeletionTimestamp().IsZero() && !controllerutil.ContainsFinalizer(obj, tokensv1.Finalizer) {
+		controllerutil.AddFinalizer(obj, tokensv1.Finalizer)
+		if err := r.Client.Patch(ctx, obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return conflictRequeue(err)
+		}
+		s.rebase()
+	}
+
+	defer func() {
+		if errors.Is(retErr, errStopped) {
+			res, retErr = ctrl.Result{}, nil
+			return
+		}
+		if s.released {
+			return
+		}
+		if retErr == nil {
+			s.status.ObservedGeneration = obj.GetGeneration()
+		}
+		if err := s.patchStatus(ctx); err != nil {
+			if apierrors.IsConflict(err) {
+				res = minResult(res, ctrl.Result{RequeueAfter: ConflictRequeue})
+				return
+			}
+			if !apierrors.IsNotFound(err) {
+				retErr = errors.Join(retErr, err)
+			}
+		}
+	}()
+
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	return r.reconcileNormal(ctx, s)
+}
+
+// scope is one pass over one token resource.
+type scope[T client.Object] struct {
+	r      *Reconciler[T]
+	obj    T
+	base   T // as last read or written: the patch base and optimistic-lock version
+	spec   *tokensv1.TokenCommonSpec
+	status *tokensv1.TokenStatus
+	now    time.Time
+
+	secretName string
+	secret     *corev1.Secret // nil: none
+	engine     *engineref.Resolved
+	perms      []engine.Permission
+	released   bool   // the finalizer is gone; the object may be too
+	notice     string // the engine's message about a token just minted
+}
+
+func (r *Reconciler[T]) newScope(obj T) *scope[T] {
+	s := &scope[T]{r: r, obj: obj, now: r.Clock.Now()}
+	s.rebase()
+	s.spec = r.Kind.Spec(obj)
+	s.status = r.Kind.Status(obj)
+	s.secretName = s.spec.Secret.Name
+	if s.secretName == "" {
+		s.secretName = obj.GetName()
+	}
+	return s
+}
+
+// rebase records the object as the API server now has it.
+func (s *scope[T]) rebase() { s.base = s.obj.DeepCopyObject().(T) }
+
+// patchStatus writes the status changes since the last write, with the resourceVersion as a
+// precondition; nothing when there are none (steady state costs no writes).
+func (s *scope[T]) patchStatus(ctx context.Context) error {
+	if data, err := client.MergeFrom(s.base).Data(s.obj); err != nil {
+		return err
+	} else if string(data) == "{}" {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})
+	if err := s.r.Client.Status().Patch(ctx, s.obj, patch); err != nil {
+		return err
+	}
+	s.rebase()
+	return nil
+}
+
+// step calls the StepHook.
+func (s *scope[T]) step(ctx context.Context, st Step) error {
+	if s.r.StepHook == nil {
+		return nil
+	}
+	if err := s.r.StepHook(ctx, st, s.obj); err != nil {
+		return errors.Join(errStopped, err)
+	}
+	return nil
+}
+
+// log is the pass's logger. Never give it a token or a whole Secret.
+func (s *scope[T]) log(ctx context.Context) logr.Logger {
+	return logf.FromContext(ctx).WithValues("kind", s.r.Kind.Name)
+}
+
+// conflictRequeue turns an optimistic-concurrency conflict into a short requeue (DESIGN §3:
+// another worker got there) and returns other errors for backoff.
+func conflictRequeue(err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: ConflictRequeue}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// minResult keeps the earliest requeue: the lowest requeue wins.
+func minResult(a, b ctrl.Result) ctrl.Result {
+	if a.RequeueAfter == 0 || (b.RequeueAfter > 0 && b.RequeueAfter < a.RequeueAfter) {
+		a.RequeueAfter = b.RequeueAfter
+	}
+	return a
+}

@@ -1,0 +1,217 @@
+package tokenengine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+)
+
+// TimeFormat is how the token object spells created_at and expiry: RFC 3339, UTC, milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// TokenObject is the 201 body of every create and regenerate call
+// (InfluxDB 3's CreateTokenWithPermissionsResponse).
+type TokenObject struct {
+	ID        uint64  `json:"id"`
+	Name      string  `json:"name"`
+	Token     string  `json:"token"`
+	Hash      string  `json:"hash"`
+	CreatedAt string  `json:"created_at"`
+	Expiry    *string `json:"expiry"`
+}
+
+func tokenObject(r *record, tok string) TokenObject {
+	o := TokenObject{ID: r.ID, Name: r.Name, Token: tok, Hash: r.Digest.hex(), CreatedAt: r.CreatedAt.UTC().Format(TimeFormat)}
+	if r.Expiry != nil {
+		s := r.Expiry.UTC().Format(TimeFormat)
+		o.Expiry = &s
+	}
+	return o
+}
+
+// authenticate answers 400 for a malformed Authorization header and 401 for a missing, unknown
+// or expired token, as the real server does, and returns the caller's record otherwise.
+func (e *Engine) authenticate(w http.ResponseWriter, r *http.Request) *record {
+	tok, res := tokenFromHeader(r.Header.Get("Authorization"))
+	switch res {
+	case credMalformed:
+		writeJSONError(w, http.StatusBadRequest, msgMalformedAuth)
+		return nil
+	case credNone:
+		writeJSONError(w, http.StatusUnauthorized, msgUnauthenticated)
+		return nil
+	}
+	rec := e.tokens.authenticate(tok)
+	if rec == nil {
+		writeJSONError(w, http.StatusUnauthorized, msgUnauthenticated)
+	}
+	return rec
+}
+
+// requireAdmin authenticates and then answers 403 unless the caller holds an admin token.
+func (e *Engine) requireAdmin(w http.ResponseWriter, r *http.Request) *record {
+	rec := e.authenticate(w, r)
+	if rec != nil && !rec.Admin {
+		writeJSONError(w, http.StatusForbidden, msgForbidden)
+		return nil
+	}
+	return rec
+}
+
+// readJSONBody reads a capped body and refuses non-JSON content types with 415, as the real
+// server does for named_admin; a missing Content-Type is accepted.
+func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && mt != "json") {
+			writeJSONError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			return nil, false
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("request body is larger than the limit of %d bytes", MaxBodyBytes))
+		} else {
+			writeJSONError(w, http.StatusBadRequest, "could not read the request body")
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+func (e *Engine) handleCreateResourceToken(w http.ResponseWriter, r *http.Request) {
+	caller := e.requireAdmin(w, r)
+	if caller == nil {
+		return
+	}
+	body, ok := readJSONBody(w, r)
+	if !ok {
+		return
+	}
+	req, err := DecodeCreateRequest(body)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	e.respondCreated(w, newRecord{name: req.TokenName, permissions: req.Permissions, expirySecs: req.ExpirySecs, createdBy: &caller.ID})
+}
+
+func (e *Engine) handleCreateNamedAdmin(w http.ResponseWriter, r *http.Request) {
+	caller := e.requireAdmin(w, r)
+	if caller == nil {
+		return
+	}
+	body, ok := readJSONBody(w, r)
+	if !ok {
+		return
+	}
+	req, err := DecodeNamedAdminRequest(body)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	e.respondCreated(w, newRecord{name: req.TokenName, admin: true, expirySecs: req.ExpirySecs, createdBy: &caller.ID})
+}
+
+func (e *Engine) respondCreated(w http.ResponseWriter, n newRecord) {
+	rec, tok, err := e.tokens.create(n)
+	switch {
+	case errors.Is(err, errNameExists):
+		writeText(w, http.StatusConflict, "token name already exists, "+n.name)
+		return
+	case err != nil:
+		e.log.Error("Failed to create token", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "failed to store the token")
+		return
+	}
+	e.metrics.created.Inc()
+	e.log.Info("Created token", "id", rec.ID, "admin", rec.Admin)
+	writeJSON(w, http.StatusCreated, tokenObject(rec, tok))
+}
+
+// handleCreateAdmin is the unauthenticated bootstrap of the operator token. Like the real server
+// it answers 409 once _admin exists; unlike it, it is refused unless enabled by flag, because the
+// normal bootstrap is the admin token file.
+func (e *Engine) handleCreateAdmin(w http.ResponseWriter, r *http.Request) {
+	if e.tokens.byNameLocked(AdminTokenName) != nil {
+		writeText(w, http.StatusConflict, "token name already exists, "+AdminTokenName)
+		return
+	}
+	if !e.cfg.EnableUnauthenticatedAdminBootstrap {
+		writeJSONError(w, http.StatusForbidden, "unauthenticated admin token creation is disabled; bootstrap with --admin-token-file or start the engine with --enable-unauthenticated-admin-bootstrap")
+		return
+	}
+	tok, d, err := newToken()
+	if err != nil {
+		writeJSONError(w, http.StatusInternalServerError, "failed to generate a token")
+		return
+	}
+	rec, err := e.tokens.createAdminIfMissing(d)
+	switch {
+	case errors.Is(err, errNameExists):
+		writeText(w, http.StatusConflict, "token name already exists, "+AdminTokenName)
+		return
+	case err != nil:
+		e.log.Error("Failed to create operator token", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "failed to store the token")
+		return
+	}
+	e.metrics.created.Inc()
+	e.log.Info("Created the operator token through the unauthenticated bootstrap")
+	writeJSON(w, http.StatusCreated, tokenObject(rec, tok))
+}
+
+// handleRegenerateAdmin gives the operator token a new string, keeping its id; the old string
+// stops working at once.
+func (e *Engine) handleRegenerateAdmin(w http.ResponseWriter, r *http.Request) {
+	caller := e.requireAdmin(w, r)
+	if caller == nil {
+		return
+	}
+	if e.tokens.byNameLocked(AdminTokenName) == nil {
+		writeText(w, http.StatusNotFound, "the requested resource was not found: "+AdminTokenName)
+		return
+	}
+	tok, d, err := newToken()
+	if err != nil {
+		writeJSONError(w, http.StatusInternalServerError, "failed to generate a token")
+		return
+	}
+	rec, err := e.tokens.setAdminDigest(d, nil, &caller.ID)
+	if err != nil {
+		e.log.Error("Failed to regenerate operator token", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "failed to store the token")
+		return
+	}
+	e.log.Info("Regenerated the operator token", "byTokenID", caller.ID)
+	writeJSON(w, http.StatusCreated, tokenObject(rec, tok))
+}
+
+func (e *Engine) handleDeleteToken(w http.ResponseWriter, r *http.Request) {
+	if e.requireAdmin(w, r) == nil {
+		return
+	}
+	q := r.URL.Query()
+	if !q.Has("token_name") || q.Get("token_name") == "" {
+		writeJSONError(w, http.StatusBadRequest, "missing query parameter token_name")
+		return
+	}
+	name := q.Get("token_name")
+	switch err := e.tokens.delete(name); {
+	case errors.Is(err, errOperatorToken):
+		writeText(w, http.StatusMethodNotAllowed, "cannot delete operator token")
+	case errors.Is(err, errNotFound):
+		writeText(w, http.StatusNotFound, "the requested resource was not found: "+name)
+	case err != nil:
+		e.log.Error("Failed to delete token", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "failed to delete the token")
+	default:
+		e.metrics.deleted.Inc()
+		e.log.Info("Deleted token")
+		w.WriteHeader(http.StatusOK)
+	}
+}

@@ -1,0 +1,79 @@
+package tokenengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// shutdownGrace is how long in-flight requests get after the stop signal.
+const shutdownGrace = 10 * time.Second
+
+// ServeConfig is Config plus the listener settings of the engine process.
+type ServeConfig struct {
+	Config
+	// Listen is the TCP address, e.g. ":8181".
+	Listen string
+	// TLSCertFile and TLSKeyFile enable TLS when both are set.
+	TLSCertFile, TLSKeyFile string
+	// OnListening, when set, is called with the bound address before serving starts.
+	OnListening func(net.Addr)
+}
+
+// Serve opens the engine, serves HTTP until ctx ends, then drains requests and closes the store.
+func Serve(ctx context.Context, sc ServeConfig) error {
+	if (sc.TLSCertFile == "") != (sc.TLSKeyFile == "") {
+		return errors.New("TLS needs both a certificate file and a key file")
+	}
+	e, err := Open(sc.Config)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = e.Close() }()
+	ln, err := net.Listen("tcp", sc.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", sc.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           e.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
+	}
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	defer stopPurge()
+	go e.RunPurger(purgeCtx)
+
+	if sc.OnListening != nil {
+		sc.OnListening(ln.Addr())
+	}
+	e.log.Info("Serving token engine", "addr", ln.Addr().String(), "tls", sc.TLSCertFile != "")
+	errc := make(chan error, 1)
+	go func() {
+		if sc.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, sc.TLSCertFile, sc.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	e.log.Info("Shutting down token engine")
+	e.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package tokenengine
+
+import (
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// TokenPrefix starts every token string, as on InfluxDB 3.
+const TokenPrefix = "apiv3_"
+
+// tokenRandomBytes is how much entropy a token carries, as on InfluxDB 3 (64 bytes from the OS).
+const tokenRandomBytes = 64
+
+// digest is the SHA-512 of the whole token string, prefix included; it is all the engine keeps.
+type digest [sha512.Size]byte
+
+func digestOf(token string) digest { return sha512.Sum512([]byte(token)) }
+
+func (d digest) hex() string { return hex.EncodeToString(d[:]) }
+
+// newToken returns a fresh token string and its digest.
+func newToken() (string, digest, error) {
+	var b [tokenRandomBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", digest{}, fmt.Errorf("reading random bytes: %w", err)
+	}
+	tok := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return tok, digestOf(tok), nil
+}
+
+// wellFormedToken reports whether s could be a token this engine (or InfluxDB 3) minted. It is a
+// cheap pre-check so that garbage never reaches the hash.
+func wellFormedToken(s string) bool {
+	return strings.HasPrefix(s, TokenPrefix) && len(s) > len(TokenPrefix) && len(s) <= 1024
+}

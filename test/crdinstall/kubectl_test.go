@@ -1,0 +1,95 @@
+// Package crdinstall checks the generated CRDs the way a user meets them: applied with the real
+// kubectl onto the real kube-apiserver, then listed and explained.
+package crdinstall
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tokenops/token-operator/internal/testenv"
+)
+
+const sample = `apiVersion: v1
+kind: Namespace
+metadata: {name: monitoring}
+---
+apiVersion: tokens.tokenops.dev/v1alpha1
+kind: DatabaseToken
+metadata: {name: telegraf-writer, namespace: monitoring}
+spec:
+  permissions:
+    - databases: [telemetry, logs]
+      actions: [write]
+  expiresAfter: 720h
+  secret: {name: telegraf-influx}
+---
+apiVersion: tokens.tokenops.dev/v1alpha1
+kind: SystemToken
+metadata: {name: prometheus-scrape, namespace: monitoring}
+spec:
+  resources: [metrics]
+  expiresAfter: 1y
+  secret: {name: engine-metrics-token}
+`
+
+func TestCRDsApplyWithKubectlAndListAsTokens(t *testing.T) {
+	env, err := testenv.New(false) // the CRDs are installed by kubectl below, not by envtest
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kubeconfig, err := testenv.AdminKubeconfig(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubectlBin, err := testenv.Kubectl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(kubectlBin, append([]string{"--kubeconfig", kcPath}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+
+	kubectl("", "apply", "-f", testenv.CRDPath())
+	kubectl("", "wait", "--for=condition=Established", "--timeout=60s",
+		"crd/databasetokens.tokens.tokenops.dev", "crd/systemtokens.tokens.tokenops.dev",
+		"crd/tokenengines.tokens.tokenops.dev", "crd/clustertokenengines.tokens.tokenops.dev")
+	kubectl(sample, "apply", "-f", "-")
+
+	out := kubectl("", "get", "tokens", "-n", "monitoring")
+	for _, want := range []string{"databasetoken.tokens.tokenops.dev/telegraf-writer", "systemtoken.tokens.tokenops.dev/prometheus-scrape",
+		"READY", "SECRET", "PERMISSIONS", "RESOURCES", "EXPIRES", "AGE"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl get tokens: missing %q in:\n%s", want, out)
+		}
+	}
+
+	// Short names resolve.
+	for _, short := range []string{"dbtoken", "systoken", "cte", "te"} {
+		kubectl("", "get", short, "-A")
+	}
+
+	explain := kubectl("", "explain", "databasetoken.spec.permissions")
+	for _, want := range []string{"databases", "actions", "db:<names|*>:read,write", "successor"} {
+		if !strings.Contains(explain, want) {
+			t.Errorf("kubectl explain databasetoken.spec.permissions: missing %q in:\n%s", want, explain)
+		}
+	}
+}
