@@ -1,0 +1,208 @@
+package lifecycle
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) *metav1.Time { return &metav1.Time{Time: t0.Add(d)} }
+
+func current(rev int64, opts ...func(*tokensv1.TokenRecord)) *tokensv1.TokenRecord {
+	r := &tokensv1.TokenRecord{TokenName: TokenName("ns", "a", "uid-1234", rev), Revision: rev, Fingerprint: "fp"}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+func expiresIn(d time.Duration) func(*tokensv1.TokenRecord) {
+	return func(r *tokensv1.TokenRecord) { r.ExpiresAt = at(d) }
+}
+
+func renewsIn(d time.Duration) func(*tokensv1.TokenRecord) {
+	return func(r *tokensv1.TokenRecord) { r.RenewAt = at(d) }
+}
+
+// ours is a Secret we wrote at rev, holding the token whose fingerprint is "fp".
+func ours(rev int64) SecretView {
+	return SecretView{Exists: true, Ours: true, Revision: rev, TokenName: TokenName("ns", "a", "uid-1234", rev), HasToken: true, Fingerprint: "fp"}
+}
+
+func TestDecide(t *testing.T) {
+	pending := &tokensv1.PendingMint{Revision: 2, TokenName: TokenName("ns", "a", "uid-1234", 2), StartedAt: at(-10 * time.Second)}
+	expiredCond := []metav1.Condition{{Type: tokensv1.ConditionExpired, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonExpired}}
+	stripped := ours(1)
+	stripped.HasToken, stripped.Fingerprint = false, ""
+	changed := ours(1)
+	changed.Fingerprint = "other"
+
+	tests := []struct {
+		name   string
+		status tokensv1.TokenStatus
+		secret SecretView
+		want   Decision
+	}{
+		{"new resource mints", tokensv1.TokenStatus{}, SecretView{}, Decision{Action: ActionMint}},
+		{"a Secret that is not ours is a conflict", tokensv1.TokenStatus{}, SecretView{Exists: true}, Decision{Action: ActionConflict}},
+		{"a Secret that is not ours is a conflict even with a live token", tokensv1.TokenStatus{Current: current(1)},
+			SecretView{Exists: true}, Decision{Action: ActionConflict}},
+		{"pending with its Secret resumes", tokensv1.TokenStatus{Pending: pending}, ours(2), Decision{Action: ActionResume}},
+		{"pending without Secret inside its grace waits for the other worker",
+			tokensv1.TokenStatus{Pending: pending}, SecretView{}, Decision{Action: ActionWait, RequeueAfter: 20 * time.Second}},
+		{"pending with an older Secret inside its grace waits", tokensv1.TokenStatus{Pending: pending, Current: current(1)},
+			ours(1), Decision{Action: ActionWait, RequeueAfter: 20 * time.Second}},
+		{"pending without Secret after its grace is abandoned",
+			tokensv1.TokenStatus{Pending: &tokensv1.PendingMint{Revision: 2, TokenName: pending.TokenName, StartedAt: at(-time.Minute)}},
+			SecretView{}, Decision{Action: ActionAbandon}},
+		{"pending without a start time is abandoned", tokensv1.TokenStatus{Pending: &tokensv1.PendingMint{Revision: 2, TokenName: pending.TokenName}},
+			SecretView{}, Decision{Action: ActionAbandon}},
+		{"steady state without expiry never requeues", tokensv1.TokenStatus{Current: current(1)}, ours(1), Decision{Action: ActionWait}},
+		{"steady state requeues at expiry", tokensv1.TokenStatus{Current: current(1, expiresIn(time.Hour))}, ours(1),
+			Decision{Action: ActionWait, RequeueAfter: time.Hour}},
+		{"steady state requeues at renewal, before expiry", tokensv1.TokenStatus{Current: current(1, expiresIn(time.Hour), renewsIn(40*time.Minute))},
+			ours(1), Decision{Action: ActionWait, RequeueAfter: 40 * time.Minute}},
+		{"a predecessor's revocation is the earliest deadline",
+			tokensv1.TokenStatus{Current: current(2, expiresIn(time.Hour)), Previous: []tokensv1.TokenRecord{{TokenName: "old", RevokeAt: at(2 * time.Minute)}}},
+			ours(2), Decision{Action: ActionWait, RequeueAfter: 2 * time.Minute}},
+		{"expiry instant reached expires", tokensv1.TokenStatus{Current: current(1, expiresIn(0))}, ours(1), Decision{Action: ActionExpire}},
+		{"expiry carried out waits without requeue", tokensv1.TokenStatus{Current: current(1, expiresIn(-time.Minute)), Conditions: expiredCond},
+			stripped, Decision{Action: ActionWait}},
+		{"expired with the Secret deleted does not mint again",
+			tokensv1.TokenStatus{Current: current(1, expiresIn(-time.Minute)), Conditions: expiredCond}, SecretView{}, Decision{Action: ActionWait}},
+		{"renewal due mints a successor", tokensv1.TokenStatus{Current: current(1, expiresIn(time.Hour), renewsIn(0))}, ours(1),
+			Decision{Action: ActionSuccessor, Why: WhyRenewal}},
+		{"Secret deleted mints a successor", tokensv1.TokenStatus{Current: current(1)}, SecretView{}, Decision{Action: ActionSuccessor, Why: WhySecretMissing}},
+		{"token changed by hand mints a successor", tokensv1.TokenStatus{Current: current(1)}, changed, Decision{Action: ActionSuccessor, Why: WhyTokenChanged}},
+		{"token key removed by hand mints a successor", tokensv1.TokenStatus{Current: current(1)}, stripped, Decision{Action: ActionSuccessor, Why: WhyTokenChanged}},
+		{"an older revision in the Secret mints a successor", tokensv1.TokenStatus{Current: current(2)}, ours(1), Decision{Action: ActionSuccessor, Why: WhyTokenChanged}},
+		{"a newer revision than status knows waits for the stale status", tokensv1.TokenStatus{Current: current(1)}, ours(2),
+			Decision{Action: ActionWait, RequeueAfter: StaleRequeue}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decide(Input{Now: t0, Status: &tt.status, Secret: tt.secret, PendingGrace: 30 * time.Second})
+			if got != tt.want {
+				t.Errorf("Decide() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNextDeadlineOverdueComesBackSoonNotAtOnce(t *testing.T) {
+	st := &tokensv1.TokenStatus{Current: current(2), Previous: []tokensv1.TokenRecord{{TokenName: "old", RevokeAt: at(-time.Second)}}}
+	if got := NextDeadline(st, t0, false); got != StaleRequeue {
+		t.Errorf("NextDeadline() = %v, want %v", got, StaleRequeue)
+	}
+	expired := &tokensv1.TokenStatus{Current: current(1, expiresIn(-time.Hour))}
+	if got := NextDeadline(expired, t0, true); got != 0 {
+		t.Errorf("NextDeadline(expired) = %v, want 0: an expired token has no deadlines left", got)
+	}
+}
+
+func TestPredecessorRevokeAt(t *testing.T) {
+	old := current(1, expiresIn(time.Hour))
+	noExpiry := current(1)
+	tests := []struct {
+		name string
+		why  string
+		old  *tokensv1.TokenRecord
+		want time.Time
+	}{
+		{"scheduled renewal keeps the predecessor until its own expiry", WhyRenewal, old, t0.Add(time.Hour)},
+		{"renewal of a token without expiry waits the overlap", WhyRenewal, noExpiry, t0.Add(2 * time.Minute)},
+		{"a token changed by hand is exposed: revoked at once", WhyTokenChanged, old, t0},
+		{"a deleted Secret waits the overlap", WhySecretMissing, old, t0.Add(2 * time.Minute)},
+		{"a spec change waits the overlap", "", old, t0.Add(2 * time.Minute)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PredecessorRevokeAt(tt.why, tt.old, t0, 2*time.Minute); !got.Equal(tt.want) {
+				t.Errorf("PredecessorRevokeAt() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	d := func(s string) *tokensv1.Duration { v := tokensv1.Duration(s); return &v }
+	tests := []struct {
+		in      *tokensv1.Duration
+		want    time.Duration
+		wantErr bool
+	}{
+		{nil, 0, false},
+		{d(""), 0, false},
+		{d("30s"), 30 * time.Second, false},
+		{d("720h"), 720 * time.Hour, false},
+		{d("7d"), 7 * 24 * time.Hour, false},
+		{d("2w"), 14 * 24 * time.Hour, false},
+		{d("1y"), 8766 * time.Hour, false},
+		{d("1d12h"), 36 * time.Hour, false},
+		{d("1.5h"), 0, true},
+		{d("-1h"), 0, true},
+		{d("10"), 0, true},
+		{d("1ms"), 0, true},
+	}
+	for _, tt := range tests {
+		name := "nil"
+		if tt.in != nil {
+			name = string(*tt.in)
+		}
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseDuration(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("ParseDuration(%s) = %v, %v; want %v, error %v", name, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestTokenNameAndFingerprint(t *testing.T) {
+	if got, want := TokenName("monitoring", "telegraf-writer", "0f1e2d3c-aaaa-bbbb", 3), "k8s.monitoring.telegraf-writer.0f1e2d3c.r3"; got != want {
+		t.Errorf("TokenName() = %q, want %q", got, want)
+	}
+	a, b := Fingerprint("uid-a", []byte("apiv3_x")), Fingerprint("uid-b", []byte("apiv3_x"))
+	if a == b {
+		t.Error("fingerprints of one token under two resources must differ (keyed by UID)")
+	}
+	if a != Fingerprint("uid-a", []byte("apiv3_x")) || len(a) != 64 {
+		t.Errorf("fingerprint must be a stable hex HMAC-SHA256, got %q", a)
+	}
+}
+
+func TestRenderExtraKeys(t *testing.T) {
+	data := TemplateData{EngineURL: "http://engine:8181", Databases: []string{"telemetry", "logs"}, Database: "telemetry", TokenName: "k8s.ns.a.u.r1"}
+	got, err := RenderExtraKeys(map[string]string{
+		"INFLUX_HOST": "{{ .EngineURL }}",
+		"DBS":         `{{ join .Databases "," }}`,
+		"NAME":        "{{ .TokenName }}",
+	}, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got["INFLUX_HOST"]) != "http://engine:8181" || string(got["DBS"]) != "telemetry,logs" || string(got["NAME"]) != "k8s.ns.a.u.r1" {
+		t.Errorf("RenderExtraKeys() = %q", got)
+	}
+	for _, bad := range []string{"{{ .Nope }}", "{{ .EngineURL"} {
+		if _, err := RenderExtraKeys(map[string]string{"K": bad}, data); err == nil {
+			t.Errorf("RenderExtraKeys(%q) succeeded, want an error naming the key", bad)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	perms := []engine.Permission{
+		{Type: engine.ResourceDatabase, Names: []string{"telemetry", "logs"}, Actions: []engine.Action{engine.ActionWrite}},
+		{Type: engine.ResourceDatabase, Names: []string{"*"}, Actions: []engine.Action{engine.ActionRead}},
+	}
+	if got, want := Summarize(perms), "db:telemetry,logs:write db:*:read"; got != want {
+		t.Errorf("Summarize() = %q, want %q", got, want)
+	}
+}
