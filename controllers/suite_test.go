@@ -1,0 +1,253 @@
+package controllers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/controllers"
+	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/testenv"
+)
+
+// The controller tests run against the real kube-apiserver and etcd from `make control-plane`.
+// Each test gets its own namespace and its own manager(s) watching only that namespace, so
+// tests that stop and start managers (crash safety) or run two at once cannot disturb others.
+var (
+	restCfg *rest.Config
+	k8s     client.Client
+	scheme  = runtime.NewScheme()
+
+	// managerLogs collects every manager's log output for the plaintext scan.
+	managerLogs syncBuffer
+	// minted collects every plaintext any engine handed to a manager, for the plaintext scan.
+	minted plaintexts
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	if err := tokensv1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	env, err := testenv.New(true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	restCfg, err = env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the test control plane:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	k8s, err = client.New(restCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// plaintexts is the set of token plaintexts minted during the run.
+type plaintexts struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (p *plaintexts) add(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.list = append(p.list, s)
+}
+
+func (p *plaintexts) all() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.list...)
+}
+
+// recording wraps an engine and remembers every plaintext it returns, so the plaintext scan
+// knows what to look for, including tokens whose Secret was never written.
+type recording struct{ engine.Engine }
+
+func (r recording) Mint(ctx context.Context, req engine.MintRequest) (engine.Minted, error) {
+	m, err := r.Engine.Mint(ctx, req)
+	if err == nil {
+		minted.add(m.Token.Reveal())
+		for _, v := range m.SecretData {
+			minted.add(v.Reveal())
+		}
+	}
+	return m, err
+}
+
+// newNamespace creates a namespace for one test.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// managerCache is the production cache shape (only our Secrets, managedFields stripped),
+// restricted to one namespace.
+func managerCache(ns string) cache.Options {
+	opts := controllers.CacheOptions(nil)
+	opts.DefaultNamespaces = map[string]cache.Config{ns: {}}
+	return opts
+}
+
+// startManager runs a manager with the token reconcilers over namespace ns until the returned
+// stop function is called (also at test cleanup). Stop waits until the manager has returned.
+func startManager(t *testing.T, ns string, deps controllers.TokenDeps) (stop func()) {
+	t.Helper()
+	logger := zap.New(zap.WriteTo(io.MultiWriter(&managerLogs, testWriter{t})), zap.UseDevMode(false))
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 logger,
+		Cache:                  managerCache(ns),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Several managers live in one test process (crash tests, two managers at once).
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deps.PendingGrace == 0 {
+		deps.PendingGrace = time.Second
+	}
+	if err := controllers.SetupTokenReconcilers(mgr, deps); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// testWriter sends manager logs to the test's log, shown for failed tests.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// assertNoPlaintext fails when any minted plaintext appears in the manager logs, the events or
+// the token resources' status in namespace ns.
+func assertNoPlaintext(t *testing.T, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	var haystack strings.Builder
+	haystack.WriteString(managerLogs.String())
+	var events eventsv1.EventList
+	if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var dbts tokensv1.DatabaseTokenList
+	var sts tokensv1.SystemTokenList
+	if err := k8s.List(ctx, &dbts, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.List(ctx, &sts, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []any{events.Items, dbts.Items, sts.Items} {
+		b, _ := json.Marshal(v)
+		haystack.Write(b)
+	}
+	secrets := minted.all()
+	for _, p := range secrets {
+		if strings.Contains(haystack.String(), p) {
+			t.Errorf("a token plaintext (%s…) appears in logs, events or status", p[:10])
+		}
+	}
+	if len(secrets) == 0 {
+		t.Error("the plaintext scan saw no minted token: the scan would prove nothing")
+	}
+}
+
+// events returns the reasons of the events about the named object.
+func eventReasons(t *testing.T, ns, name string) []string {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := k8s.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == name {
+			out = append(out, e.Reason)
+		}
+	}
+	return out
+}
+
+// ourSecrets lists the Secrets in ns carrying our managed-by label.
+func ourSecrets(t *testing.T, ns string) []corev1.Secret {
+	t.Helper()
+	var list corev1.SecretList
+	sel := labels.SelectorFromSet(labels.Set{tokensv1.ManagedByLabel: tokensv1.ManagedByValue})
+	if err := k8s.List(context.Background(), &list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
