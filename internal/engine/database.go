@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"regexp"
 	"strings"
 	"time"
 )
@@ -32,3 +33,11 @@ func Databases(perms []Permission) []string {
 	}
 	return names
 }
+
+// unknownDatabase matches the engines' refusals for a database that does not exist: InfluxDB 3's
+// "invalid resource name", 1.x's "database not found: db", 2.x's `bucket "b" not found` and other
+// wordings of database-not-found errors.
+var unknownDatabase = regexp.MustCompile(`(?i)invalid resource name|database (\S+ )?(not found|does not exist)|(db|database) not found|unknown database|bucket (\S+ )?not found`)
+
+// MentionsUnknownDatabase reports whether an engine's error text says a database does not exist.
+func MentionsUnknownDatabase(text []byte) bool { return unknownDatabase.Match(text) }

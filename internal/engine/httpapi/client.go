@@ -53,13 +53,38 @@ type Request struct {
 	Query url.Values
 	// Body, when not nil, is sent as JSON.
 	Body any
-	// Token is sent as "Authorization: Bearer <token>" and scrubbed from every error message.
+	// Form, when not nil, is sent as an application/x-www-form-urlencoded body (InfluxDB 1.x
+	// /query). Set Body or Form, not both.
+	Form url.Values
+	// Token is sent in the Authorization header with Scheme and scrubbed from every error message.
 	Token engine.Plaintext
+	// Scheme is how Token is sent: SchemeBearer when empty, SchemeToken (InfluxDB 2.x) or
+	// SchemeBasic, which sends HTTP Basic authentication with Username and Token as the password.
+	Scheme string
+	// Username is the HTTP Basic user name, for SchemeBasic.
+	Username string
+	// Idempotent allows retries of a call whose method is not idempotent but whose effect is,
+	// e.g. an InfluxQL SHOW or DROP USER sent with POST.
+	Idempotent bool
 }
 
-// idempotent reports whether a lost response can be retried without side effects. POST never is:
-// a mint whose response was lost is recovered by the Conflict path (DESIGN §3), not by resending.
+// Authorization schemes for Request.Scheme.
+const (
+	// SchemeBearer sends "Authorization: Bearer <token>" (InfluxDB 3, Cloud Dedicated).
+	SchemeBearer = "Bearer"
+	// SchemeToken sends "Authorization: Token <token>" (InfluxDB 2.x; the spec's case-sensitive word).
+	SchemeToken = "Token"
+	// SchemeBasic sends HTTP Basic authentication (InfluxDB 1.x users).
+	SchemeBasic = "Basic"
+)
+
+// idempotent reports whether a lost response can be retried without side effects. POST never is
+// unless marked: a mint whose response was lost is recovered by the Conflict path (DESIGN §3),
+// not by resending.
 func (r Request) idempotent() bool {
+	if r.Idempotent {
+		return true
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodDelete:
 		return true
@@ -73,11 +98,14 @@ func (r Request) idempotent() bool {
 // are returned as errors, all Transient.
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	var body []byte
-	if r.Body != nil {
+	switch {
+	case r.Body != nil:
 		var err error
 		if body, err = json.Marshal(r.Body); err != nil {
 			return nil, engine.PermanentErrorf("%s %s: encoding request: %v", r.Method, r.Path, err)
 		}
+	case r.Form != nil:
+		body = []byte(r.Form.Encode())
 	}
 	attempts := 1
 	if r.idempotent() {
@@ -125,12 +153,13 @@ func (c *Client) attempt(parent context.Context, r Request, body []byte) (*Respo
 		return nil, engine.PermanentErrorf("%s %s: building request: %v", r.Method, r.Path, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
+	switch {
+	case r.Form != nil && r.Body == nil:
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case body != nil:
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if r.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+r.Token.Reveal())
-	}
+	r.authorize(req)
 	op := r.Method + " " + r.Path
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -145,6 +174,19 @@ func (c *Client) attempt(parent context.Context, r Request, body []byte) (*Respo
 		return nil, engine.Errorf("%s: response body exceeds %d bytes", op, c.cfg.MaxResponseBytes)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, op: op, token: r.Token}, nil
+}
+
+// authorize sets the Authorization header for r's credentials, if any.
+func (r Request) authorize(req *http.Request) {
+	switch {
+	case r.Token == "":
+	case r.Scheme == SchemeBasic:
+		req.SetBasicAuth(r.Username, r.Token.Reveal())
+	case r.Scheme == "":
+		req.Header.Set("Authorization", SchemeBearer+" "+r.Token.Reveal())
+	default:
+		req.Header.Set("Authorization", r.Scheme+" "+r.Token.Reveal())
+	}
 }
 
 // networkError is Transient and names the cause without the URL, which can be long (SQL) and

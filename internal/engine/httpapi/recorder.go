@@ -14,11 +14,20 @@ type RecordedRequest struct {
 	URL    *url.URL
 	Header http.Header
 	Body   []byte
+	// Response is the engine's answer, nil when none came (a network error).
+	Response *RecordedResponse
 }
 
-// Recorder captures every request sent through the transport it wraps; tests set
-// Config.WrapTransport to Recorder.Wrap. It holds credentials in the headers it records, so it
-// is for tests only.
+// RecordedResponse is a copy of the response to a RecordedRequest.
+type RecordedResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Recorder captures every request sent through the transport it wraps, and its response; tests
+// set Config.WrapTransport to Recorder.Wrap. It holds credentials in the headers and bodies it
+// records, so it is for tests only.
 type Recorder struct {
 	mu   sync.Mutex
 	reqs []RecordedRequest
@@ -40,9 +49,23 @@ func (r *Recorder) Wrap(next http.RoundTripper) http.RoundTripper {
 			req.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		r.mu.Lock()
+		i := len(r.reqs)
 		r.reqs = append(r.reqs, rec)
 		r.mu.Unlock()
-		return next.RoundTrip(req)
+		resp, err := next.RoundTrip(req)
+		if err != nil {
+			return resp, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		r.reqs[i].Response = &RecordedResponse{Status: resp.StatusCode, Header: resp.Header.Clone(), Body: body}
+		r.mu.Unlock()
+		return resp, nil
 	})
 }
 

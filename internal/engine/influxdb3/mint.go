@@ -4,16 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
-
-// unknownDatabase matches the server's refusals for a database that does not exist: the catalog's
-// "invalid resource name" and the wordings of the database-not-found errors.
-var unknownDatabase = regexp.MustCompile(`(?i)invalid resource name|database (\S+ )?(not found|does not exist)|(db|database) not found|unknown database`)
 
 type permission struct {
 	ResourceType  engine.ResourceType `json:"resource_type"`
@@ -93,7 +88,7 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 func mintError(resp *httpapi.Response, what string, req engine.MintRequest) error {
 	// A missing database may come back as 400, 404 or (Core's permission-parse mapping) 500, so
 	// the body decides before the status does.
-	if resp.Status != http.StatusConflict && unknownDatabase.Match(resp.Body) {
+	if resp.Status != http.StatusConflict && engine.MentionsUnknownDatabase(resp.Body) {
 		e := engine.DatabaseNotFound(req.Name, engine.Databases(req.Permissions))
 		e.Message += ": " + resp.Describe()
 		return e
