@@ -96,7 +96,10 @@ func (s *suite) tryMint(req engine.MintRequest) (engine.Minted, error) {
 	}
 	s.leaks.add(m.Token.Reveal())
 	for _, v := range m.SecretData {
-		s.leaks.add(v.Reveal())
+		// A value equal to the token's name (the 1.x username) is public: errors name tokens.
+		if v.Reveal() != m.Name {
+			s.leaks.add(v.Reveal())
+		}
 	}
 	if m.Name != req.Name {
 		s.t.Errorf("Mint(%q) returned name %q", req.Name, m.Name)
