@@ -98,3 +98,12 @@ const (
 	// the skip-revocation annotation (an event reason).
 	ReasonRevocationSkipped = "RevocationSkipped"
 )
+
+// Condition reasons added with the engine reconcilers and the engine resolver.
+const (
+	// ReasonMultipleDefaultEngines: a token omits spec.engineRef and more than one
+	// ClusterTokenEngine carries the default annotation; keep it on exactly one.
+	ReasonMultipleDefaultEngines = "MultipleDefaultEngines"
+	// ReasonNotChecked: the engine's current spec has not been checked yet.
+	ReasonNotChecked = "NotChecked"
+)

@@ -1,0 +1,155 @@
+// Package enginefactory turns an engine resource (ClusterTokenEngine or TokenEngine) and its
+// credentials Secret into an engine.Engine. It holds the one switch over the EngineSpec union:
+// each member maps to its adapter package here, wired explicitly rather than registered in init().
+package enginefactory
+
+import (
+	"context"
+	"crypto/x509"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engine/httpapi"
+	"github.com/tokenops/token-operator/internal/engine/influxdb3"
+)
+
+// Built is an engine client together with what the controllers say about it.
+type Built struct {
+	// Engine is the adapter client.
+	Engine engine.Engine
+	// Type is the union member: one of the tokensv1.EngineType* constants.
+	Type string
+	// URL is the address workloads use to reach the database (offered to templates as .EngineURL).
+	URL string
+	// SupportsSystemTokens is false for engines without InfluxDB 3's system tokens.
+	SupportsSystemTokens bool
+	// SecretVersion is the resourceVersion of the credentials Secret the client was built from.
+	SecretVersion string
+}
+
+// Factory builds engine clients. It reads credentials Secrets through Reader, which should be
+// uncached: the manager caches only the Secrets the operator writes.
+type Factory struct {
+	// Reader reads credentials Secrets (the manager's API reader).
+	Reader client.Reader
+	// ManagerNamespace is where a ClusterTokenEngine's Secret reference points when it names no namespace.
+	ManagerNamespace string
+	// HTTP is the base HTTP configuration (timeouts, retries, test hooks); URL and TLS are
+	// filled from the spec.
+	HTTP httpapi.Config
+}
+
+// Build returns a client for obj. Errors are *engine.Error with Reason set to a condition reason:
+// CredentialsNotFound, InvalidConfig or Unauthorized (permanent until the spec or Secret changes),
+// or a transient error when the Secret could not be read.
+func (f *Factory) Build(ctx context.Context, obj tokensv1.GenericEngine) (*Built, error) {
+	spec := obj.GetEngineSpec()
+	switch {
+	case spec.InfluxDB3 != nil:
+		return f.influxDB3(ctx, obj, spec.InfluxDB3)
+	case spec.InfluxDB2 != nil:
+		return nil, notSupportedYet(tokensv1.EngineTypeInfluxDB2)
+	case spec.CloudDedicated != nil:
+		return nil, notSupportedYet(tokensv1.EngineTypeCloudDedicated)
+	case spec.InfluxDB1 != nil:
+		return nil, notSupportedYet(tokensv1.EngineTypeInfluxDB1)
+	}
+	return nil, invalidConfig("the spec sets no engine: set exactly one of influxdb3, influxdb2, cloudDedicated or influxdb1")
+}
+
+func (f *Factory) influxDB3(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.InfluxDB3Engine) (*Built, error) {
+	cfg, err := f.httpConfig(string(s.URL), s.TLS)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := f.readKey(ctx, obj, s.AdminTokenSecretRef.Namespace, s.AdminTokenSecretRef.Name, s.AdminTokenSecretRef.Key)
+	if err != nil {
+		return nil, err
+	}
+	// A trailing newline from `--from-file` is not part of the token; tokens hold no whitespace.
+	c, err := influxdb3.New(cfg, engine.Plaintext(strings.TrimSpace(cred.value)))
+	if err != nil {
+		return nil, asBuildError(err, cred.where)
+	}
+	return &Built{Engine: c, Type: tokensv1.EngineTypeInfluxDB3, URL: string(s.URL),
+		SupportsSystemTokens: true, SecretVersion: cred.version}, nil
+}
+
+// httpConfig validates the TLS settings up front, so that a bad CA bundle is reported as such
+// rather than as whatever the adapter makes of it.
+func (f *Factory) httpConfig(url string, t *tokensv1.TLSConfig) (httpapi.Config, error) {
+	cfg := f.HTTP
+	cfg.URL = url
+	if t == nil {
+		return cfg, nil
+	}
+	if t.CABundle != "" {
+		if !x509.NewCertPool().AppendCertsFromPEM([]byte(t.CABundle)) {
+			return cfg, invalidConfig("spec tls.caBundle holds no PEM certificate: paste the CA certificate(s) that signed the engine's certificate, in PEM form")
+		}
+		cfg.CABundle = []byte(t.CABundle)
+	}
+	cfg.InsecureSkipVerify = t.InsecureSkipVerify
+	return cfg, nil
+}
+
+// asBuildError gives an adapter constructor's error a condition reason.
+func asBuildError(err error, where string) error {
+	switch engine.KindOf(err) {
+	case engine.Unauthorized:
+		return engine.UnauthorizedErrorf("the admin token in %s is empty: put the engine's admin token there", where).
+			WithReason(tokensv1.ReasonUnauthorized)
+	case engine.Permanent:
+		return invalidConfig("the engine client cannot be built: %v", err)
+	}
+	return err
+}
+
+func notSupportedYet(member string) error {
+	return invalidConfig("%s engines are not supported by this version of token-operator yet; use an influxdb3 engine", member)
+}
+
+func invalidConfig(format string, args ...any) *engine.Error {
+	return engine.PermanentErrorf(format, args...).WithReason(tokensv1.ReasonInvalidConfig)
+}
+
+// Description is what the spec says about an engine, known without building anything, so that
+// status can show it even when no client can be built.
+type Description struct {
+	// Type is one of the tokensv1.EngineType* constants; empty when no member is set.
+	Type string
+	// URL is the engine's API URL.
+	URL string
+	// Secret is the credentials Secret, resolved as SecretKey does; empty Name when no member is set.
+	Secret types.NamespacedName
+}
+
+// Describe returns obj's Description; managerNamespace is where a ClusterTokenEngine's Secret
+// reference points when it names no namespace.
+func Describe(obj tokensv1.GenericEngine, managerNamespace string) Description {
+	spec := obj.GetEngineSpec()
+	var d Description
+	var refNS, refName string
+	switch {
+	case spec.InfluxDB3 != nil:
+		d.Type, d.URL = tokensv1.EngineTypeInfluxDB3, string(spec.InfluxDB3.URL)
+		refNS, refName = spec.InfluxDB3.AdminTokenSecretRef.Namespace, spec.InfluxDB3.AdminTokenSecretRef.Name
+	case spec.InfluxDB2 != nil:
+		d.Type, d.URL = tokensv1.EngineTypeInfluxDB2, string(spec.InfluxDB2.URL)
+		refNS, refName = spec.InfluxDB2.TokenSecretRef.Namespace, spec.InfluxDB2.TokenSecretRef.Name
+	case spec.CloudDedicated != nil:
+		d.Type, d.URL = tokensv1.EngineTypeCloudDedicated, string(spec.CloudDedicated.URL)
+		refNS, refName = spec.CloudDedicated.ManagementTokenSecretRef.Namespace, spec.CloudDedicated.ManagementTokenSecretRef.Name
+	case spec.InfluxDB1 != nil:
+		d.Type, d.URL = tokensv1.EngineTypeInfluxDB1, string(spec.InfluxDB1.URL)
+		refNS, refName = spec.InfluxDB1.CredentialsSecretRef.Namespace, spec.InfluxDB1.CredentialsSecretRef.Name
+	default:
+		return d
+	}
+	d.Secret = SecretKey(obj, refNS, refName, managerNamespace)
+	return d
+}

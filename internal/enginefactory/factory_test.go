@@ -1,0 +1,216 @@
+package enginefactory
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+)
+
+const (
+	managerNS   = "token-operator"
+	secretToken = "apiv3_secret-admin-token-value"
+)
+
+func secret(ns, name string, data map[string]string) *corev1.Secret {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{}}
+	for k, v := range data {
+		s.Data[k] = []byte(v)
+	}
+	return s
+}
+
+func clusterEngine(mutate ...func(*tokensv1.ClusterTokenEngine)) *tokensv1.ClusterTokenEngine {
+	e := &tokensv1.ClusterTokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Name: "default", UID: "uid-1", Generation: 1},
+		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+			URL:                 "http://engine.example:8181",
+			AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "admin", Key: "token"},
+		}}},
+	}
+	for _, m := range mutate {
+		m(e)
+	}
+	return e
+}
+
+func namespacedEngine() *tokensv1.TokenEngine {
+	return &tokensv1.TokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "own", UID: "uid-2", Generation: 1},
+		Spec: tokensv1.TokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+			URL:                 "https://engine.team-a:8181",
+			AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "admin"},
+		}}},
+	}
+}
+
+func newFactory(objs ...client.Object) *Factory {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = tokensv1.AddToScheme(s)
+	return &Factory{Reader: fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build(), ManagerNamespace: managerNS}
+}
+
+func testCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func TestBuild(t *testing.T) {
+	ca := testCA(t)
+	adminInManagerNS := secret(managerNS, "admin", map[string]string{"token": secretToken})
+	tests := []struct {
+		name       string
+		obj        tokensv1.GenericEngine
+		objs       []client.Object
+		wantReason string // empty: success
+		wantInMsg  string
+		wantType   string
+		wantURL    string
+	}{
+		{name: "cluster engine reads its Secret from the manager namespace by default",
+			obj: clusterEngine(), objs: []client.Object{adminInManagerNS},
+			wantType: tokensv1.EngineTypeInfluxDB3, wantURL: "http://engine.example:8181"},
+		{name: "cluster engine honours an explicit Secret namespace",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3.AdminTokenSecretRef.Namespace = "elsewhere"
+			}),
+			objs:     []client.Object{secret("elsewhere", "admin", map[string]string{"token": secretToken})},
+			wantType: tokensv1.EngineTypeInfluxDB3},
+		{name: "token engine reads its Secret from its own namespace with the default key",
+			obj: namespacedEngine(), objs: []client.Object{secret("team-a", "admin", map[string]string{"token": secretToken + "\n"})},
+			wantType: tokensv1.EngineTypeInfluxDB3, wantURL: "https://engine.team-a:8181"},
+		{name: "token engine does not read a Secret of the same name in the manager namespace",
+			obj: namespacedEngine(), objs: []client.Object{adminInManagerNS},
+			wantReason: tokensv1.ReasonCredentialsNotFound, wantInMsg: "team-a/admin"},
+		{name: "missing Secret",
+			obj: clusterEngine(), wantReason: tokensv1.ReasonCredentialsNotFound, wantInMsg: "kubectl -n token-operator create secret generic admin"},
+		{name: "missing key",
+			obj: clusterEngine(), objs: []client.Object{secret(managerNS, "admin", map[string]string{"other": secretToken})},
+			wantReason: tokensv1.ReasonCredentialsNotFound, wantInMsg: `key "token"`},
+		{name: "empty token",
+			obj: clusterEngine(), objs: []client.Object{secret(managerNS, "admin", map[string]string{"token": " \n"})},
+			wantReason: tokensv1.ReasonUnauthorized, wantInMsg: "is empty"},
+		{name: "bad CA bundle",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3.TLS = &tokensv1.TLSConfig{CABundle: "not a certificate"}
+			}),
+			objs: []client.Object{adminInManagerNS}, wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "caBundle"},
+		{name: "good CA bundle",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3.URL = "https://engine.example:8181"
+				e.Spec.InfluxDB3.TLS = &tokensv1.TLSConfig{CABundle: ca}
+			}),
+			objs: []client.Object{adminInManagerNS}, wantType: tokensv1.EngineTypeInfluxDB3},
+		{name: "insecureSkipVerify",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3.TLS = &tokensv1.TLSConfig{InsecureSkipVerify: true}
+			}),
+			objs: []client.Object{adminInManagerNS}, wantType: tokensv1.EngineTypeInfluxDB3},
+		{name: "influxdb2 has no adapter yet",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3 = nil
+				e.Spec.InfluxDB2 = &tokensv1.InfluxDB2Engine{URL: "http://v2:8086", Org: "o"}
+			}),
+			wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "influxdb2 engines are not supported"},
+		{name: "cloudDedicated has no adapter yet",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3 = nil
+				e.Spec.CloudDedicated = &tokensv1.CloudDedicatedEngine{}
+			}),
+			wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "cloudDedicated"},
+		{name: "influxdb1 has no adapter yet",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3 = nil
+				e.Spec.InfluxDB1 = &tokensv1.InfluxDB1Engine{URL: "http://v1:8086"}
+			}),
+			wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "influxdb1"},
+		{name: "no member set",
+			obj:        clusterEngine(func(e *tokensv1.ClusterTokenEngine) { e.Spec.InfluxDB3 = nil }),
+			wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "exactly one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := newFactory(tt.objs...).Build(context.Background(), tt.obj)
+			if tt.wantReason != "" {
+				if err == nil {
+					t.Fatalf("Build succeeded, want reason %s", tt.wantReason)
+				}
+				if got := engine.ReasonOf(err); got != tt.wantReason {
+					t.Errorf("reason = %q, want %q (err: %v)", got, tt.wantReason, err)
+				}
+				if !strings.Contains(err.Error(), tt.wantInMsg) {
+					t.Errorf("message %q does not contain %q", err.Error(), tt.wantInMsg)
+				}
+				if strings.Contains(err.Error(), secretToken) {
+					t.Errorf("message leaks the token: %q", err.Error())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			if b.Engine == nil || b.Type != tt.wantType || !b.SupportsSystemTokens || b.SecretVersion == "" {
+				t.Errorf("Built = %+v", b)
+			}
+			if tt.wantURL != "" && b.URL != tt.wantURL {
+				t.Errorf("URL = %q, want %q", b.URL, tt.wantURL)
+			}
+		})
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	withSpec := func(spec tokensv1.EngineSpec) tokensv1.GenericEngine {
+		return &tokensv1.ClusterTokenEngine{Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: spec}}
+	}
+	ref := tokensv1.SecretKeySelector{Name: "s"}
+	tests := []struct {
+		obj  tokensv1.GenericEngine
+		want Description
+	}{
+		{withSpec(tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{URL: "http://a", AdminTokenSecretRef: ref}}),
+			Description{"influxdb3", "http://a", types.NamespacedName{Namespace: managerNS, Name: "s"}}},
+		{withSpec(tokensv1.EngineSpec{InfluxDB2: &tokensv1.InfluxDB2Engine{URL: "http://b", TokenSecretRef: tokensv1.SecretKeySelector{Name: "s", Namespace: "x"}}}),
+			Description{"influxdb2", "http://b", types.NamespacedName{Namespace: "x", Name: "s"}}},
+		{withSpec(tokensv1.EngineSpec{CloudDedicated: &tokensv1.CloudDedicatedEngine{URL: "https://c", ManagementTokenSecretRef: ref}}),
+			Description{"cloudDedicated", "https://c", types.NamespacedName{Namespace: managerNS, Name: "s"}}},
+		{withSpec(tokensv1.EngineSpec{InfluxDB1: &tokensv1.InfluxDB1Engine{URL: "http://d", CredentialsSecretRef: tokensv1.InfluxDB1Credentials{Name: "s"}}}),
+			Description{"influxdb1", "http://d", types.NamespacedName{Namespace: managerNS, Name: "s"}}},
+		{namespacedEngine(), Description{"influxdb3", "https://engine.team-a:8181", types.NamespacedName{Namespace: "team-a", Name: "admin"}}},
+		{withSpec(tokensv1.EngineSpec{}), Description{}},
+	}
+	for _, tt := range tests {
+		if got := Describe(tt.obj, managerNS); got != tt.want {
+			t.Errorf("Describe = %+v, want %+v", got, tt.want)
+		}
+	}
+}

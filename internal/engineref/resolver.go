@@ -1,0 +1,166 @@
+package engineref
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/enginefactory"
+)
+
+// DefaultEngineIndex is a field index on ClusterTokenEngines holding "true" for those carrying
+// the default annotation, so that finding the default is not a scan of every engine.
+const DefaultEngineIndex = "tokens.tokenops.dev/default-engine"
+
+// IndexDefaultEngines registers DefaultEngineIndex; call it before the manager starts.
+func IndexDefaultEngines(ctx context.Context, indexer client.FieldIndexer) error {
+	return indexer.IndexField(ctx, &tokensv1.ClusterTokenEngine{}, DefaultEngineIndex, func(o client.Object) []string {
+		if o.GetAnnotations()[tokensv1.DefaultEngineAnnotation] == "true" {
+			return []string{"true"}
+		}
+		return nil
+	})
+}
+
+// Cached is the Resolver the manager uses. Engine resources and Namespaces come from the
+// manager's cache (Namespaces as metadata only), and clients from an enginefactory.Cache that the
+// engine reconcilers refresh, so a resolve makes no API or engine call in the steady state.
+type Cached struct {
+	// Reader is the manager's cached client; DefaultEngineIndex must be registered with it.
+	Reader client.Reader
+	// Clients builds and keeps engine clients.
+	Clients *enginefactory.Cache
+}
+
+var _ Resolver = (*Cached)(nil)
+
+// Resolve implements Resolver. Errors are *Error (a condition for the token) or, for failures
+// to read the cache or a Secret, plain errors the caller retries with backoff.
+func (r *Cached) Resolve(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (*Resolved, error) {
+	obj, err := r.find(ctx, namespace, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.permit(ctx, obj, namespace); err != nil {
+		return nil, err
+	}
+	if ok, msg := Readiness(obj); !ok {
+		return nil, Errorf(tokensv1.ReasonEngineNotReady, "%s", msg)
+	}
+	built, err := r.Clients.Get(ctx, obj)
+	if err != nil {
+		if reason := engine.ReasonOf(err); reason != "" {
+			return nil, Errorf(reason, "%s %s: %v", obj.EngineKind(), qualifiedName(obj), err)
+		}
+		return nil, err
+	}
+	return &Resolved{
+		Engine: built.Engine, Kind: obj.EngineKind(), Name: obj.GetName(),
+		Type: built.Type, URL: built.URL, SupportsSystemTokens: built.SupportsSystemTokens,
+	}, nil
+}
+
+func (r *Cached) find(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (tokensv1.GenericEngine, error) {
+	if ref == nil {
+		return r.findDefault(ctx)
+	}
+	var (
+		obj tokensv1.GenericEngine
+		key types.NamespacedName
+	)
+	switch ref.Kind {
+	case tokensv1.TokenEngineKind:
+		// A TokenEngine serves only its own namespace, so the reference is always resolved there.
+		obj, key = &tokensv1.TokenEngine{}, types.NamespacedName{Namespace: namespace, Name: ref.Name}
+	case tokensv1.ClusterTokenEngineKind, "":
+		obj, key = &tokensv1.ClusterTokenEngine{}, types.NamespacedName{Name: ref.Name}
+	default:
+		return nil, Errorf(tokensv1.ReasonEngineNotFound, "spec.engineRef.kind %q is neither ClusterTokenEngine nor TokenEngine", ref.Kind)
+	}
+	if err := r.Reader.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, notFound(obj.EngineKind(), key)
+		}
+		return nil, err
+	}
+	return obj, nil
+}
+
+func notFound(kind tokensv1.EngineKind, key types.NamespacedName) *Error {
+	if kind == tokensv1.TokenEngineKind {
+		return Errorf(tokensv1.ReasonEngineNotFound,
+			"TokenEngine %s does not exist in namespace %s (a TokenEngine serves only tokens in its own namespace): create it, or fix spec.engineRef",
+			key.Name, key.Namespace)
+	}
+	return Errorf(tokensv1.ReasonEngineNotFound,
+		"ClusterTokenEngine %s does not exist: create it, or fix spec.engineRef (kubectl get clustertokenengines lists the engines)", key.Name)
+}
+
+func (r *Cached) findDefault(ctx context.Context) (tokensv1.GenericEngine, error) {
+	list := &tokensv1.ClusterTokenEngineList{}
+	if err := r.Reader.List(ctx, list, client.MatchingFields{DefaultEngineIndex: "true"}); err != nil {
+		return nil, err
+	}
+	return PickDefault(list.Items)
+}
+
+// PickDefault returns the one default engine among items (already filtered by the annotation),
+// or says how to fix there being none or several.
+func PickDefault(items []tokensv1.ClusterTokenEngine) (*tokensv1.ClusterTokenEngine, error) {
+	switch len(items) {
+	case 0:
+		return nil, Errorf(tokensv1.ReasonEngineNotFound,
+			"spec.engineRef is omitted and no ClusterTokenEngine is the default: set spec.engineRef, or mark one engine with kubectl annotate clustertokenengine NAME %s=true",
+			tokensv1.DefaultEngineAnnotation)
+	case 1:
+		return &items[0], nil
+	}
+	names := make([]string, len(items))
+	for i := range items {
+		names[i] = items[i].Name
+	}
+	sort.Strings(names)
+	return nil, Errorf(tokensv1.ReasonMultipleDefaultEngines,
+		"spec.engineRef is omitted and %d ClusterTokenEngines carry %s=true (%s): keep the annotation on exactly one, or set spec.engineRef",
+		len(names), tokensv1.DefaultEngineAnnotation, strings.Join(names, ", "))
+}
+
+// permit applies allowedNamespaces. A TokenEngine is only ever looked up in the token's own
+// namespace, so it needs no rule.
+func (r *Cached) permit(ctx context.Context, obj tokensv1.GenericEngine, namespace string) error {
+	allowed := obj.GetAllowedNamespaces()
+	if allowed == nil || (allowed.Selector == nil && allowed.MatchNames == nil) {
+		return nil
+	}
+	if allowed.Selector == nil {
+		if PermitsByName(allowed.MatchNames, namespace) {
+			return nil
+		}
+		return notPermitted(obj, namespace, describeRule(allowed))
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(namespaceGVK)
+	if err := r.Reader.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
+		return fmt.Errorf("reading namespace %s for the allowedNamespaces selector of %s %s: %w", namespace, obj.EngineKind(), obj.GetName(), err)
+	}
+	ok, err := PermitsByLabels(allowed.Selector, ns.Labels)
+	if err != nil {
+		return notPermitted(obj, namespace, fmt.Sprintf("its allowedNamespaces.selector is invalid: %v", err))
+	}
+	if !ok {
+		return notPermitted(obj, namespace, describeRule(allowed))
+	}
+	return nil
+}
+
+// namespaceGVK reads Namespaces as metadata only: the labels are all the selector needs.
+var namespaceGVK = corev1.SchemeGroupVersion.WithKind("Namespace")

@@ -1,0 +1,142 @@
+package engineref
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/enginefactory"
+)
+
+func readyCTE(name string, mutate func(*tokensv1.ClusterTokenEngine)) *tokensv1.ClusterTokenEngine {
+	e := &tokensv1.ClusterTokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), Generation: 1},
+		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+			URL: "http://engine:8181", AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "admin", Key: "token"},
+		}}},
+	}
+	ready(e, metav1.ConditionTrue, tokensv1.ReasonReachable, 1)
+	if mutate != nil {
+		mutate(e)
+	}
+	return e
+}
+
+func namespace(name string, labels map[string]string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
+func newResolver(t *testing.T, objs ...client.Object) *Cached {
+	t.Helper()
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = tokensv1.AddToScheme(s)
+	admin := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "token-operator", Name: "admin"}, Data: map[string][]byte{"token": []byte("apiv3_x")}}
+	teamAdmin := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "admin"}, Data: map[string][]byte{"token": []byte("apiv3_y")}}
+	c := fake.NewClientBuilder().WithScheme(s).
+		WithObjects(append(objs, admin, teamAdmin)...).
+		WithStatusSubresource(&tokensv1.ClusterTokenEngine{}, &tokensv1.TokenEngine{}).
+		WithIndex(&tokensv1.ClusterTokenEngine{}, DefaultEngineIndex, func(o client.Object) []string {
+			if o.GetAnnotations()[tokensv1.DefaultEngineAnnotation] == "true" {
+				return []string{"true"}
+			}
+			return nil
+		}).Build()
+	return &Cached{Reader: c, Clients: enginefactory.NewCache(&enginefactory.Factory{Reader: c, ManagerNamespace: "token-operator"})}
+}
+
+func TestResolve(t *testing.T) {
+	def := map[string]string{tokensv1.DefaultEngineAnnotation: "true"}
+	teamEngine := &tokensv1.TokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "own", Generation: 1},
+		Spec: tokensv1.TokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+			URL: "http://team-engine:8181", AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "admin"},
+		}}},
+		Status: tokensv1.EngineStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{{Type: tokensv1.ConditionReady, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonReachable, ObservedGeneration: 1}}},
+	}
+	tests := []struct {
+		name       string
+		objs       []client.Object
+		namespace  string
+		ref        *tokensv1.EngineReference
+		wantReason string
+		wantInMsg  string
+		wantName   string
+		wantURL    string
+	}{
+		{name: "explicit cluster engine", objs: []client.Object{readyCTE("main", nil)},
+			namespace: "x", ref: &tokensv1.EngineReference{Kind: tokensv1.ClusterTokenEngineKind, Name: "main"}, wantName: "main", wantURL: "http://engine:8181"},
+		{name: "kind defaults to ClusterTokenEngine", objs: []client.Object{readyCTE("main", nil)},
+			namespace: "x", ref: &tokensv1.EngineReference{Name: "main"}, wantName: "main"},
+		{name: "missing cluster engine", namespace: "x", ref: &tokensv1.EngineReference{Name: "nope"},
+			wantReason: tokensv1.ReasonEngineNotFound, wantInMsg: "ClusterTokenEngine nope does not exist"},
+		{name: "default engine", objs: []client.Object{readyCTE("main", nil), readyCTE("dflt", func(e *tokensv1.ClusterTokenEngine) { e.Annotations = def })},
+			namespace: "x", wantName: "dflt"},
+		{name: "no default engine", objs: []client.Object{readyCTE("main", nil)}, namespace: "x",
+			wantReason: tokensv1.ReasonEngineNotFound, wantInMsg: "no ClusterTokenEngine is the default"},
+		{name: "two default engines", objs: []client.Object{
+			readyCTE("one", func(e *tokensv1.ClusterTokenEngine) { e.Annotations = def }),
+			readyCTE("two", func(e *tokensv1.ClusterTokenEngine) { e.Annotations = def })},
+			namespace: "x", wantReason: tokensv1.ReasonMultipleDefaultEngines, wantInMsg: "(one, two)"},
+		{name: "default annotation not true", objs: []client.Object{readyCTE("main", func(e *tokensv1.ClusterTokenEngine) {
+			e.Annotations = map[string]string{tokensv1.DefaultEngineAnnotation: "false"}
+		})}, namespace: "x", wantReason: tokensv1.ReasonEngineNotFound},
+		{name: "glob allows", objs: []client.Object{readyCTE("main", func(e *tokensv1.ClusterTokenEngine) {
+			e.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{"team-*"}}
+		})}, namespace: "team-b", ref: &tokensv1.EngineReference{Name: "main"}, wantName: "main"},
+		{name: "glob refuses", objs: []client.Object{readyCTE("main", func(e *tokensv1.ClusterTokenEngine) {
+			e.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{"team-*", "monitoring"}}
+		})}, namespace: "default", ref: &tokensv1.EngineReference{Name: "main"},
+			wantReason: tokensv1.ReasonNotPermitted, wantInMsg: "ClusterTokenEngine main does not allow namespace default (allowedNamespaces.matchNames [team-*, monitoring])"},
+		{name: "selector allows", objs: []client.Object{namespace("labelled", map[string]string{"tokens": "on"}), readyCTE("main", func(e *tokensv1.ClusterTokenEngine) {
+			e.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tokens": "on"}}}
+		})}, namespace: "labelled", ref: &tokensv1.EngineReference{Name: "main"}, wantName: "main"},
+		{name: "selector refuses", objs: []client.Object{namespace("plain", nil), readyCTE("main", func(e *tokensv1.ClusterTokenEngine) {
+			e.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tokens": "on"}}}
+		})}, namespace: "plain", ref: &tokensv1.EngineReference{Name: "main"},
+			wantReason: tokensv1.ReasonNotPermitted, wantInMsg: "allowedNamespaces.selector tokens=on"},
+		{name: "not ready", objs: []client.Object{readyCTE("main", func(e *tokensv1.ClusterTokenEngine) {
+			ready(e, metav1.ConditionFalse, tokensv1.ReasonUnreachable, 1)
+		})}, namespace: "x", ref: &tokensv1.EngineReference{Name: "main"}, wantReason: tokensv1.ReasonEngineNotReady, wantInMsg: "Unreachable"},
+		{name: "refused namespace wins over not ready", objs: []client.Object{readyCTE("main", func(e *tokensv1.ClusterTokenEngine) {
+			ready(e, metav1.ConditionFalse, tokensv1.ReasonUnreachable, 1)
+			e.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{"a"}}
+		})}, namespace: "x", ref: &tokensv1.EngineReference{Name: "main"}, wantReason: tokensv1.ReasonNotPermitted},
+		{name: "token engine in its namespace", objs: []client.Object{teamEngine}, namespace: "team-a",
+			ref: &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"}, wantName: "own", wantURL: "http://team-engine:8181"},
+		{name: "token engine of another namespace", objs: []client.Object{teamEngine}, namespace: "team-b",
+			ref: &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"}, wantReason: tokensv1.ReasonEngineNotFound, wantInMsg: "in namespace team-b"},
+		{name: "credentials gone although Ready", objs: []client.Object{readyCTE("main", func(e *tokensv1.ClusterTokenEngine) {
+			e.Spec.InfluxDB3.AdminTokenSecretRef.Name = "gone"
+		})}, namespace: "x", ref: &tokensv1.EngineReference{Name: "main"}, wantReason: tokensv1.ReasonCredentialsNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := newResolver(t, tt.objs...).Resolve(context.Background(), tt.namespace, tt.ref)
+			if tt.wantReason != "" {
+				if reasonOf(err) != tt.wantReason || !strings.Contains(err.Error(), tt.wantInMsg) {
+					t.Fatalf("err = %v, want reason %s containing %q", err, tt.wantReason, tt.wantInMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			if got.Name != tt.wantName || got.Engine == nil || got.Type != tokensv1.EngineTypeInfluxDB3 || !got.SupportsSystemTokens {
+				t.Errorf("Resolved = %+v", got)
+			}
+			if tt.wantURL != "" && got.URL != tt.wantURL {
+				t.Errorf("URL = %q, want %q", got.URL, tt.wantURL)
+			}
+		})
+	}
+}
