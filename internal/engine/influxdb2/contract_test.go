@@ -41,8 +41,10 @@ func TestContract(t *testing.T) {
 			Unreachable:      func(t *testing.T) engine.Engine { return newClient(t, closedURL(t), influxdb2test.Org, srv.Token, rec) },
 			WrongCredentials: func(t *testing.T) engine.Engine { return newClient(t, srv.URL, influxdb2test.Org, wrongToken, rec) },
 			// v2 has no token expiry (the operator revokes at expiry) and no system resources.
-			Features:       enginetest.Features{Wildcard: true, RefusesUnknownDatabases: true},
-			Authorize:      func(t *testing.T, tok engine.Plaintext, rt engine.ResourceType, name string, a engine.Action) bool { return authorize(t, srv, tok, rt, name, a) },
+			Features: enginetest.Features{Wildcard: true, RefusesUnknownDatabases: true},
+			Authorize: func(t *testing.T, tok engine.Plaintext, rt engine.ResourceType, name string, a engine.Action) bool {
+				return authorize(t, srv, tok, rt, name, a)
+			},
 			CreateDatabase: func(_ *testing.T, name string) { srv.CreateBucket(name) },
 			Secrets:        []string{srv.Token, wrongToken},
 		}

@@ -37,9 +37,9 @@ type createRequest struct {
 // authorization is a v2 authorization as the server returns it; Token is set only in the
 // create answer (2.9+ stores hashes only).
 type authorization struct {
-	ID          string         `json:"id"`
-	Token       string         `json:"token"`
-	Description string         `json:"description"`
+	ID          string            `json:"id"`
+	Token       string            `json:"token"`
+	Description string            `json:"description"`
 	CreatedAt   httpapi.Timestamp `json:"createdAt"`
 }
 
