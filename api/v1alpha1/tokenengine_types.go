@@ -204,7 +204,9 @@ type EngineStatus struct {
 	// +optional
 	URL string `json:"url,omitempty"`
 
-	// lastCheckedAt is when the engine was last checked.
+	// lastCheckedAt is when the check that produced the current status ran. The operator re-checks
+	// every engine about every 5 minutes (30 seconds while not Ready) but writes status only when
+	// the outcome changes, so a steady engine keeps the time its current state was first seen.
 	// +optional
 	LastCheckedAt *metav1.Time `json:"lastCheckedAt,omitempty"`
 }

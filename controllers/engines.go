@@ -1,0 +1,66 @@
+package controllers
+
+import (
+	"time"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/tokenops/token-operator/internal/enginefactory"
+)
+
+// Engine check intervals (DESIGN §8: a handful of engines, so a check every few minutes is cheap).
+const (
+	// DefaultEngineCheckInterval is how often a Ready engine is re-checked, ±10%.
+	DefaultEngineCheckInterval = 5 * time.Minute
+	// DefaultEngineRetryInterval is how often an engine that is not Ready is re-checked, ±10%.
+	DefaultEngineRetryInterval = 30 * time.Second
+	// DefaultEngineCheckTimeout bounds one check, retries included.
+	DefaultEngineCheckTimeout = 30 * time.Second
+	// defaultEngineWorkers is the engine reconcilers' worker count: few engines, but one
+	// unreachable engine must not hold up the others' checks.
+	defaultEngineWorkers = 4
+)
+
+// EngineDeps is what the engine reconcilers need from the manager command.
+type EngineDeps struct {
+	// Clients builds and keeps engine clients; the resolver shares it, so a check refreshes
+	// the client the token reconcilers use.
+	Clients *enginefactory.Cache
+	// ManagerNamespace is where a ClusterTokenEngine's Secret reference points by default.
+	ManagerNamespace string
+	// Clock is the time source; nil means the real clock.
+	Clock clock.PassiveClock
+	// CheckInterval, RetryInterval and CheckTimeout override the defaults above when positive.
+	CheckInterval, RetryInterval, CheckTimeout time.Duration
+	// MaxConcurrentReconciles per kind; zero means 4.
+	MaxConcurrentReconciles int
+}
+
+func (d EngineDeps) withDefaults() EngineDeps {
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
+	if d.CheckInterval <= 0 {
+		d.CheckInterval = DefaultEngineCheckInterval
+	}
+	if d.RetryInterval <= 0 {
+		d.RetryInterval = DefaultEngineRetryInterval
+	}
+	if d.CheckTimeout <= 0 {
+		d.CheckTimeout = DefaultEngineCheckTimeout
+	}
+	if d.MaxConcurrentReconciles <= 0 {
+		d.MaxConcurrentReconciles = defaultEngineWorkers
+	}
+	return d
+}
+
+// SetupEngineReconcilers registers the ClusterTokenEngine and TokenEngine reconcilers with mgr.
+func SetupEngineReconcilers(mgr ctrl.Manager, deps EngineDeps) error {
+	deps = deps.withDefaults()
+	if err := (&ClusterTokenEngineReconciler{}).SetupWithManager(mgr, deps); err != nil {
+		return err
+	}
+	return (&TokenEngineReconciler{}).SetupWithManager(mgr, deps)
+}
