@@ -1,17 +1,213 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/controllers"
+	"github.com/tokenops/token-operator/internal/enginefactory"
+	"github.com/tokenops/token-operator/internal/engineref"
 )
 
+// Leader election: one lease in the manager's namespace. The Role (not a ClusterRole) limits it there.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=token-operator
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=token-operator
+
+// leaderElectionID names the lease; one per installation namespace.
+const leaderElectionID = "token-operator.tokens.tokenops.dev"
+
+// managerFlags are the manager command's settings.
+type managerFlags struct {
+	kubeconfig          string
+	namespace           string
+	watchNamespaces     []string
+	leaderElect         bool
+	metricsAddr         string
+	probeAddr           string
+	maxConcurrent       int
+	qps                 float64
+	burst               int
+	engineCheckInterval time.Duration
+	engineRetryInterval time.Duration
+	zap                 zap.Options
+}
+
 func newManagerCommand() *cobra.Command {
-	return &cobra.Command{
+	f := &managerFlags{}
+	cmd := &cobra.Command{
 		Use:   "manager",
 		Short: "Run the controllers that reconcile DatabaseToken, SystemToken and engine resources",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("manager: not implemented yet")
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runManager(ctrl.SetupSignalHandler(), f)
 		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig; default: $KUBECONFIG, the in-cluster config, or ~/.kube/config")
+	fs.StringVar(&f.namespace, "namespace", envOr("POD_NAMESPACE", "token-operator"),
+		"namespace the operator runs in: the leader election lease, and ClusterTokenEngine Secret references without a namespace ($POD_NAMESPACE)")
+	fs.StringSliceVar(&f.watchNamespaces, "watch-namespaces", nil,
+		"comma-separated namespaces whose tokens and TokenEngines are reconciled; empty: all. ClusterTokenEngines are always watched")
+	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader so that only one replica reconciles")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint; "0" disables it`)
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
+	fs.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "workers per token kind")
+	// High enough that a burst of 10,000 tokens is limited by the API server, not by client-side throttling (DESIGN §8).
+	fs.Float64Var(&f.qps, "kube-api-qps", 200, "sustained requests per second to the Kubernetes API")
+	fs.IntVar(&f.burst, "kube-api-burst", 400, "request burst to the Kubernetes API")
+	fs.DurationVar(&f.engineCheckInterval, "engine-check-interval", controllers.DefaultEngineCheckInterval,
+		"how often a Ready engine is re-checked (±10%); also how long an unlabelled credentials Secret change may take to be seen")
+	fs.DurationVar(&f.engineRetryInterval, "engine-retry-interval", controllers.DefaultEngineRetryInterval,
+		"how often an engine that is not Ready is re-checked (±10%)")
+	// Production logs are JSON; --zap-devel=true gives human-readable console logs.
+	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
+	f.zap.BindFlags(gofs)
+	fs.AddGoFlagSet(gofs)
+	return cmd
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func runManager(ctx context.Context, f *managerFlags) error {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
+	log := ctrl.Log.WithName("manager")
+	if f.namespace == "" {
+		return errors.New("--namespace (or $POD_NAMESPACE) must name the namespace the operator runs in")
+	}
+	cfg, err := restConfig(f.kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = float32(f.qps), f.burst
+	mgr, err := ctrl.NewManager(cfg, managerOptions(f))
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := setupControllers(ctx, mgr, f); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("cache", cacheSynced(mgr)); err != nil {
+		return err
+	}
+	log.Info("Starting the manager", "namespace", f.namespace, "watchNamespaces", f.watchNamespaces, "leaderElect", f.leaderElect)
+	if err := mgr.Start(ctx); err != nil {
+		log.Error(err, "Manager stopped")
+		return err
+	}
+	return nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("reading --kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("finding the Kubernetes API (set --kubeconfig or $KUBECONFIG): %w", err)
+	}
+	return cfg, nil
+}
+
+// newScheme registers the Kubernetes types and ours.
+func newScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := tokensv1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func managerOptions(f *managerFlags) ctrl.Options {
+	s, err := newScheme()
+	if err != nil {
+		panic(err) // static registrations; cannot fail at run time
+	}
+	return ctrl.Options{
+		Scheme:                        s,
+		Cache:                         controllers.CacheOptions(cleanNamespaces(f.watchNamespaces)),
+		Metrics:                       metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress:        f.probeAddr,
+		LeaderElection:                f.leaderElect,
+		LeaderElectionID:              leaderElectionID,
+		LeaderElectionNamespace:       f.namespace,
+		LeaderElectionReleaseOnCancel: true,
+	}
+}
+
+func cleanNamespaces(in []string) []string {
+	var out []string
+	for _, ns := range in {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// setupControllers wires the engine reconcilers, the resolver and the token reconcilers around
+// one client cache, so that an engine check refreshes the client tokens use.
+func setupControllers(ctx context.Context, mgr ctrl.Manager, f *managerFlags) error {
+	clients := enginefactory.NewCache(&enginefactory.Factory{Reader: mgr.GetAPIReader(), ManagerNamespace: f.namespace})
+	if err := engineref.IndexDefaultEngines(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	err := controllers.SetupEngineReconcilers(mgr, controllers.EngineDeps{
+		Clients: clients, ManagerNamespace: f.namespace,
+		CheckInterval: f.engineCheckInterval, RetryInterval: f.engineRetryInterval,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up the engine reconcilers: %w", err)
+	}
+	err = controllers.SetupTokenReconcilers(mgr, controllers.TokenDeps{
+		Resolver:                &engineref.Cached{Reader: mgr.GetClient(), Clients: clients},
+		MaxConcurrentReconciles: f.maxConcurrent,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up the token reconcilers: %w", err)
+	}
+	return nil
+}
+
+// cacheSynced makes /readyz wait for the informers' first sync.
+func cacheSynced(mgr ctrl.Manager) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("informer caches have not synced yet")
+		}
+		return nil
 	}
 }
