@@ -53,17 +53,24 @@ func Credential(r *http.Request, schemes ...string) string {
 
 // Clock hands out strictly increasing creation times, as a server's single writer would.
 type Clock struct {
+	// Step is the resolution of the times: they are truncated to it and at least Step apart.
+	// Zero means a microsecond.
+	Step time.Duration
 	mu   sync.Mutex
 	last time.Time
 }
 
 // Now returns the current UTC time, later than every time it returned before.
 func (c *Clock) Now() time.Time {
+	step := c.Step
+	if step <= 0 {
+		step = time.Microsecond
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(step)
 	if !now.After(c.last) {
-		now = c.last.Add(time.Microsecond)
+		now = c.last.Add(step)
 	}
 	c.last = now
 	return now
