@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -14,8 +15,9 @@ import (
 // adapter stores the engine-side name as the description; DescribedTokens makes such an engine
 // behave as if names were unique.
 type DescribedStore interface {
-	// Described returns every live token whose description is exactly name, in any order.
-	Described(ctx context.Context, name string) ([]TokenInfo, error)
+	// Tokens returns every live token whose description passes keep, in any order. what
+	// describes the call for error messages.
+	Tokens(ctx context.Context, what string, keep func(description string) bool) ([]TokenInfo, error)
 	// Delete deletes the token with the engine's id; a token that is already gone is success.
 	Delete(ctx context.Context, id string) error
 }
@@ -30,7 +32,9 @@ type DescribedStore interface {
 //     is not the oldest deletes it and answers Conflict. Because a later creator always sees the
 //     earlier token, exactly one of two racing mints keeps its token.
 //
-// The zero value is not usable; build it with NewDescribedTokens.
+// It implements Revoke, Lookup, List and Check of engine.Engine, so an adapter embeds it and adds
+// Mint, which translates the request and calls DescribedTokens.Mint. The zero value is not
+// usable; build it with NewDescribedTokens.
 type DescribedTokens struct {
 	store DescribedStore
 	mu    sync.Mutex
@@ -68,6 +72,23 @@ func (d *DescribedTokens) lock(name string) func() {
 	}
 }
 
+// described returns the live tokens named name.
+func (d *DescribedTokens) described(ctx context.Context, name string) ([]TokenInfo, error) {
+	return d.store.Tokens(ctx, fmt.Sprintf("looking up token %q", name), func(desc string) bool { return desc == name })
+}
+
+// List returns the tokens whose name starts with prefix.
+func (d *DescribedTokens) List(ctx context.Context, prefix string) ([]TokenInfo, error) {
+	return d.store.Tokens(ctx, fmt.Sprintf("listing tokens with prefix %q", prefix), func(desc string) bool { return strings.HasPrefix(desc, prefix) })
+}
+
+// Check lists the tokens (keeping none): the engine is reachable and the credentials may read
+// tokens; 401/403 are Unauthorized.
+func (d *DescribedTokens) Check(ctx context.Context) error {
+	_, err := d.store.Tokens(ctx, "checking the engine", func(string) bool { return false })
+	return err
+}
+
 // oldest returns the token that counts among tokens of one name.
 func oldest(tokens []TokenInfo) TokenInfo {
 	return slices.MinFunc(tokens, func(a, b TokenInfo) int {
@@ -86,7 +107,7 @@ const cleanupTimeout = 10 * time.Second
 // engine's create call and is called at most once.
 func (d *DescribedTokens) Mint(ctx context.Context, name string, create func(context.Context) (Minted, error)) (Minted, error) {
 	defer d.lock(name)()
-	existing, err := d.store.Described(ctx, name)
+	existing, err := d.described(ctx, name)
 	if err != nil {
 		return Minted{}, err
 	}
@@ -97,7 +118,7 @@ func (d *DescribedTokens) Mint(ctx context.Context, name string, create func(con
 	if err != nil {
 		return Minted{}, err
 	}
-	after, err := d.store.Described(ctx, name)
+	after, err := d.described(ctx, name)
 	if err != nil {
 		// The token exists but we cannot tell whether another one won; give it up, so that the
 		// retry starts from a clean slate.
@@ -126,7 +147,7 @@ func (d *DescribedTokens) discard(id string) error {
 // Revoke deletes every token named name; none is success.
 func (d *DescribedTokens) Revoke(ctx context.Context, name string) error {
 	defer d.lock(name)()
-	tokens, err := d.store.Described(ctx, name)
+	tokens, err := d.described(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -139,7 +160,7 @@ func (d *DescribedTokens) Revoke(ctx context.Context, name string) error {
 
 // Lookup returns the token named name (the oldest, should several exist), or NotFound.
 func (d *DescribedTokens) Lookup(ctx context.Context, name string) (TokenInfo, error) {
-	tokens, err := d.store.Described(ctx, name)
+	tokens, err := d.described(ctx, name)
 	if err != nil {
 		return TokenInfo{}, err
 	}

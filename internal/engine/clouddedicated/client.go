@@ -6,7 +6,6 @@ package clouddedicated
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,13 +35,14 @@ type Config struct {
 	ManagementToken engine.Plaintext
 }
 
-// Client is an engine.Engine for Cloud Dedicated.
+// Client is an engine.Engine for Cloud Dedicated. Revoke, Lookup, List and Check come from
+// engine.DescribedTokens over the cluster's database tokens.
 type Client struct {
+	*engine.DescribedTokens
 	http  *httpapi.Client
 	token engine.Plaintext
 	// tokens is the path of the cluster's database tokens.
 	tokens string
-	names  *engine.DescribedTokens
 }
 
 var _ engine.Engine = (*Client)(nil)
@@ -67,7 +67,7 @@ func New(cfg Config) (*Client, error) {
 		token:  cfg.ManagementToken,
 		tokens: "/accounts/" + url.PathEscape(cfg.AccountID) + "/clusters/" + url.PathEscape(cfg.ClusterID) + "/tokens",
 	}
-	c.names = engine.NewDescribedTokens(store{c})
+	c.DescribedTokens = engine.NewDescribedTokens(store{c})
 	return c, nil
 }
 
@@ -98,28 +98,6 @@ type token struct {
 
 func (t token) info() engine.TokenInfo {
 	return engine.TokenInfo{Name: t.Description, ID: t.ID, CreatedAt: t.CreatedAt.Time, ExpiresAt: t.ExpiresAt.Ptr()}
-}
-
-// live lists the cluster's tokens that are not revoked and whose description passes keep.
-func (c *Client) live(ctx context.Context, what string, keep func(string) bool) ([]engine.TokenInfo, error) {
-	resp, err := c.do(ctx, httpapi.Request{Method: http.MethodGet, Path: c.tokens})
-	if err != nil {
-		return nil, err
-	}
-	if !resp.OK() {
-		return nil, apiError(resp, what)
-	}
-	var all []token
-	if err := json.Unmarshal(resp.Body, &all); err != nil {
-		return nil, resp.Errorf(engine.Transient, "%s: cannot decode the token listing", what)
-	}
-	infos := []engine.TokenInfo{}
-	for _, t := range all {
-		if t.RevokedAt.IsZero() && keep(t.Description) {
-			infos = append(infos, t.info())
-		}
-	}
-	return infos, nil
 }
 
 func quote(s string) string { return strconv.Quote(s) }

@@ -24,7 +24,7 @@ func readReq(name string, ttl time.Duration) engine.MintRequest {
 func TestActivationNotice(t *testing.T) {
 	srv := clouddedicatedtest.Start(t)
 	srv.SetActivationDelay(300 * time.Millisecond)
-	c := newClient(t, srv, srv.URL, srv.ManagementToken, nil)
+	c := newClient(t, srv, srv.URL, srv.ManagementToken, new(httpapi.Recorder))
 	m, err := c.Mint(context.Background(), readReq("k8s.a.new.r1", 0))
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestExpiresAtBody(t *testing.T) {
 // more, so Lookup, List and the next Mint ignore them.
 func TestRevokedTokensAreGone(t *testing.T) {
 	srv := clouddedicatedtest.Start(t)
-	c := newClient(t, srv, srv.URL, srv.ManagementToken, nil)
+	c := newClient(t, srv, srv.URL, srv.ManagementToken, new(httpapi.Recorder))
 	ctx := context.Background()
 	const name = "k8s.a.revoked.r1"
 	if _, err := c.Mint(ctx, readReq(name, 0)); err != nil {

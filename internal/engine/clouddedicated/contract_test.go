@@ -2,7 +2,6 @@ package clouddedicated_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"testing"
@@ -18,11 +17,8 @@ import (
 
 func newClient(t *testing.T, srv *clouddedicatedtest.Server, base, token string, rec *httpapi.Recorder) *clouddedicated.Client {
 	t.Helper()
-	cfg := clouddedicated.Config{Config: httpapi.Config{URL: base, Backoff: 10 * time.Millisecond},
+	cfg := clouddedicated.Config{Config: httpapi.Config{URL: base, Backoff: 10 * time.Millisecond, WrapTransport: rec.Wrap},
 		AccountID: srv.AccountID, ClusterID: srv.ClusterID, ManagementToken: engine.Plaintext(token)}
-	if rec != nil {
-		cfg.WrapTransport = rec.Wrap
-	}
 	c, err := clouddedicated.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -30,16 +26,20 @@ func newClient(t *testing.T, srv *clouddedicatedtest.Server, base, token string,
 	return c
 }
 
+// wrongToken is a well-formed management token the test server does not know.
+const wrongToken = "mgmt_WrongManagementToken0123456789abcdefABCDEF"
+
 // TestContract runs the engine contract against the Cloud Dedicated test server, then checks
 // every request the adapter sent and every answer it got against the Management API spec.
 func TestContract(t *testing.T) {
 	srv := clouddedicatedtest.Start(t)
 	rec := &httpapi.Recorder{}
-	const wrongToken = "mgmt_WrongManagementToken0123456789abcdefABCDEF"
 	enginetest.Run(t, func(t *testing.T) enginetest.Harness {
 		return enginetest.Harness{
-			Engine:           newClient(t, srv, srv.URL, srv.ManagementToken, rec),
-			Unreachable:      func(t *testing.T) engine.Engine { return newClient(t, srv, closedURL(t), srv.ManagementToken, rec) },
+			Engine: newClient(t, srv, srv.URL, srv.ManagementToken, rec),
+			Unreachable: func(t *testing.T) engine.Engine {
+				return newClient(t, srv, enginetest.ClosedURL(t, "/api/v0"), srv.ManagementToken, rec)
+			},
 			WrongCredentials: func(t *testing.T) engine.Engine { return newClient(t, srv, srv.URL, wrongToken, rec) },
 			// expiresAt is sent in whole seconds, rounded up; no system resources.
 			Features: enginetest.Features{Wildcard: true, NativeExpiry: true, ExpiryGranularity: time.Second},
@@ -81,28 +81,5 @@ func authorize(t *testing.T, srv *clouddedicatedtest.Server, tok engine.Plaintex
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK, http.StatusNoContent:
-		return true
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return false
-	}
-	t.Fatalf("%s %s: unexpected HTTP %d", a, name, resp.StatusCode)
-	return false
-}
-
-// closedURL returns the URL of a loopback port nothing listens on.
-func closedURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return "http://" + addr + "/api/v0"
+	return enginetest.Allowed(t, req)
 }

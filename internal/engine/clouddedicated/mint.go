@@ -69,7 +69,7 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 	if err != nil {
 		return engine.Minted{}, err
 	}
-	return c.names.Mint(ctx, req.Name, func(ctx context.Context) (engine.Minted, error) {
+	return c.DescribedTokens.Mint(ctx, req.Name, func(ctx context.Context) (engine.Minted, error) {
 		body := createRequest{Description: req.Name, Permissions: perms, ExpiresAt: expiresAt(time.Now(), req.TTL)}
 		return c.create(ctx, req, body)
 	})

@@ -59,3 +59,16 @@ func (r *Response) DefaultError(what string) *engine.Error {
 		return r.Errorf(engine.Transient, "%s: unexpected answer", what)
 	}
 }
+
+// Deleted maps the outcome of a DELETE: success and 404 (already gone) are nil, so that
+// revocation is idempotent; other answers are DefaultError.
+func Deleted(resp *Response, err error, what string) error {
+	switch {
+	case err != nil:
+		return err
+	case resp.OK(), resp.Status == http.StatusNotFound:
+		return nil
+	default:
+		return resp.DefaultError(what)
+	}
+}

@@ -42,12 +42,13 @@ type Config struct {
 	Token engine.Plaintext
 }
 
-// Client is an engine.Engine for InfluxDB 2.x.
+// Client is an engine.Engine for InfluxDB 2.x. Revoke, Lookup, List and Check come from
+// engine.DescribedTokens over the org's authorizations.
 type Client struct {
+	*engine.DescribedTokens
 	http  *httpapi.Client
 	token engine.Plaintext
 	org   string
-	names *engine.DescribedTokens
 
 	mu    sync.Mutex
 	orgID string // resolved from org once it succeeds
@@ -68,7 +69,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{http: hc, token: cfg.Token, org: cfg.Org}
-	c.names = engine.NewDescribedTokens(store{c})
+	c.DescribedTokens = engine.NewDescribedTokens(store{c})
 	return c, nil
 }
 

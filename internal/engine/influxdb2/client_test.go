@@ -76,9 +76,9 @@ func TestOneAuthorizationPerName(t *testing.T) {
 	const name = "k8s.a.race.r1"
 	for round := range 5 {
 		clients := []*influxdb2.Client{
-			newClient(t, srv.URL, influxdb2test.Org, srv.Token, nil),
-			newClient(t, srv.URL, influxdb2test.Org, srv.Token, nil),
-			newClient(t, srv.URL, influxdb2test.Org, srv.Token, nil),
+			newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder)),
+			newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder)),
+			newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder)),
 		}
 		var (
 			wg   sync.WaitGroup
@@ -115,7 +115,7 @@ func TestStrayAuthorization(t *testing.T) {
 	srv.CreateBucket("telemetry")
 	ctx := context.Background()
 	const name = "k8s.a.stray.r1"
-	a, b := newClient(t, srv.URL, influxdb2test.Org, srv.Token, nil), newClient(t, srv.URL, influxdb2test.Org, srv.Token, nil)
+	a, b := newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder)), newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder))
 	first, err := a.Mint(ctx, dbReq(name, "telemetry"))
 	if err != nil {
 		t.Fatal(err)
@@ -153,10 +153,10 @@ func TestErrorMapping(t *testing.T) {
 	}))
 	defer stub.Close()
 	ctx := context.Background()
-	if _, err := newClient(t, stub.URL, "acme", "t0ken", nil).Mint(ctx, dbReq("k8s.a.b.r1", "telemetry")); !engine.IsConflict(err) {
+	if _, err := newClient(t, stub.URL, "acme", "t0ken", new(httpapi.Recorder)).Mint(ctx, dbReq("k8s.a.b.r1", "telemetry")); !engine.IsConflict(err) {
 		t.Errorf("422: got %v, want Conflict", err)
 	}
-	err := newClient(t, stub.URL, "nope", "t0ken", nil).Check(ctx)
+	err := newClient(t, stub.URL, "nope", "t0ken", new(httpapi.Recorder)).Check(ctx)
 	if !engine.IsPermanent(err) || engine.ReasonOf(err) != influxdb2.ReasonOrganizationNotFound {
 		t.Errorf("unknown org: got %v, want Permanent %s", err, influxdb2.ReasonOrganizationNotFound)
 	}

@@ -2,7 +2,6 @@ package influxdb2_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"testing"
@@ -18,10 +17,7 @@ import (
 
 func newClient(t *testing.T, base, org, token string, rec *httpapi.Recorder) *influxdb2.Client {
 	t.Helper()
-	cfg := influxdb2.Config{Config: httpapi.Config{URL: base, Backoff: 10 * time.Millisecond}, Org: org, Token: engine.Plaintext(token)}
-	if rec != nil {
-		cfg.WrapTransport = rec.Wrap
-	}
+	cfg := influxdb2.Config{Config: httpapi.Config{URL: base, Backoff: 10 * time.Millisecond, WrapTransport: rec.Wrap}, Org: org, Token: engine.Plaintext(token)}
 	c, err := influxdb2.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -37,8 +33,10 @@ func TestContract(t *testing.T) {
 	const wrongToken = "WrongToken0123456789abcdefABCDEF0123456789abcdefABCDEF0123456789abcdefABCDEFwrong=="
 	enginetest.Run(t, func(t *testing.T) enginetest.Harness {
 		return enginetest.Harness{
-			Engine:           newClient(t, srv.URL, influxdb2test.Org, srv.Token, rec),
-			Unreachable:      func(t *testing.T) engine.Engine { return newClient(t, closedURL(t), influxdb2test.Org, srv.Token, rec) },
+			Engine: newClient(t, srv.URL, influxdb2test.Org, srv.Token, rec),
+			Unreachable: func(t *testing.T) engine.Engine {
+				return newClient(t, enginetest.ClosedURL(t, ""), influxdb2test.Org, srv.Token, rec)
+			},
 			WrongCredentials: func(t *testing.T) engine.Engine { return newClient(t, srv.URL, influxdb2test.Org, wrongToken, rec) },
 			// v2 has no token expiry (the operator revokes at expiry) and no system resources.
 			Features: enginetest.Features{Wildcard: true, RefusesUnknownDatabases: true},
@@ -86,28 +84,5 @@ func authorize(t *testing.T, srv *influxdb2test.Server, tok engine.Plaintext, rt
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Token "+tok.Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK, http.StatusNoContent:
-		return true
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return false
-	}
-	t.Fatalf("%s %s: unexpected HTTP %d", a, name, resp.StatusCode)
-	return false
-}
-
-// closedURL returns the URL of a loopback port nothing listens on.
-func closedURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return "http://" + addr
+	return enginetest.Allowed(t, req)
 }

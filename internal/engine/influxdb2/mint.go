@@ -70,7 +70,7 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 		return engine.Minted{}, err
 	}
 	body := createRequest{OrgID: orgID, Description: req.Name, Status: "active", Permissions: perms}
-	return c.names.Mint(ctx, req.Name, func(ctx context.Context) (engine.Minted, error) {
+	return c.DescribedTokens.Mint(ctx, req.Name, func(ctx context.Context) (engine.Minted, error) {
 		return c.create(ctx, req.Name, body)
 	})
 }

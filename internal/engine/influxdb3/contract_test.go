@@ -2,7 +2,6 @@ package influxdb3_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"testing"
@@ -31,7 +30,7 @@ func TestContract(t *testing.T) {
 	enginetest.Run(t, func(t *testing.T) enginetest.Harness {
 		return enginetest.Harness{
 			Engine:           newClient(t, inst.URL, inst.AdminToken),
-			Unreachable:      func(t *testing.T) engine.Engine { return newClient(t, closedURL(t), inst.AdminToken) },
+			Unreachable:      func(t *testing.T) engine.Engine { return newClient(t, enginetest.ClosedURL(t, ""), inst.AdminToken) },
 			WrongCredentials: func(t *testing.T) engine.Engine { return newClient(t, inst.URL, wrongToken) },
 			Features:         enginetest.Features{SystemTokens: true, Wildcard: true, NativeExpiry: true, ExpiryGranularity: time.Second},
 			Authorize: func(t *testing.T, tok engine.Plaintext, rt engine.ResourceType, name string, a engine.Action) bool {
@@ -41,17 +40,6 @@ func TestContract(t *testing.T) {
 		}
 	})
 	validateAgainstSpec(t, rec.Requests())
-}
-
-// closedURL returns the URL of a loopback port nothing listens on.
-func closedURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return "http://" + addr
 }
 
 // authorize asks the token engine itself: /api/v3/authorize for databases (204 allow, 401/403
@@ -67,17 +55,5 @@ func authorize(t *testing.T, base string, token engine.Plaintext, rt engine.Reso
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token.Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("authorize: %v", err)
-	}
-	_ = resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK, http.StatusNoContent:
-		return true
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return false
-	}
-	t.Fatalf("authorize %s %s %s: unexpected HTTP %d", rt, name, a, resp.StatusCode)
-	return false
+	return enginetest.Allowed(t, req)
 }
