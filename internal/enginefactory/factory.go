@@ -4,6 +4,7 @@
 package enginefactory
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"strings"
@@ -13,7 +14,10 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engine/clouddedicated"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
+	"github.com/tokenops/token-operator/internal/engine/influxdb1"
+	"github.com/tokenops/token-operator/internal/engine/influxdb2"
 	"github.com/tokenops/token-operator/internal/engine/influxdb3"
 )
 
@@ -52,11 +56,11 @@ func (f *Factory) Build(ctx context.Context, obj tokensv1.GenericEngine) (*Built
 	case spec.InfluxDB3 != nil:
 		return f.influxDB3(ctx, obj, spec.InfluxDB3)
 	case spec.InfluxDB2 != nil:
-		return nil, notSupportedYet(tokensv1.EngineTypeInfluxDB2)
+		return f.influxDB2(ctx, obj, spec.InfluxDB2)
 	case spec.CloudDedicated != nil:
-		return nil, notSupportedYet(tokensv1.EngineTypeCloudDedicated)
+		return f.cloudDedicated(ctx, obj, spec.CloudDedicated)
 	case spec.InfluxDB1 != nil:
-		return nil, notSupportedYet(tokensv1.EngineTypeInfluxDB1)
+		return f.influxDB1(ctx, obj, spec.InfluxDB1)
 	}
 	return nil, invalidConfig("the spec sets no engine: set exactly one of influxdb3, influxdb2, cloudDedicated or influxdb1")
 }
@@ -72,11 +76,69 @@ func (f *Factory) influxDB3(ctx context.Context, obj tokensv1.GenericEngine, s *
 	}
 	// A trailing newline from `--from-file` is not part of the token; tokens hold no whitespace.
 	c, err := influxdb3.New(cfg, engine.Plaintext(strings.TrimSpace(cred.value)))
+	return built(c, err, cred, tokensv1.EngineTypeInfluxDB3, string(s.URL))
+}
+
+func (f *Factory) influxDB2(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.InfluxDB2Engine) (*Built, error) {
+	cfg, err := f.httpConfig(string(s.URL), s.TLS)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := f.readKey(ctx, obj, s.TokenSecretRef.Namespace, s.TokenSecretRef.Name, s.TokenSecretRef.Key)
+	if err != nil {
+		return nil, err
+	}
+	c, err := influxdb2.New(influxdb2.Config{Config: cfg, Org: s.Org, Token: engine.Plaintext(strings.TrimSpace(cred.value))})
+	return built(c, err, cred, tokensv1.EngineTypeInfluxDB2, string(s.URL))
+}
+
+// cloudDedicated builds a Management API client; workloads reach the cluster at dataURL, which
+// is what templates get as .EngineURL (empty when not set).
+func (f *Factory) cloudDedicated(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.CloudDedicatedEngine) (*Built, error) {
+	cfg, err := f.httpConfig(string(s.URL), s.TLS)
+	if err != nil {
+		return nil, err
+	}
+	ref := s.ManagementTokenSecretRef
+	cred, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, ref.Key)
+	if err != nil {
+		return nil, err
+	}
+	c, err := clouddedicated.New(clouddedicated.Config{Config: cfg, AccountID: s.AccountID, ClusterID: s.ClusterID,
+		ManagementToken: engine.Plaintext(strings.TrimSpace(cred.value))})
+	return built(c, err, cred, tokensv1.EngineTypeCloudDedicated, string(s.DataURL))
+}
+
+// influxDB1 reads the admin username and password from one Secret.
+func (f *Factory) influxDB1(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.InfluxDB1Engine) (*Built, error) {
+	cfg, err := f.httpConfig(string(s.URL), s.TLS)
+	if err != nil {
+		return nil, err
+	}
+	ref := s.CredentialsSecretRef
+	user, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, cmp.Or(ref.UsernameKey, "username"))
+	if err != nil {
+		return nil, err
+	}
+	pass, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, cmp.Or(ref.PasswordKey, "password"))
+	if err != nil {
+		return nil, err
+	}
+	c, err := influxdb1.New(influxdb1.Config{Config: cfg, Username: strings.TrimSpace(user.value),
+		Password: engine.Plaintext(strings.TrimSpace(pass.value))})
+	if engine.IsUnauthorized(err) {
+		return nil, engine.UnauthorizedErrorf("the admin username or password in %s is empty: put an InfluxDB 1.x admin user's credentials there", pass.where).
+			WithReason(tokensv1.ReasonUnauthorized)
+	}
+	return built(c, err, pass, tokensv1.EngineTypeInfluxDB1, string(s.URL))
+}
+
+// built wraps an adapter constructor's outcome. Only InfluxDB 3 has system tokens.
+func built(e engine.Engine, err error, cred credential, typ, url string) (*Built, error) {
 	if err != nil {
 		return nil, asBuildError(err, cred.where)
 	}
-	return &Built{Engine: c, Type: tokensv1.EngineTypeInfluxDB3, URL: string(s.URL),
-		SupportsSystemTokens: true, SecretVersion: cred.version}, nil
+	return &Built{Engine: e, Type: typ, URL: url, SupportsSystemTokens: typ == tokensv1.EngineTypeInfluxDB3, SecretVersion: cred.version}, nil
 }
 
 // httpConfig validates the TLS settings up front, so that a bad CA bundle is reported as such
@@ -107,10 +169,6 @@ func asBuildError(err error, where string) error {
 		return invalidConfig("the engine client cannot be built: %v", err)
 	}
 	return err
-}
-
-func notSupportedYet(member string) error {
-	return invalidConfig("%s engines are not supported by this version of token-operator yet; use an influxdb3 engine", member)
 }
 
 func invalidConfig(format string, args ...any) *engine.Error {

@@ -135,24 +135,53 @@ func TestBuild(t *testing.T) {
 				e.Spec.InfluxDB3.TLS = &tokensv1.TLSConfig{InsecureSkipVerify: true}
 			}),
 			objs: []client.Object{adminInManagerNS}, wantType: tokensv1.EngineTypeInfluxDB3},
-		{name: "influxdb2 has no adapter yet",
+		{name: "influxdb2 reads its token and org",
 			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
 				e.Spec.InfluxDB3 = nil
-				e.Spec.InfluxDB2 = &tokensv1.InfluxDB2Engine{URL: "http://v2:8086", Org: "o"}
+				e.Spec.InfluxDB2 = &tokensv1.InfluxDB2Engine{URL: "http://v2:8086", Org: "o", TokenSecretRef: tokensv1.SecretKeySelector{Name: "admin", Key: "token"}}
 			}),
-			wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "influxdb2 engines are not supported"},
-		{name: "cloudDedicated has no adapter yet",
+			objs: []client.Object{adminInManagerNS}, wantType: tokensv1.EngineTypeInfluxDB2, wantURL: "http://v2:8086"},
+		{name: "influxdb2 with an empty org",
 			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
 				e.Spec.InfluxDB3 = nil
-				e.Spec.CloudDedicated = &tokensv1.CloudDedicatedEngine{}
+				e.Spec.InfluxDB2 = &tokensv1.InfluxDB2Engine{URL: "http://v2:8086", TokenSecretRef: tokensv1.SecretKeySelector{Name: "admin"}}
 			}),
-			wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "cloudDedicated"},
-		{name: "influxdb1 has no adapter yet",
+			objs: []client.Object{adminInManagerNS}, wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "organization"},
+		{name: "cloudDedicated offers the data URL to templates",
 			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
 				e.Spec.InfluxDB3 = nil
-				e.Spec.InfluxDB1 = &tokensv1.InfluxDB1Engine{URL: "http://v1:8086"}
+				e.Spec.CloudDedicated = &tokensv1.CloudDedicatedEngine{URL: "https://console.influxdata.com/api/v0",
+					AccountID: "11111111-2222-4333-8444-555555555555", ClusterID: "11111111-2222-4333-8444-666666666666",
+					ManagementTokenSecretRef: tokensv1.SecretKeySelector{Name: "admin", Key: "token"}, DataURL: "https://c.a.influxdb.io"}
 			}),
-			wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "influxdb1"},
+			objs: []client.Object{adminInManagerNS}, wantType: tokensv1.EngineTypeCloudDedicated, wantURL: "https://c.a.influxdb.io"},
+		{name: "cloudDedicated without cluster",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3 = nil
+				e.Spec.CloudDedicated = &tokensv1.CloudDedicatedEngine{AccountID: "a", ManagementTokenSecretRef: tokensv1.SecretKeySelector{Name: "admin", Key: "token"}}
+			}),
+			objs: []client.Object{adminInManagerNS}, wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "cluster ID"},
+		{name: "influxdb1 reads username and password from one Secret",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3 = nil
+				e.Spec.InfluxDB1 = &tokensv1.InfluxDB1Engine{URL: "http://v1:8086", CredentialsSecretRef: tokensv1.InfluxDB1Credentials{Name: "v1admin", PasswordKey: "pw"}}
+			}),
+			objs:     []client.Object{secret(managerNS, "v1admin", map[string]string{"username": "admin", "pw": secretToken + "\n"})},
+			wantType: tokensv1.EngineTypeInfluxDB1, wantURL: "http://v1:8086"},
+		{name: "influxdb1 without the password key",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3 = nil
+				e.Spec.InfluxDB1 = &tokensv1.InfluxDB1Engine{URL: "http://v1:8086", CredentialsSecretRef: tokensv1.InfluxDB1Credentials{Name: "v1admin"}}
+			}),
+			objs:       []client.Object{secret(managerNS, "v1admin", map[string]string{"username": "admin"})},
+			wantReason: tokensv1.ReasonCredentialsNotFound, wantInMsg: `key "password"`},
+		{name: "influxdb1 with an empty password",
+			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
+				e.Spec.InfluxDB3 = nil
+				e.Spec.InfluxDB1 = &tokensv1.InfluxDB1Engine{URL: "http://v1:8086", CredentialsSecretRef: tokensv1.InfluxDB1Credentials{Name: "v1admin"}}
+			}),
+			objs:       []client.Object{secret(managerNS, "v1admin", map[string]string{"username": "admin", "password": "\n"})},
+			wantReason: tokensv1.ReasonUnauthorized, wantInMsg: "username or password"},
 		{name: "no member set",
 			obj:        clusterEngine(func(e *tokensv1.ClusterTokenEngine) { e.Spec.InfluxDB3 = nil }),
 			wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "exactly one"},
@@ -178,7 +207,8 @@ func TestBuild(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Build: %v", err)
 			}
-			if b.Engine == nil || b.Type != tt.wantType || !b.SupportsSystemTokens || b.SecretVersion == "" {
+			// Only InfluxDB 3 has system tokens (a SystemToken on another engine is refused).
+			if b.Engine == nil || b.Type != tt.wantType || b.SupportsSystemTokens != (tt.wantType == tokensv1.EngineTypeInfluxDB3) || b.SecretVersion == "" {
 				t.Errorf("Built = %+v", b)
 			}
 			if tt.wantURL != "" && b.URL != tt.wantURL {
