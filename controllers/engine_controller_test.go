@@ -1,0 +1,283 @@
+package controllers_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/controllers"
+	"github.com/tokenops/token-operator/internal/engineref"
+	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
+)
+
+// A ClusterTokenEngine pointing at a real token engine becomes Ready, shows its type and URL,
+// and is not written again while nothing changes, although it is re-checked every second.
+func TestEngineClusterTokenEngineBecomesReady(t *testing.T) {
+	g := NewWithT(t)
+	inst := tokenenginetest.Start(t)
+	e := startEngineManager(t, controllers.EngineDeps{})
+	e.adminSecret(t, e.ns, "admin", inst.AdminToken, nil)
+	cte := e.clusterEngine(t, "real", inst.URL)
+
+	ready := waitEngine(t, cte, metav1.ConditionTrue, tokensv1.ReasonReachable)
+	g.Expect(ready.Message).To(ContainSubstring("accepted the credentials in Secret " + e.ns + "/admin"))
+	reach := engineCondition(g, cte, tokensv1.ConditionEngineReachable)
+	g.Expect(reach.Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(cte.Status.Type).To(Equal(tokensv1.EngineTypeInfluxDB3))
+	g.Expect(cte.Status.URL).To(Equal(inst.URL))
+	g.Expect(cte.Status.ObservedGeneration).To(Equal(cte.Generation))
+	g.Expect(cte.Status.LastCheckedAt).NotTo(BeNil())
+
+	// Steady state: several re-checks later, not one write.
+	rv := cte.ResourceVersion
+	g.Consistently(func(g Gomega) {
+		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(cte), cte)).To(Succeed())
+		g.Expect(cte.ResourceVersion).To(Equal(rv))
+	}).WithTimeout(4 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+
+	// A spec change is checked at once, against the new generation.
+	cte.Spec.InfluxDB3.URL = "http://127.0.0.1:1"
+	g.Expect(k8s.Update(context.Background(), cte)).To(Succeed())
+	waitEngine(t, cte, metav1.ConditionFalse, tokensv1.ReasonUnreachable)
+	assertNoAdminToken(t, inst.AdminToken, cte)
+}
+
+// A wrong admin token is Unauthorized; fixing the (uncached, unlabelled) Secret is seen at the
+// next periodic re-check.
+func TestEngineWrongAdminTokenIsUnauthorized(t *testing.T) {
+	g := NewWithT(t)
+	inst := tokenenginetest.Start(t)
+	e := startEngineManager(t, controllers.EngineDeps{})
+	sec := e.adminSecret(t, e.ns, "admin", "apiv3_wrong-token", nil)
+	cte := e.clusterEngine(t, "wrong", inst.URL)
+
+	c := waitEngine(t, cte, metav1.ConditionFalse, tokensv1.ReasonUnauthorized)
+	g.Expect(c.Message).To(ContainSubstring("put a valid admin token there"))
+	g.Expect(engineCondition(g, cte, tokensv1.ConditionEngineReachable).Reason).To(Equal(tokensv1.ReasonUnauthorized))
+
+	sec.Data["token"] = []byte(inst.AdminToken)
+	g.Expect(k8s.Update(context.Background(), sec)).To(Succeed())
+	waitEngine(t, cte, metav1.ConditionTrue, tokensv1.ReasonReachable)
+	assertNoAdminToken(t, inst.AdminToken, cte)
+}
+
+// A missing Secret is CredentialsNotFound (the engine is not contacted); creating it makes the
+// engine Ready within the retry interval.
+func TestEngineMissingSecretThenCreated(t *testing.T) {
+	g := NewWithT(t)
+	inst := tokenenginetest.Start(t)
+	e := startEngineManager(t, controllers.EngineDeps{})
+	cte := e.clusterEngine(t, "nosecret", inst.URL)
+
+	c := waitEngine(t, cte, metav1.ConditionFalse, tokensv1.ReasonCredentialsNotFound)
+	g.Expect(c.Message).To(ContainSubstring("Secret " + e.ns + "/admin"))
+	g.Expect(c.Message).To(ContainSubstring("kubectl -n " + e.ns + " create secret generic admin"))
+	reach := engineCondition(g, cte, tokensv1.ConditionEngineReachable)
+	g.Expect(reach.Status).To(Equal(metav1.ConditionUnknown))
+	g.Expect(reach.Reason).To(Equal(tokensv1.ReasonNotChecked))
+	g.Expect(cte.Status.Type).To(Equal(tokensv1.EngineTypeInfluxDB3))
+
+	e.adminSecret(t, e.ns, "admin", inst.AdminToken, nil)
+	waitEngine(t, cte, metav1.ConditionTrue, tokensv1.ReasonReachable)
+}
+
+// An engine nobody listens for is Unreachable, on both conditions.
+func TestEngineUnreachable(t *testing.T) {
+	g := NewWithT(t)
+	e := startEngineManager(t, controllers.EngineDeps{})
+	e.adminSecret(t, e.ns, "admin", "apiv3_whatever", nil)
+	cte := e.clusterEngine(t, "down", "http://127.0.0.1:1")
+	c := waitEngine(t, cte, metav1.ConditionFalse, tokensv1.ReasonUnreachable)
+	g.Expect(c.Message).To(ContainSubstring("could not be reached"))
+	g.Expect(engineCondition(g, cte, tokensv1.ConditionEngineReachable).Status).To(Equal(metav1.ConditionFalse))
+}
+
+// A bad CA bundle is InvalidConfig.
+func TestEngineBadCABundle(t *testing.T) {
+	e := startEngineManager(t, controllers.EngineDeps{})
+	e.adminSecret(t, e.ns, "admin", "apiv3_whatever", nil)
+	cte := e.clusterEngine(t, "badca", "https://127.0.0.1:1", func(c *tokensv1.ClusterTokenEngine) {
+		c.Spec.InfluxDB3.TLS = &tokensv1.TLSConfig{CABundle: "not PEM"}
+	})
+	waitEngine(t, cte, metav1.ConditionFalse, tokensv1.ReasonInvalidConfig)
+}
+
+// A credentials Secret that carries our managed-by label is in the manager's cache, so its change
+// triggers a check at once, long before the periodic one.
+func TestEngineLabelledSecretChangeIsSeenAtOnce(t *testing.T) {
+	g := NewWithT(t)
+	inst := tokenenginetest.Start(t)
+	e := startEngineManager(t, controllers.EngineDeps{CheckInterval: time.Hour, RetryInterval: time.Hour})
+	sec := e.adminSecret(t, e.ns, "admin", "apiv3_wrong-token", map[string]string{tokensv1.ManagedByLabel: tokensv1.ManagedByValue})
+	cte := e.clusterEngine(t, "watched", inst.URL)
+	waitEngine(t, cte, metav1.ConditionFalse, tokensv1.ReasonUnauthorized)
+
+	sec.Data["token"] = []byte(inst.AdminToken)
+	g.Expect(k8s.Update(context.Background(), sec)).To(Succeed())
+	waitEngine(t, cte, metav1.ConditionTrue, tokensv1.ReasonReachable)
+}
+
+// A TokenEngine reads its Secret from its own namespace, emits one event per transition, and
+// serves tokens of its namespace only.
+func TestEngineTokenEngineServesItsNamespace(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	inst := tokenenginetest.Start(t)
+	e := startEngineManager(t, controllers.EngineDeps{})
+	e.adminSecret(t, e.ns, "team-admin", inst.AdminToken, nil)
+	te := &tokensv1.TokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "own"},
+		Spec: tokensv1.TokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+			URL: tokensv1.EngineURL(inst.URL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "team-admin"},
+		}}},
+	}
+	g.Expect(k8s.Create(ctx, te)).To(Succeed())
+	waitEngine(t, te, metav1.ConditionTrue, tokensv1.ReasonReachable)
+
+	r, err := e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(r.Name).To(Equal("own"))
+	g.Expect(r.URL).To(Equal(inst.URL))
+	g.Expect(r.Engine.Check(ctx)).To(Succeed())
+	// The same client is reused while nothing changes.
+	r2, err := e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(r2.Engine).To(BeIdenticalTo(r.Engine))
+
+	_, err = e.resolver.Resolve(ctx, e.other, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"})
+	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotFound), "%v", err)
+
+	// One event for the one transition, although the engine was checked many times.
+	time.Sleep(2 * time.Second)
+	g.Eventually(func(g Gomega) {
+		var events eventsv1.EventList
+		g.Expect(k8s.List(ctx, &events, client.InNamespace(e.ns))).To(Succeed())
+		var reasons []string
+		for _, ev := range events.Items {
+			if ev.Regarding.Kind == "TokenEngine" && ev.Regarding.Name == "own" {
+				reasons = append(reasons, ev.Reason)
+			}
+		}
+		g.Expect(reasons).To(Equal([]string{tokensv1.ReasonReachable}))
+	}).WithTimeout(engTimeout).WithPolling(200 * time.Millisecond).Should(Succeed())
+	assertNoAdminToken(t, inst.AdminToken, te)
+}
+
+// The resolver against live engines: the default annotation, allowedNamespaces globs and label
+// selectors, and readiness.
+func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	inst := tokenenginetest.Start(t)
+	e := startEngineManager(t, controllers.EngineDeps{})
+	e.adminSecret(t, e.ns, "admin", inst.AdminToken, nil)
+
+	_, err := e.resolver.Resolve(ctx, e.ns, nil)
+	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotFound))
+	g.Expect(err.Error()).To(ContainSubstring("kubectl annotate clustertokenengine NAME tokens.tokenops.dev/default=true"))
+
+	dflt := e.clusterEngine(t, "dflt", inst.URL, func(c *tokensv1.ClusterTokenEngine) {
+		c.Annotations = map[string]string{tokensv1.DefaultEngineAnnotation: "true"}
+		c.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{e.ns, "team-*"}}
+	})
+	labelled := newLabelledNamespace(t, map[string]string{"tokens.example/allowed": "yes"})
+	plain := newLabelledNamespace(t, nil)
+	bySelector := e.clusterEngine(t, "selector", inst.URL, func(c *tokensv1.ClusterTokenEngine) {
+		c.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{Selector: &metav1.LabelSelector{
+			MatchLabels: map[string]string{"tokens.example/allowed": "yes"}}}
+	})
+	waitEngine(t, dflt, metav1.ConditionTrue, tokensv1.ReasonReachable)
+	waitEngine(t, bySelector, metav1.ConditionTrue, tokensv1.ReasonReachable)
+
+	// Omitted ref → the default engine, for a namespace its glob allows.
+	g.Eventually(func(g Gomega) {
+		r, err := e.resolver.Resolve(ctx, e.ns, nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(r.Name).To(Equal(dflt.Name))
+	}).WithTimeout(engTimeout).Should(Succeed())
+	r, err := e.resolver.Resolve(ctx, "team-blue", nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(r.Kind).To(Equal(tokensv1.ClusterTokenEngineKind))
+
+	// A namespace the glob does not allow.
+	_, err = e.resolver.Resolve(ctx, "finance", nil)
+	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonNotPermitted))
+	g.Expect(err.Error()).To(ContainSubstring("ClusterTokenEngine " + dflt.Name + " does not allow namespace finance"))
+	g.Expect(err.Error()).To(ContainSubstring("matchNames [" + e.ns + ", team-*]"))
+
+	// The label selector reads the Namespace's labels.
+	ref := &tokensv1.EngineReference{Name: bySelector.Name}
+	_, err = e.resolver.Resolve(ctx, labelled, ref)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = e.resolver.Resolve(ctx, plain, ref)
+	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonNotPermitted))
+	g.Expect(err.Error()).To(ContainSubstring("allowedNamespaces.selector tokens.example/allowed=yes"))
+
+	// A second default is ambiguous.
+	e.clusterEngine(t, "dflt2", inst.URL, func(c *tokensv1.ClusterTokenEngine) {
+		c.Annotations = map[string]string{tokensv1.DefaultEngineAnnotation: "true"}
+	})
+	g.Eventually(func(g Gomega) {
+		_, err := e.resolver.Resolve(ctx, e.ns, nil)
+		g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonMultipleDefaultEngines))
+	}).WithTimeout(engTimeout).Should(Succeed())
+
+	// An engine that is not Ready is refused with its own reason in the message.
+	down := e.clusterEngine(t, "down", "http://127.0.0.1:1")
+	waitEngine(t, down, metav1.ConditionFalse, tokensv1.ReasonUnreachable)
+	_, err = e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Name: down.Name})
+	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotReady))
+	g.Expect(err.Error()).To(ContainSubstring("is not Ready (Unreachable:"))
+}
+
+func resolveReason(err error) string {
+	var re *engineref.Error
+	if errors.As(err, &re) {
+		return re.Reason
+	}
+	return ""
+}
+
+// newLabelledNamespace creates a namespace with labels and returns its name.
+func newLabelledNamespace(t *testing.T, lbls map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "eng-", Labels: lbls}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// assertNoAdminToken fails when the admin token appears in the manager logs, the engine's status
+// or the events about it.
+func assertNoAdminToken(t *testing.T, token string, obj tokensv1.GenericEngine) {
+	t.Helper()
+	ctx := context.Background()
+	var hay strings.Builder
+	hay.WriteString(managerLogs.String())
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(obj.GetEngineStatus())
+	hay.Write(b)
+	var events eventsv1.EventList
+	if err := k8s.List(ctx, &events); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events.Items {
+		hay.WriteString(ev.Note)
+	}
+	if strings.Contains(hay.String(), token) {
+		t.Fatal("the admin token appears in logs, status or events")
+	}
+}
