@@ -49,6 +49,12 @@ func Dir() (string, error) {
 	}
 }
 
+func init() {
+	// The Cloud Dedicated spec types account, cluster and token IDs as format uuid, which
+	// kin-openapi checks only once the format is defined.
+	openapi3.DefineStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC4122))
+}
+
 // Options say how to read one adapter's traffic against its spec.
 type Options struct {
 	// StripPrefix is removed from request paths before routing: the spec's server URL path (Cloud
