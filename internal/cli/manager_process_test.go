@@ -1,0 +1,204 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/testenv"
+	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
+)
+
+// TestManagerProcess runs `token-operator manager` as a process against the real API server with
+// --kubeconfig, as a user would: it becomes healthy and ready, takes the leader lease in its
+// namespace, reconciles the default ClusterTokenEngine to Ready, serves a DatabaseToken that omits
+// engineRef with a token the engine accepts, logs JSON without any token, and stops on SIGTERM.
+func TestManagerProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts a control plane")
+	}
+	g := NewWithT(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	env, err := testenv.New(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kubeconfig, err := testenv.AdminKubeconfig(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfigPath := filepath.Join(dir, "kubeconfig")
+	g.Expect(os.WriteFile(kubeconfigPath, kubeconfig, 0o600)).To(Succeed())
+	scheme := runtime.NewScheme()
+	g.Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	g.Expect(tokensv1.AddToScheme(scheme)).To(Succeed())
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	bin, err := testenv.BuildOperator(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The installation: operator namespace, the engine's admin Secret there, the default engine.
+	inst := tokenenginetest.Start(t)
+	const opNS, appNS = "tokens-system", "monitoring"
+	for _, ns := range []string{opNS, appNS} {
+		g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	}
+	g.Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: opNS, Name: "token-engine-admin"},
+		Data: map[string][]byte{"token": []byte(inst.AdminToken)}})).To(Succeed())
+	cte := &tokensv1.ClusterTokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
+		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+			URL: tokensv1.EngineURL(inst.URL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "token-engine-admin"},
+		}}},
+	}
+	g.Expect(k8s.Create(ctx, cte)).To(Succeed())
+
+	probeAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	var logs lockedBuffer
+	cmd := exec.Command(bin, "manager",
+		"--kubeconfig", kubeconfigPath,
+		"--namespace", opNS,
+		"--health-probe-bind-address", probeAddr,
+		"--metrics-bind-address", metricsAddr,
+	)
+	cmd.Env = append(os.Environ(), "KUBECONFIG=/nonexistent") // --kubeconfig must win
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	g.Expect(cmd.Start()).To(Succeed())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("manager output:\n%s", logs.String())
+		}
+	})
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		g.Eventually(func() int { return httpStatus("http://" + probeAddr + path) }).
+			WithTimeout(60*time.Second).WithPolling(200*time.Millisecond).Should(Equal(http.StatusOK), path)
+	}
+	g.Eventually(func() int { return httpStatus("http://" + metricsAddr + "/metrics") }).
+		WithTimeout(30 * time.Second).Should(Equal(http.StatusOK))
+
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(cte), cte)).To(Succeed())
+		c := meta.FindStatusCondition(cte.Status.Conditions, tokensv1.ConditionReady)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
+		g.Expect(cte.Status.Type).To(Equal(tokensv1.EngineTypeInfluxDB3))
+	}).WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+
+	lease := &coordinationv1.Lease{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: opNS, Name: "token-operator.tokens.tokenops.dev"}, lease)).To(Succeed())
+
+	// A token that omits engineRef gets the default engine, and its Secret's token works there.
+	dbt := &tokensv1.DatabaseToken{
+		ObjectMeta: metav1.ObjectMeta{Namespace: appNS, Name: "telegraf-writer"},
+		Spec: tokensv1.DatabaseTokenSpec{Permissions: []tokensv1.DatabasePermission{
+			{Databases: []tokensv1.DatabaseName{"telemetry"}, Actions: []tokensv1.Action{tokensv1.ActionWrite}},
+		}},
+	}
+	g.Expect(k8s.Create(ctx, dbt)).To(Succeed())
+	sec := &corev1.Secret{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: appNS, Name: "telegraf-writer"}, sec)).To(Succeed())
+		g.Expect(sec.Data).To(HaveKey(tokensv1.TokenSecretKey))
+	}).WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+	minted := string(sec.Data[tokensv1.TokenSecretKey])
+	g.Expect(authorize(inst.URL, minted, "telemetry", "write")).To(Equal(http.StatusNoContent))
+
+	// SIGTERM stops the manager cleanly.
+	g.Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+	select {
+	case err := <-exited:
+		g.Expect(err).NotTo(HaveOccurred(), "manager exit")
+	case <-time.After(30 * time.Second):
+		t.Fatal("manager did not stop within 30s of SIGTERM")
+	}
+
+	// Production logs are JSON lines and hold no credential.
+	out := logs.String()
+	g.Expect(out).NotTo(ContainSubstring(inst.AdminToken))
+	g.Expect(out).NotTo(ContainSubstring(minted))
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		g.Expect(json.Valid([]byte(line))).To(BeTrue(), "not a JSON log line: %s", line)
+	}
+}
+
+func httpStatus(url string) int {
+	resp, err := http.Get(url) //nolint:gosec // test URL on loopback
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func authorize(base, token, db, action string) int {
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v3/authorize?db="+db+"&action="+action, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// lockedBuffer collects the process output from two pipes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
