@@ -58,6 +58,8 @@ func runSuite(m *testing.M) int {
 	if err := tokensv1.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
+	// Loggers outside a manager (client-go reflectors) also go to the scanned buffer.
+	ctrl.SetLogger(zap.New(zap.WriteTo(&managerLogs)))
 	env, err := testenv.New(true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -146,9 +148,25 @@ func managerCache(ns string) cache.Options {
 	return opts
 }
 
-// startManager runs a manager with the token reconcilers over namespace ns until the returned
-// stop function is called (also at test cleanup). Stop waits until the manager has returned.
-func startManager(t *testing.T, ns string, deps controllers.TokenDeps) (stop func()) {
+// runningManager is a manager started by startManagerWith.
+type runningManager struct {
+	// cancel stops the manager without waiting: safe to call from inside a reconcile.
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stop cancels the manager and waits until it has returned.
+func (m *runningManager) stop() { m.cancel(); <-m.done }
+
+// startManager runs a manager with the token reconcilers over namespace ns until the test ends.
+func startManager(t *testing.T, ns string, deps controllers.TokenDeps) *runningManager {
+	t.Helper()
+	return startManagerWith(t, ns, deps)
+}
+
+// startManagerWith runs a manager with the token reconcilers over namespace ns; it is stopped
+// at test cleanup at the latest.
+func startManagerWith(t *testing.T, ns string, deps controllers.TokenDeps) *runningManager {
 	t.Helper()
 	logger := zap.New(zap.WriteTo(io.MultiWriter(&managerLogs, testWriter{t})), zap.UseDevMode(false))
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
@@ -170,17 +188,15 @@ func startManager(t *testing.T, ns string, deps controllers.TokenDeps) (stop fun
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	m := &runningManager{cancel: cancel, done: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(m.done)
 		if err := mgr.Start(ctx); err != nil {
 			t.Errorf("manager: %v", err)
 		}
 	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
+	t.Cleanup(m.stop)
+	return m
 }
 
 // testWriter sends manager logs to the test's log, shown for failed tests.

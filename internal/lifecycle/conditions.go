@@ -26,11 +26,15 @@ const (
 // setCondition sets one condition and reports whether its status or reason changed (a
 // transition, the only time an event is due).
 func (s *scope[T]) setCondition(t string, status metav1.ConditionStatus, reason, msg string) bool {
-	old := meta.FindStatusCondition(s.status.Conditions, t)
+	// Copy what was there first: SetStatusCondition updates the element FindStatusCondition points to.
+	var was metav1.Condition
+	if old := meta.FindStatusCondition(s.status.Conditions, t); old != nil {
+		was = *old
+	}
 	meta.SetStatusCondition(&s.status.Conditions, metav1.Condition{
 		Type: t, Status: status, Reason: reason, Message: msg, ObservedGeneration: s.obj.GetGeneration(),
 	})
-	return old == nil || old.Status != status || old.Reason != reason
+	return was.Status != status || was.Reason != reason
 }
 
 // notReady sets Ready=False, with a Warning event on the transition.
@@ -66,8 +70,7 @@ func (s *scope[T]) ready() {
 
 // engineReachable records a successful engine call.
 func (s *scope[T]) engineReachable() {
-	old := meta.FindStatusCondition(s.status.Conditions, tokensv1.ConditionEngineReachable)
-	recovered := old != nil && old.Status == metav1.ConditionFalse
+	recovered := meta.IsStatusConditionFalse(s.status.Conditions, tokensv1.ConditionEngineReachable)
 	msg := fmt.Sprintf("%s %q answered", s.engine.Kind, s.engine.Name)
 	s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionTrue, tokensv1.ReasonReachable, msg)
 	if recovered {

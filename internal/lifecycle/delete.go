@@ -32,6 +32,11 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 	if retain && s.secret != nil && ownedBy(s.secret, s.obj.GetUID()) {
 		kept = s.secret.Annotations[tokensv1.TokenNameAnnotation]
 	}
+	if retain && kept == "" && s.status.Current != nil {
+		// An earlier pass already handed the Secret over (and then failed to release the
+		// finalizer): the token it holds is still the current one.
+		kept = s.status.Current.TokenName
+	}
 	names := s.tokenNames(kept)
 
 	switch {

@@ -277,14 +277,18 @@ func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
 // it out of the Secret, which stays. An engine failure leaves the Secret as it is.
 func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 	c := s.status.Current
-	msg := fmt.Sprintf("Token %q expired at %s and was revoked; its Secret %q no longer holds a token. "+
-		"Set spec.rotation.renewBefore to renew before expiry; delete and re-create the %s for a new token",
-		c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339), s.secretName, s.r.Kind.Name)
-	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, msg)
+	expired := fmt.Sprintf("Token %q expired at %s", c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339))
 	if err := s.engine.Engine.Revoke(ctx, c.TokenName); err != nil {
-		return s.engineFailure(fmt.Sprintf("revoking expired token %q", c.TokenName), err)
+		res, rerr := s.engineFailure(fmt.Sprintf("revoking expired token %q", c.TokenName), err)
+		// Expired says more than the engine error (EngineReachable carries that one).
+		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, expired+
+			"; revoking it in the engine failed and is retried, and its Secret is left as it is until then")
+		return res, rerr
 	}
 	s.engineReachable()
+	msg := fmt.Sprintf("%s and was revoked; its Secret %q no longer holds a token. Set spec.rotation.renewBefore "+
+		"to renew before expiry; delete and re-create the %s for a new token", expired, s.secretName, s.r.Kind.Name)
+	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, msg)
 	if s.secret != nil && ownedBy(s.secret, s.obj.GetUID()) {
 		sec := s.secret.DeepCopy()
 		if stripToken(sec, &s.spec.Secret) {

@@ -22,6 +22,10 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// KubeVersion is the control plane version `make control-plane` builds by default; keep it equal
+// to KUBE_VERSION in the Makefile.
+const KubeVersion = "v1.37.2"
+
 // ControlPlaneDir returns the folder holding kube-apiserver, etcd and kubectl: KUBEBUILDER_ASSETS,
 // else CONTROL_PLANE_DIR, else the Makefile's default cache. It fails with the command that builds them.
 func ControlPlaneDir() (string, error) {
@@ -30,8 +34,12 @@ func ControlPlaneDir() (string, error) {
 		dir = os.Getenv("CONTROL_PLANE_DIR")
 	}
 	if dir == "" {
-		return "", errors.New("KUBEBUILDER_ASSETS is not set: run the tests with `make test`, " +
-			"or run `make control-plane` and export KUBEBUILDER_ASSETS to the folder it prints")
+		cache, err := os.UserCacheDir() // $XDG_CACHE_HOME or ~/.cache, as the Makefile uses
+		if err != nil {
+			return "", errors.New("KUBEBUILDER_ASSETS is not set: run the tests with `make test`, " +
+				"or run `make control-plane` and export KUBEBUILDER_ASSETS to the folder it prints")
+		}
+		dir = filepath.Join(cache, "token-operator", "k8s-"+KubeVersion)
 	}
 	for _, b := range controlPlaneBinaries {
 		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
