@@ -27,10 +27,12 @@ type DescribedStore interface {
 //
 //   - Within one process, mints and revokes of one name are serialised.
 //   - Across processes (a second operator replica, a lost response followed by a retry), a mint
-//     first looks for the name (Conflict if found), creates, then looks again. Of several tokens
-//     of one name the oldest (creation time, then id) is the one that counts; a mint whose token
-//     is not the oldest deletes it and answers Conflict. Because a later creator always sees the
-//     earlier token, exactly one of two racing mints keeps its token.
+//     first looks for the name (Conflict if found), creates, then looks again: it keeps its
+//     token only if that is the one token of the name, and otherwise deletes it and answers
+//     Conflict. Of two racing mints, the later one to create always sees the earlier token, so
+//     at most one keeps its token (both may give up; the caller's Conflict path then mints
+//     again). Creation times cannot decide instead: a server may stamp a token before it
+//     commits it (InfluxDB 2.x does), so the older token can become visible after the newer.
 //
 // It implements Revoke, Lookup, List and Check of engine.Engine, so an adapter embeds it and adds
 // Mint, which translates the request and calls DescribedTokens.Mint. The zero value is not
@@ -89,7 +91,7 @@ func (d *DescribedTokens) Check(ctx context.Context) error {
 	return err
 }
 
-// oldest returns the token that counts among tokens of one name.
+// oldest returns the token Lookup reports when several of one name exist for a moment.
 func oldest(tokens []TokenInfo) TokenInfo {
 	return slices.MinFunc(tokens, func(a, b TokenInfo) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
@@ -124,12 +126,10 @@ func (d *DescribedTokens) Mint(ctx context.Context, name string, create func(con
 		// retry starts from a clean slate.
 		return Minted{}, errors.Join(Errorf("minting token %q: checking that the new token is the only one", name).WithCause(err), d.discard(m.ID))
 	}
-	mine := TokenInfo{Name: name, ID: m.ID, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt}
-	if !slices.ContainsFunc(after, func(t TokenInfo) bool { return t.ID == m.ID }) {
-		after = append(after, mine)
-	}
-	if winner := oldest(after); winner.ID != m.ID {
-		return Minted{}, errors.Join(ConflictErrorf("minting token %q: a concurrent mint created one first (id %s)", name, winner.ID), d.discard(m.ID))
+	for _, t := range after {
+		if t.ID != m.ID {
+			return Minted{}, errors.Join(ConflictErrorf("minting token %q: a concurrent mint created one too (id %s)", name, t.ID), d.discard(m.ID))
+		}
 	}
 	return m, nil
 }

@@ -68,13 +68,15 @@ func TestPermissionsUseBucketIDs(t *testing.T) {
 }
 
 // TestOneAuthorizationPerName: descriptions are not unique on v2, so the adapter keeps at most
-// one live authorization per name, also when two adapters (two processes) race.
+// one live authorization per name, also when three adapters (three processes) race; the test
+// server stamps creation times before it stores, as v2 does, so they may disagree with the order
+// in which authorizations become visible.
 func TestOneAuthorizationPerName(t *testing.T) {
 	srv := influxdb2test.Start(t)
 	srv.CreateBucket("telemetry")
 	ctx := context.Background()
 	const name = "k8s.a.race.r1"
-	for round := range 5 {
+	for round := range 20 {
 		clients := []*influxdb2.Client{
 			newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder)),
 			newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder)),
@@ -99,8 +101,8 @@ func TestOneAuthorizationPerName(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if n := srv.Authorizations(name); wins != 1 || n != 1 {
-			t.Fatalf("round %d: %d mints succeeded and %d authorizations exist, want 1 and 1", round, wins, n)
+		if n := srv.Authorizations(name); wins > 1 || n != wins {
+			t.Fatalf("round %d: %d mints succeeded and %d authorizations exist, want at most 1, and as many as succeeded", round, wins, n)
 		}
 		if err := clients[0].Revoke(ctx, name); err != nil {
 			t.Fatal(err)

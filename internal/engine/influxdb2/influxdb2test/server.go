@@ -3,6 +3,8 @@
 // its tests use, with the behaviour ../shared/ENGINES.md §2 records from the server's source:
 //   - POST /api/v2/authorizations answers 201 with the token, which is stored only as a hash
 //     (2.9+), so reads return an empty token; descriptions are not unique and never conflict;
+//     createdAt is stamped before the authorization is stored, as v2 does, so concurrent
+//     creates may become visible out of createdAt order;
 //     resource.name is ignored; resource.orgID must equal orgID; the caller must hold write on
 //     authorizations.
 //   - GET /api/v2/authorizations (orgID filter), DELETE /api/v2/authorizations/{id} (204, 404,
