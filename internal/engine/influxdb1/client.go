@@ -84,7 +84,11 @@ func (c *Client) run(ctx context.Context, q query) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !resp.OK() {
+	switch {
+	case resp.Status == http.StatusNotFound:
+		// Never a token that is gone: the URL is not an InfluxDB 1.x API.
+		return nil, redact(resp.Errorf(engine.Permanent, "%s: no /query endpoint (is url the address of an InfluxDB 1.x server?)", q.what), q.secrets)
+	case !resp.OK():
 		return nil, redact(resp.DefaultError(q.what), q.secrets)
 	}
 	var body struct {

@@ -94,9 +94,14 @@ func (c *Client) get(ctx context.Context, what, path string, query url.Values, o
 }
 
 // apiError maps a v2 error answer ({code, message}). v2 answers a conflict with 422, not 409.
+// A 404 is never a token that is gone (revocation deletes by ID and handles its own 404): it
+// means the URL is not an InfluxDB 2.x API, so it is Permanent.
 func apiError(resp *httpapi.Response, what string) *engine.Error {
-	if resp.Status == http.StatusUnprocessableEntity {
+	switch resp.Status {
+	case http.StatusUnprocessableEntity:
 		return resp.Errorf(engine.Conflict, "%s", what)
+	case http.StatusNotFound:
+		return resp.Errorf(engine.Permanent, "%s: not found (is url the address of an InfluxDB 2.x server?)", what)
 	}
 	return resp.DefaultError(what)
 }

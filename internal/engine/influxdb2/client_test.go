@@ -163,3 +163,20 @@ func TestErrorMapping(t *testing.T) {
 		t.Errorf("unknown org: got %v, want Permanent %s", err, influxdb2.ReasonOrganizationNotFound)
 	}
 }
+
+// TestListing404IsNotATokenGone: a 404 on the authorizations listing (a proxy, a wrong URL) must
+// never read as "the token does not exist", or the operator would mint a second one.
+func TestListing404IsNotATokenGone(t *testing.T) {
+	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == influxdb2.PathOrgs {
+			_, _ = w.Write([]byte(`{"orgs":[{"id":"0123456789abcdef","name":"acme"}]}`))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer stub.Close()
+	_, err := newClient(t, stub.URL, "acme", "t0ken", new(httpapi.Recorder)).Lookup(context.Background(), "k8s.a.b.r1")
+	if !engine.IsPermanent(err) {
+		t.Errorf("Lookup with a 404 listing: %v, want Permanent", err)
+	}
+}
