@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engine/enginetest"
 )
 
 // memStore is an in-memory engine.DescribedStore: descriptions are not unique, like v2's.
@@ -61,6 +62,16 @@ func (m *memStore) count() int {
 	return len(m.tokens)
 }
 
+// process is one operator process's engine over a shared memStore.
+type process struct {
+	*engine.DescribedTokens
+	store *memStore
+}
+
+func (p process) Mint(ctx context.Context, req engine.MintRequest) (engine.Minted, error) {
+	return p.DescribedTokens.Mint(ctx, req.Name, func(context.Context) (engine.Minted, error) { return p.store.create(req.Name), nil })
+}
+
 // TestDescribedTokensAcrossProcesses: three DescribedTokens (three operator processes) over one
 // store race to mint a name: at most one keeps a token, whatever the interleaving, and the
 // others answer Conflict; within one process exactly one mint succeeds.
@@ -68,25 +79,13 @@ func TestDescribedTokensAcrossProcesses(t *testing.T) {
 	ctx := context.Background()
 	for round := range 50 {
 		store := &memStore{}
-		procs := []*engine.DescribedTokens{engine.NewDescribedTokens(store), engine.NewDescribedTokens(store), engine.NewDescribedTokens(store)}
-		var (
-			wg   sync.WaitGroup
-			mu   sync.Mutex
-			wins int
-		)
-		for _, p := range procs {
-			wg.Go(func() {
-				_, err := p.Mint(ctx, "n", func(context.Context) (engine.Minted, error) { return store.create("n"), nil })
-				mu.Lock()
-				defer mu.Unlock()
-				if err == nil {
-					wins++
-				} else if !engine.IsConflict(err) {
-					t.Errorf("round %d: %v", round, err)
-				}
-			})
+		procs := []engine.Engine{process{engine.NewDescribedTokens(store), store}, process{engine.NewDescribedTokens(store), store}, process{engine.NewDescribedTokens(store), store}}
+		wins, errs := enginetest.MintConcurrently(ctx, engine.MintRequest{Name: "n"}, procs...)
+		for _, err := range errs {
+			if !engine.IsConflict(err) {
+				t.Errorf("round %d: %v", round, err)
+			}
 		}
-		wg.Wait()
 		if wins > 1 || store.count() != wins {
 			t.Fatalf("round %d: %d wins, %d tokens; want at most 1, and as many tokens as wins", round, wins, store.count())
 		}

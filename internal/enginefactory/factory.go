@@ -65,12 +65,19 @@ func (f *Factory) Build(ctx context.Context, obj tokensv1.GenericEngine) (*Built
 	return nil, invalidConfig("the spec sets no engine: set exactly one of influxdb3, influxdb2, cloudDedicated or influxdb1")
 }
 
-func (f *Factory) influxDB3(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.InfluxDB3Engine) (*Built, error) {
-	cfg, err := f.httpConfig(string(s.URL), s.TLS)
+// tokenEngine validates the TLS settings and reads the one credential of an engine
+// authenticated by a single token.
+func (f *Factory) tokenEngine(ctx context.Context, obj tokensv1.GenericEngine, url string, t *tokensv1.TLSConfig, ref tokensv1.SecretKeySelector) (httpapi.Config, credential, error) {
+	cfg, err := f.httpConfig(url, t)
 	if err != nil {
-		return nil, err
+		return cfg, credential{}, err
 	}
-	cred, err := f.readKey(ctx, obj, s.AdminTokenSecretRef.Namespace, s.AdminTokenSecretRef.Name, s.AdminTokenSecretRef.Key)
+	cred, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, ref.Key)
+	return cfg, cred, err
+}
+
+func (f *Factory) influxDB3(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.InfluxDB3Engine) (*Built, error) {
+	cfg, cred, err := f.tokenEngine(ctx, obj, string(s.URL), s.TLS, s.AdminTokenSecretRef)
 	if err != nil {
 		return nil, err
 	}
@@ -80,11 +87,7 @@ func (f *Factory) influxDB3(ctx context.Context, obj tokensv1.GenericEngine, s *
 }
 
 func (f *Factory) influxDB2(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.InfluxDB2Engine) (*Built, error) {
-	cfg, err := f.httpConfig(string(s.URL), s.TLS)
-	if err != nil {
-		return nil, err
-	}
-	cred, err := f.readKey(ctx, obj, s.TokenSecretRef.Namespace, s.TokenSecretRef.Name, s.TokenSecretRef.Key)
+	cfg, cred, err := f.tokenEngine(ctx, obj, string(s.URL), s.TLS, s.TokenSecretRef)
 	if err != nil {
 		return nil, err
 	}
@@ -95,12 +98,7 @@ func (f *Factory) influxDB2(ctx context.Context, obj tokensv1.GenericEngine, s *
 // cloudDedicated builds a Management API client; workloads reach the cluster at dataURL, which
 // is what templates get as .EngineURL (empty when not set).
 func (f *Factory) cloudDedicated(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.CloudDedicatedEngine) (*Built, error) {
-	cfg, err := f.httpConfig(string(s.URL), s.TLS)
-	if err != nil {
-		return nil, err
-	}
-	ref := s.ManagementTokenSecretRef
-	cred, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, ref.Key)
+	cfg, cred, err := f.tokenEngine(ctx, obj, string(s.URL), s.TLS, s.ManagementTokenSecretRef)
 	if err != nil {
 		return nil, err
 	}

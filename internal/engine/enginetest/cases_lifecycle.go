@@ -1,7 +1,6 @@
 package enginetest
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/tokenops/token-operator/internal/engine"
@@ -70,26 +69,11 @@ func testDuplicate(t *testing.T, s *suite) {
 // testConcurrentMints: of several simultaneous mints of one name exactly one succeeds.
 func testConcurrentMints(t *testing.T, s *suite) {
 	const n = 6
-	name := s.name("race")
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		successes int
-		errs      []error
-	)
-	for range n {
-		wg.Go(func() {
-			_, err := s.Engine.Mint(s.ctx(), readDB(name))
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				successes++
-			} else {
-				errs = append(errs, err)
-			}
-		})
+	engines := make([]engine.Engine, n)
+	for i := range engines {
+		engines[i] = s.Engine
 	}
-	wg.Wait()
+	successes, errs := MintConcurrently(s.ctx(), readDB(s.name("race")), engines...)
 	if successes != 1 {
 		t.Errorf("%d concurrent mints of one name: %d succeeded, want 1", n, successes)
 	}

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engine/enginetest"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 	"github.com/tokenops/token-operator/internal/engine/influxdb2"
 	"github.com/tokenops/token-operator/internal/engine/influxdb2/influxdb2test"
@@ -77,30 +77,17 @@ func TestOneAuthorizationPerName(t *testing.T) {
 	ctx := context.Background()
 	const name = "k8s.a.race.r1"
 	for round := range 20 {
-		clients := []*influxdb2.Client{
+		clients := []engine.Engine{
 			newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder)),
 			newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder)),
 			newClient(t, srv.URL, influxdb2test.Org, srv.Token, new(httpapi.Recorder)),
 		}
-		var (
-			wg   sync.WaitGroup
-			mu   sync.Mutex
-			wins int
-		)
-		for _, c := range clients {
-			wg.Go(func() {
-				_, err := c.Mint(ctx, dbReq(name, "telemetry"))
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins++
-				case !engine.IsConflict(err):
-					t.Errorf("round %d: Mint: %v, want success or Conflict", round, err)
-				}
-			})
+		wins, errs := enginetest.MintConcurrently(ctx, dbReq(name, "telemetry"), clients...)
+		for _, err := range errs {
+			if !engine.IsConflict(err) {
+				t.Errorf("round %d: Mint: %v, want success or Conflict", round, err)
+			}
 		}
-		wg.Wait()
 		if n := srv.Authorizations(name); wins > 1 || n != wins {
 			t.Fatalf("round %d: %d mints succeeded and %d authorizations exist, want at most 1, and as many as succeeded", round, wins, n)
 		}

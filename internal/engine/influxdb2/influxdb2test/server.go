@@ -265,21 +265,27 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, caller *authoriza
 }
 
 func (s *Server) listAuthorizations(w http.ResponseWriter, r *http.Request, caller *authorization) {
-	orgID := r.URL.Query().Get("orgID")
-	if !caller.allows("read", "authorizations", "", s.OrgID) {
-		fail(w, http.StatusUnauthorized, "unauthorized", "unauthorized access")
+	if caller.allows("read", "authorizations", "", s.OrgID) {
+		out := s.authorizationsOf(r.URL.Query().Get("orgID"))
+		testserver.WriteJSON(w, http.StatusOK, map[string]any{"links": links{Self: "/api/v2/authorizations"}, "authorizations": out})
 		return
 	}
+	fail(w, http.StatusUnauthorized, "unauthorized", "unauthorized access")
+}
+
+// authorizationsOf copies the authorizations of orgID (all when empty), oldest first; their
+// token fields are empty, since only hashes are stored.
+func (s *Server) authorizationsOf(orgID string) []authorization {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []authorization{}
 	for _, a := range s.byID {
 		if orgID == "" || a.OrgID == orgID {
-			out = append(out, *a) // the token field stays empty: only its hash is stored
+			out = append(out, *a)
 		}
 	}
 	slices.SortFunc(out, func(a, b authorization) int { return compare(a.CreatedAt, b.CreatedAt) })
-	testserver.WriteJSON(w, http.StatusOK, map[string]any{"links": links{Self: "/api/v2/authorizations"}, "authorizations": out})
+	return out
 }
 
 func compare(a, b string) int {
