@@ -22,7 +22,7 @@ if [[ $(id -u) -ne 0 ]]; then
   fi
 fi
 echo "ci-packages: installing influxdb (InfluxDB 1.x) with apt-get"
-if "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq influxdb >/dev/null; then
+if "${sudo[@]}" apt-get update -qq && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb >/dev/null; then
   echo "ci-packages: installed: $(influxd version 2>/dev/null | head -n 1)"
 else
   echo "ci-packages: installing influxdb failed; the InfluxDB 1.x tests will skip"
