@@ -32,6 +32,8 @@ type TokenDeps struct {
 	PendingGrace time.Duration
 	// StepHook is for tests that simulate crashes between protocol steps; nil in production.
 	StepHook lifecycle.StepHook
+	// VerifyInterval overrides lifecycle.DefaultVerifyInterval when positive.
+	VerifyInterval time.Duration
 }
 
 func (d TokenDeps) withDefaults() TokenDeps {
@@ -43,6 +45,9 @@ func (d TokenDeps) withDefaults() TokenDeps {
 	}
 	return d
 }
+
+// Rollout restarts patch the pod template of the workloads a token names; nothing else is read.
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=patch
 
 // SetupTokenReconcilers registers the DatabaseToken and SystemToken reconcilers with mgr. The
 // manager's cache must hold only Secrets labelled app.kubernetes.io/managed-by=token-operator
@@ -57,14 +62,15 @@ func SetupTokenReconcilers(mgr ctrl.Manager, deps TokenDeps) error {
 // newLifecycle fills the parts of a lifecycle.Reconciler every token kind shares.
 func newLifecycle[T client.Object](mgr ctrl.Manager, deps TokenDeps, kind lifecycle.Kind[T]) *lifecycle.Reconciler[T] {
 	return &lifecycle.Reconciler[T]{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Recorder:     mgr.GetEventRecorder("token-operator"),
-		Resolver:     deps.Resolver,
-		Clock:        deps.Clock,
-		Kind:         kind,
-		PendingGrace: deps.PendingGrace,
-		StepHook:     deps.StepHook,
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Recorder:       mgr.GetEventRecorder("token-operator"),
+		Resolver:       deps.Resolver,
+		Clock:          deps.Clock,
+		Kind:           kind,
+		PendingGrace:   deps.PendingGrace,
+		StepHook:       deps.StepHook,
+		VerifyInterval: deps.VerifyInterval,
 	}
 }
 

@@ -166,6 +166,16 @@ type TokenRecord struct {
 	// fingerprint is a keyed hash of the token, to notice a Secret changed by hand. Never the token.
 	// +optional
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// permissions is what this token grants (RESOURCE:NAMES:ACTIONS). Engine tokens cannot change
+	// permissions, so a spec asking for others mints a successor.
+	// +optional
+	Permissions string `json:"permissions,omitempty"`
+	// expiresAfter is the spec.expiresAfter this token was minted for; a new value mints a successor.
+	// A plain string: status is written by the operator, and Duration's CEL rules would cost
+	// admission budget for every status.previous entry.
+	// +optional
+	// +kubebuilder:validation:MaxLength=24
+	ExpiresAfter string `json:"expiresAfter,omitempty"`
 }
 
 // PendingMint records a mint in progress, written before the engine is called (DESIGN §3).
@@ -177,6 +187,13 @@ type PendingMint struct {
 	// startedAt is when the attempt was recorded.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// permissions and expiresAfter are what the token is being minted for (see TokenRecord), so a
+	// mint resumed after a restart records what it was really minted with.
+	// +optional
+	Permissions string `json:"permissions,omitempty"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=24
+	ExpiresAfter string `json:"expiresAfter,omitempty"`
 }
 
 // TokenStatus is the observed state both token kinds share.
@@ -197,7 +214,8 @@ type TokenStatus struct {
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
 
-	// permissions summarises what the token grants, in influxdb3's RESOURCE:NAMES:ACTIONS notation.
+	// permissions summarises what the live token grants (what the spec asks for until the first
+	// mint), in influxdb3's RESOURCE:NAMES:ACTIONS notation.
 	// +optional
 	Permissions string `json:"permissions,omitempty"`
 

@@ -41,6 +41,9 @@ const (
 	ConditionRevocationFailed = "RevocationFailed"
 	// ConditionExpired is True once the token reached its expiry and was revoked.
 	ConditionExpired = "Expired"
+	// ConditionRolloutRestartFailed is True when a spec.secret.rolloutRestartTargets workload could
+	// not be restarted after the token changed (most often: it does not exist).
+	ConditionRolloutRestartFailed = "RolloutRestartFailed"
 )
 
 // Condition reasons. CamelCase, one word each, stable: tools and alerts match on them.
@@ -94,6 +97,27 @@ const (
 	// ReasonInvalidSpec: the spec holds a value admission should have refused (e.g. a malformed
 	// duration written before validation existed); fix the spec.
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonRenewed: a successor was minted at status.current.renewAt (rotation.renewBefore); the
+	// predecessor stays valid until its own expiry (an event reason).
+	ReasonRenewed = "Renewed"
+	// ReasonSpecChanged: permissions or expiresAfter changed, so a successor was minted; the
+	// predecessor is revoked after rotation.overlap (an event reason).
+	ReasonSpecChanged = "SpecChanged"
+	// ReasonSecretMissing: the Secret was deleted, so a successor was minted into a new one; the
+	// predecessor is revoked after rotation.overlap (an event reason).
+	ReasonSecretMissing = "SecretMissing"
+	// ReasonTokenChanged: the Secret's token was changed by hand; it is treated as exposed, a
+	// successor is written and the predecessor revoked at once (an event reason).
+	ReasonTokenChanged = "TokenChanged"
+	// ReasonTokenLost: the engine no longer knows the live token (restored from an old backup, or
+	// revoked by hand), so a successor was minted (an event reason).
+	ReasonTokenLost = "TokenLost"
+	// ReasonTargetNotFound: a rollout restart target does not exist in the token's namespace.
+	ReasonTargetNotFound = "TargetNotFound"
+	// ReasonRestartFailed: patching a rollout restart target failed for another reason.
+	ReasonRestartFailed = "RestartFailed"
+	// ReasonRestarted: every rollout restart target got the restart annotation.
+	ReasonRestarted = "Restarted"
 	// ReasonRevocationSkipped: the resource was released without revoking its tokens because of
 	// the skip-revocation annotation (an event reason).
 	ReasonRevocationSkipped = "RevocationSkipped"

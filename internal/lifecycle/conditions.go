@@ -16,11 +16,12 @@ import (
 
 // Event actions (events.k8s.io "action": what the controller did).
 const (
-	actionMint   = "Mint"
-	actionRevoke = "Revoke"
-	actionWrite  = "WriteSecret"
-	actionCheck  = "Check"
-	actionExpire = "Expire"
+	actionMint    = "Mint"
+	actionRevoke  = "Revoke"
+	actionWrite   = "WriteSecret"
+	actionCheck   = "Check"
+	actionExpire  = "Expire"
+	actionRestart = "RolloutRestart"
 )
 
 // setCondition sets one condition and reports whether its status or reason changed (a

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"hash/fnv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -30,14 +31,18 @@ const (
 	ActionConflict Action = "Conflict"
 )
 
-// Successor reasons, also used as event reasons.
+// Successor reasons; each is also the reason of the event announcing the successor.
 const (
 	// WhyRenewal: status.current.renewAt has passed (rotation.renewBefore).
-	WhyRenewal = "Renewal"
+	WhyRenewal = tokensv1.ReasonRenewed
+	// WhySpecChanged: the spec asks for other permissions or another expiresAfter.
+	WhySpecChanged = tokensv1.ReasonSpecChanged
 	// WhySecretMissing: the Secret holding the current token was deleted.
-	WhySecretMissing = "SecretMissing"
+	WhySecretMissing = tokensv1.ReasonSecretMissing
 	// WhyTokenChanged: the Secret's token no longer matches the fingerprint: treated as exposed.
-	WhyTokenChanged = "TokenChanged"
+	WhyTokenChanged = tokensv1.ReasonTokenChanged
+	// WhyTokenLost: the engine no longer knows the current token.
+	WhyTokenLost = tokensv1.ReasonTokenLost
 )
 
 // SecretView is what Decide needs to know about the target Secret.
@@ -60,11 +65,18 @@ func (v SecretView) holds(revision int64, name string) bool {
 	return v.Exists && v.Ours && v.HasToken && v.Revision == revision && v.TokenName == name
 }
 
+// Desired is what the spec asks a token to be minted with, in the form TokenRecord records it.
+type Desired struct {
+	Permissions  string
+	ExpiresAfter string
+}
+
 // Input is everything Decide looks at.
 type Input struct {
-	Now    time.Time
-	Status *tokensv1.TokenStatus
-	Secret SecretView
+	Now     time.Time
+	Status  *tokensv1.TokenStatus
+	Secret  SecretView
+	Desired Desired
 	// PendingGrace is how long a pending mint without a Secret is left to the worker that may
 	// still be running it before it is abandoned (two managers during a leader hand-over).
 	PendingGrace time.Duration
@@ -101,6 +113,10 @@ func Decide(in Input) Decision {
 	if cur == nil {
 		return Decision{Action: ActionMint}
 	}
+	if specChanged(cur, in.Desired) {
+		// Before expiry: a spec change is also how a person asks for a new token after expiry.
+		return Decision{Action: ActionSuccessor, Why: WhySpecChanged}
+	}
 	if cur.ExpiresAt != nil && !in.Now.Before(cur.ExpiresAt.Time) {
 		if expiryDone(st, in.Secret) {
 			return Decision{Action: ActionWait, RequeueAfter: NextDeadline(st, in.Now, true)}
@@ -122,6 +138,15 @@ func Decide(in Input) Decision {
 		return Decision{Action: ActionSuccessor, Why: WhyRenewal}
 	}
 	return Decision{Action: ActionWait, RequeueAfter: NextDeadline(st, in.Now, false)}
+}
+
+// specChanged reports whether the spec asks for a token other than the current one. A record
+// without permissions predates their recording and is taken as matching.
+func specChanged(cur *tokensv1.TokenRecord, want Desired) bool {
+	if cur.Permissions == "" {
+		return false
+	}
+	return cur.Permissions != want.Permissions || cur.ExpiresAfter != want.ExpiresAfter
 }
 
 // expiryDone reports whether the current token's expiry was already carried out.
@@ -161,6 +186,25 @@ func NextDeadline(st *tokensv1.TokenStatus, now time.Time, expired bool) time.Du
 	}
 	// Due already (e.g. a predecessor whose revocation failed): come back soon, not at once.
 	return StaleRequeue
+}
+
+// maxRenewJitter caps how much earlier than expiresAt − renewBefore a token renews.
+const maxRenewJitter = 5 * time.Minute
+
+// RenewAt is when a token expiring at expiresAt is renewed with rotation.renewBefore: a little
+// before expiresAt − renewBefore, by a jitter of up to a tenth of renewBefore (at most
+// maxRenewJitter) derived from the token name, so thousands of tokens minted together do not
+// renew in the same second, and the same token always gets the same instant. Never later: a
+// workload must never hold an expired token.
+func RenewAt(expiresAt time.Time, renewBefore time.Duration, tokenName string) time.Time {
+	window := min(renewBefore/10, maxRenewJitter)
+	at := expiresAt.Add(-renewBefore)
+	if window <= 0 {
+		return at
+	}
+	h := fnv.New64a()
+	h.Write([]byte(tokenName))
+	return at.Add(-time.Duration(h.Sum64() % uint64(window)))
 }
 
 // PredecessorRevokeAt is when a token replaced for the reason why is revoked (DESIGN §4): at its

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,8 +15,12 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func at(d time.Duration) *metav1.Time { return &metav1.Time{Time: t0.Add(d)} }
 
+// desired is what the spec of the table's resource asks for; current tokens were minted for it.
+var desired = Desired{Permissions: "db:telemetry:write", ExpiresAfter: "1h"}
+
 func current(rev int64, opts ...func(*tokensv1.TokenRecord)) *tokensv1.TokenRecord {
-	r := &tokensv1.TokenRecord{TokenName: TokenName("ns", "a", "uid-1234", rev), Revision: rev, Fingerprint: "fp"}
+	r := &tokensv1.TokenRecord{TokenName: TokenName("ns", "a", "uid-1234", rev), Revision: rev, Fingerprint: "fp",
+		Permissions: desired.Permissions, ExpiresAfter: desired.ExpiresAfter}
 	for _, o := range opts {
 		o(r)
 	}
@@ -82,12 +87,22 @@ func TestDecide(t *testing.T) {
 		{"token changed by hand mints a successor", tokensv1.TokenStatus{Current: current(1)}, changed, Decision{Action: ActionSuccessor, Why: WhyTokenChanged}},
 		{"token key removed by hand mints a successor", tokensv1.TokenStatus{Current: current(1)}, stripped, Decision{Action: ActionSuccessor, Why: WhyTokenChanged}},
 		{"an older revision in the Secret mints a successor", tokensv1.TokenStatus{Current: current(2)}, ours(1), Decision{Action: ActionSuccessor, Why: WhyTokenChanged}},
+		{"other permissions mint a successor", tokensv1.TokenStatus{Current: current(1, func(r *tokensv1.TokenRecord) { r.Permissions = "db:telemetry:read" })},
+			ours(1), Decision{Action: ActionSuccessor, Why: WhySpecChanged}},
+		{"another expiresAfter mints a successor", tokensv1.TokenStatus{Current: current(1, func(r *tokensv1.TokenRecord) { r.ExpiresAfter = "" })},
+			ours(1), Decision{Action: ActionSuccessor, Why: WhySpecChanged}},
+		{"a record from before permissions were recorded is taken as matching",
+			tokensv1.TokenStatus{Current: current(1, func(r *tokensv1.TokenRecord) { r.Permissions, r.ExpiresAfter = "", "" })},
+			ours(1), Decision{Action: ActionWait}},
+		{"a spec change after expiry mints a new token", tokensv1.TokenStatus{Current: current(1, expiresIn(-time.Minute),
+			func(r *tokensv1.TokenRecord) { r.Permissions = "db:old:write" }), Conditions: expiredCond},
+			stripped, Decision{Action: ActionSuccessor, Why: WhySpecChanged}},
 		{"a newer revision than status knows waits for the stale status", tokensv1.TokenStatus{Current: current(1)}, ours(2),
 			Decision{Action: ActionWait, RequeueAfter: StaleRequeue}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Decide(Input{Now: t0, Status: &tt.status, Secret: tt.secret, PendingGrace: 30 * time.Second})
+			got := Decide(Input{Now: t0, Status: &tt.status, Secret: tt.secret, Desired: desired, PendingGrace: 30 * time.Second})
 			if got != tt.want {
 				t.Errorf("Decide() = %+v, want %+v", got, tt.want)
 			}
@@ -103,6 +118,30 @@ func TestNextDeadlineOverdueComesBackSoonNotAtOnce(t *testing.T) {
 	expired := &tokensv1.TokenStatus{Current: current(1, expiresIn(-time.Hour))}
 	if got := NextDeadline(expired, t0, true); got != 0 {
 		t.Errorf("NextDeadline(expired) = %v, want 0: an expired token has no deadlines left", got)
+	}
+}
+
+func TestRenewAtIsJitteredEarlierNeverLater(t *testing.T) {
+	exp := t0.Add(30 * 24 * time.Hour)
+	seen := map[time.Time]bool{}
+	for i := range 200 {
+		name := TokenName("ns", "tok-"+strconv.Itoa(i), "uid-1234", 1)
+		at := RenewAt(exp, 7*24*time.Hour, name)
+		latest := exp.Add(-7 * 24 * time.Hour)
+		if at.After(latest) || at.Before(latest.Add(-maxRenewJitter)) {
+			t.Fatalf("RenewAt(%s) = %v, want within %v before %v", name, at, maxRenewJitter, latest)
+		}
+		if !at.Equal(RenewAt(exp, 7*24*time.Hour, name)) {
+			t.Fatal("RenewAt must be stable for one token")
+		}
+		seen[at.Truncate(time.Second)] = true
+	}
+	if len(seen) < 120 { // 200 draws over 300 s: about 146 distinct seconds expected
+		t.Errorf("200 tokens minted together renew in only %d distinct seconds", len(seen))
+	}
+	// A short renewBefore keeps the jitter within a tenth of it.
+	if at := RenewAt(exp, 10*time.Second, "x"); at.Before(exp.Add(-11*time.Second)) || at.After(exp.Add(-10*time.Second)) {
+		t.Errorf("RenewAt with renewBefore 10s = %v", exp.Sub(at))
 	}
 }
 

@@ -66,6 +66,10 @@ const (
 	// ConflictRequeue follows an optimistic-concurrency conflict: another worker or a fresher
 	// cache got there, and its event is normally on its way already.
 	ConflictRequeue = time.Second
+	// DefaultVerifyInterval is how often the engine is asked whether it still knows a live token
+	// (DESIGN §4 drift: a restored backup or a token revoked by hand). Slow on purpose: one
+	// engine read per token per interval, no API writes.
+	DefaultVerifyInterval = 30 * time.Minute
 	// StaleRequeue is used when the cache shows a state older than one we know exists.
 	StaleRequeue = 2 * time.Second
 )

@@ -48,7 +48,9 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 	}
 
 	// Step 2: record the intent; the resourceVersion precondition makes a second worker lose here.
-	s.status.Pending = &tokensv1.PendingMint{Revision: rev, TokenName: name, StartedAt: &metav1.Time{Time: s.now}}
+	s.why = why
+	s.status.Pending = &tokensv1.PendingMint{Revision: rev, TokenName: name, StartedAt: &metav1.Time{Time: s.now},
+		Permissions: s.desired.Permissions, ExpiresAfter: s.desired.ExpiresAfter}
 	s.status.Revision = rev
 	if s.status.Current == nil {
 		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonMinting, fmt.Sprintf("Minting token %q", name))
@@ -85,24 +87,36 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 		// Engines without native expiry: the operator revokes at the resource's expiry.
 		info.ExpiresAt = engine.ExpiresAt(s.createdOrNow(info.CreatedAt), ttl)
 	}
-	s.recordCurrent(info, Fingerprint(s.obj.GetUID(), []byte(minted.Token.Reveal())), why)
+	s.recordCurrent(info, Fingerprint(s.obj.GetUID(), []byte(minted.Token.Reveal())))
 	s.notice = minted.Notice
 	return s.finishCurrent(ctx)
 }
 
-// finishCurrent writes step 5 and revokes predecessors due at once.
+// finishCurrent writes step 5 and revokes predecessors due at once. Rollout restarts go first:
+// they are idempotent, and workloads must have the successor before a predecessor is revoked.
 func (s *scope[T]) finishCurrent(ctx context.Context) (ctrl.Result, error) {
+	if s.replaced {
+		s.restartTargets(ctx)
+	}
 	if err := s.patchStatus(ctx); err != nil {
 		// The Secret holds the token: the next pass finds pending with a Secret and resumes.
 		return conflictRequeue(err)
 	}
 	c := s.status.Current
-	s.log(ctx).Info("Minted token", "tokenName", c.TokenName, "revision", c.Revision, "secret", s.secretName)
+	s.log(ctx).Info("Minted token", "tokenName", c.TokenName, "revision", c.Revision, "secret", s.secretName, "why", s.why)
 	note := fmt.Sprintf("Minted token %q (revision %d) into Secret %q", c.TokenName, c.Revision, s.secretName)
 	if s.notice != "" {
 		note += ": " + s.notice // e.g. an activation delay the engine announced
 	}
-	s.event(corev1.EventTypeNormal, tokensv1.ReasonMinted, actionMint, note)
+	eventType, reason := corev1.EventTypeNormal, tokensv1.ReasonMinted
+	if s.why != "" {
+		reason = s.why
+		note = successorNote(s.why) + "; " + note
+		if s.why == WhyTokenChanged || s.why == WhyTokenLost {
+			eventType = corev1.EventTypeWarning
+		}
+	}
+	s.event(eventType, reason, actionMint, note)
 	if err := s.step(ctx, StepCurrentRecorded); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -220,30 +234,49 @@ func (s *scope[T]) rereadSecret(ctx context.Context) error {
 	return nil
 }
 
+// successorNote says why a successor was minted, for its event.
+func successorNote(why string) string {
+	switch why {
+	case WhyRenewal:
+		return "Renewed before expiry (rotation.renewBefore); the predecessor stays valid until it expires"
+	case WhySpecChanged:
+		return "The spec asks for other permissions or another expiry; the predecessor is revoked after rotation.overlap"
+	case WhySecretMissing:
+		return "The Secret was deleted; the predecessor is revoked after rotation.overlap"
+	case WhyTokenChanged:
+		return "The Secret's token was changed by hand and is treated as exposed; the predecessor was revoked at once"
+	case WhyTokenLost:
+		return "The engine no longer knows the live token (restored from an old backup, or revoked by hand)"
+	}
+	return why
+}
+
 // recordCurrent fills status.current from what the engine reported and clears pending. A
 // replaced token moves to status.previous with its revocation time.
-func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint, why string) {
+func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint string) {
 	p := s.status.Pending
 	rec := &tokensv1.TokenRecord{
-		TokenName:   p.TokenName,
-		TokenID:     info.ID,
-		Revision:    p.Revision,
-		MintedAt:    &metav1.Time{Time: s.createdOrNow(info.CreatedAt)},
-		Fingerprint: fingerprint,
+		TokenName:    p.TokenName,
+		TokenID:      info.ID,
+		Revision:     p.Revision,
+		MintedAt:     &metav1.Time{Time: s.createdOrNow(info.CreatedAt)},
+		Fingerprint:  fingerprint,
+		Permissions:  p.Permissions,
+		ExpiresAfter: p.ExpiresAfter,
 	}
 	if info.ExpiresAt != nil {
 		rec.ExpiresAt = &metav1.Time{Time: *info.ExpiresAt}
-		if rot := s.spec.Rotation; rot != nil {
-			if before, err := ParseDuration(rot.RenewBefore); err == nil && before > 0 {
-				rec.RenewAt = &metav1.Time{Time: info.ExpiresAt.Add(-before)}
-			}
-		}
+		rec.RenewAt = s.renewAt(*info.ExpiresAt, rec.TokenName)
 	}
 	if old := s.status.Current; old != nil && old.TokenName != rec.TokenName {
 		prev := *old
 		prev.RenewAt = nil
-		prev.RevokeAt = &metav1.Time{Time: PredecessorRevokeAt(why, old, s.now, s.overlap())}
+		prev.RevokeAt = &metav1.Time{Time: PredecessorRevokeAt(s.why, old, s.now, s.overlap())}
 		s.status.Previous = append(s.status.Previous, prev)
+		s.replaced = true
+	}
+	if rec.Permissions != "" {
+		s.status.Permissions = rec.Permissions
 	}
 	s.status.Current = rec
 	s.status.Pending = nil
@@ -269,7 +302,7 @@ func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
 	}
 	s.engineReachable()
 	s.log(ctx).Info("Resuming a mint whose Secret was written", "tokenName", p.TokenName, "revision", p.Revision)
-	s.recordCurrent(info, Fingerprint(s.obj.GetUID(), s.secret.Data[tokensv1.TokenSecretKey]), "")
+	s.recordCurrent(info, Fingerprint(s.obj.GetUID(), s.secret.Data[tokensv1.TokenSecretKey]))
 	return s.finishCurrent(ctx)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engineref"
 )
 
@@ -22,8 +24,16 @@ const SystemTokenEngines = "influxdb3 (InfluxDB 3 Enterprise and the in-cluster 
 // reconcileNormal brings a live resource to its desired state, one protocol step at a time.
 func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.Result, error) {
 	s.perms = r.Kind.Permissions(s.obj)
+	s.desired = Desired{Permissions: Summarize(s.perms)}
+	if d := s.spec.ExpiresAfter; d != nil {
+		s.desired.ExpiresAfter = string(*d)
+	}
 	s.status.SecretName = s.secretName
-	s.status.Permissions = Summarize(s.perms)
+	s.status.Permissions = s.desired.Permissions
+	if c := s.status.Current; c != nil && c.Permissions != "" && !s.expired() {
+		s.status.Permissions = c.Permissions // what the live token grants, until its successor
+	}
+	s.refreshRenewAt()
 
 	if res, done, err := s.resolveEngine(ctx); done {
 		return res, err
@@ -66,10 +76,71 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 		return s.expire(ctx)
 	}
 	// Wait: steady state, or a pending mint inside its grace.
-	if s.status.Current != nil && s.status.Pending == nil && !s.expired() {
-		s.ready()
+	steady := s.status.Current != nil && s.status.Pending == nil && !s.expired()
+	if !steady {
+		return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
 	}
-	return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
+	verifyIn, err := s.verifyLive(ctx)
+	if engine.IsNotFound(err) {
+		s.log(ctx).Info("Minting a successor token", "why", WhyTokenLost, "current", s.status.Current.TokenName)
+		return s.mint(ctx, WhyTokenLost)
+	}
+	if err != nil {
+		return s.engineFailure(fmt.Sprintf("looking up token %q", s.status.Current.TokenName), err)
+	}
+	s.ready()
+	return minResult(ctrl.Result{RequeueAfter: d.RequeueAfter}, ctrl.Result{RequeueAfter: verifyIn}), nil
+}
+
+// verifyLive asks the engine whether it still knows the current token, at most once per verify
+// interval per token (an engine restored from an old backup, or a token revoked by hand, is
+// otherwise invisible: its Secret looks fine). It returns when the next check is due.
+func (s *scope[T]) verifyLive(ctx context.Context) (time.Duration, error) {
+	interval := s.r.verifyInterval()
+	c := s.status.Current
+	last := s.createdOrNow(c.MintedAt.Time)
+	if v, ok := s.r.verified.Load(s.obj.GetUID()); ok && v.(time.Time).After(last) {
+		last = v.(time.Time)
+	}
+	if due := last.Add(interval).Sub(s.now); due > 0 {
+		return due, nil
+	}
+	if _, err := s.engine.Engine.Lookup(ctx, c.TokenName); err != nil {
+		return 0, err
+	}
+	s.engineReachable()
+	s.r.verified.Store(s.obj.GetUID(), s.now)
+	return interval, nil
+}
+
+// refreshRenewAt keeps status.current.renewAt in step with spec.rotation, which can change on a
+// live token without a successor.
+func (s *scope[T]) refreshRenewAt() {
+	c := s.status.Current
+	if c == nil || c.ExpiresAt == nil {
+		return
+	}
+	want := s.renewAt(c.ExpiresAt.Time, c.TokenName)
+	switch {
+	case want == nil:
+		c.RenewAt = nil
+	case c.RenewAt == nil || !c.RenewAt.Time.Equal(want.Time):
+		c.RenewAt = want
+	}
+}
+
+// renewAt is status.current.renewAt for a token of that name expiring at expiresAt, or nil
+// without rotation.renewBefore.
+func (s *scope[T]) renewAt(expiresAt time.Time, name string) *metav1.Time {
+	rot := s.spec.Rotation
+	if rot == nil {
+		return nil
+	}
+	before, err := ParseDuration(rot.RenewBefore)
+	if err != nil || before <= 0 {
+		return nil
+	}
+	return &metav1.Time{Time: RenewAt(expiresAt, before, name).Truncate(time.Second)}
 }
 
 // resolveEngine finds the engine; done is true when the pass cannot go on without one.
@@ -100,7 +171,7 @@ func (s *scope[T]) input() Input {
 	if grace <= 0 {
 		grace = DefaultPendingGrace
 	}
-	return Input{Now: s.now, Status: s.status, Secret: viewSecret(s.secret, s.obj.GetUID()), PendingGrace: grace}
+	return Input{Now: s.now, Status: s.status, Secret: viewSecret(s.secret, s.obj.GetUID()), Desired: s.desired, PendingGrace: grace}
 }
 
 // loadSecret reads the target Secret from the cache, and from the API server when the cache

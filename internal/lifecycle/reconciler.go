@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -39,6 +40,19 @@ type Reconciler[T client.Object] struct {
 	PendingGrace time.Duration
 	// StepHook, when set, is called after each protocol step (tests only).
 	StepHook StepHook
+	// VerifyInterval overrides DefaultVerifyInterval when positive.
+	VerifyInterval time.Duration
+
+	// verified holds, per resource UID, when the engine last confirmed the current token. In
+	// memory only: a restart verifies tokens older than the interval once, which is cheap.
+	verified sync.Map
+}
+
+func (r *Reconciler[T]) verifyInterval() time.Duration {
+	if r.VerifyInterval > 0 {
+		return r.VerifyInterval
+	}
+	return DefaultVerifyInterval
 }
 
 // errStopped ends a pass on the StepHook's request, as a crash would: no deferred write.
@@ -101,8 +115,11 @@ type scope[T client.Object] struct {
 	secret     *corev1.Secret // nil: none
 	engine     *engineref.Resolved
 	perms      []engine.Permission
+	desired    Desired
 	released   bool   // the finalizer is gone; the object may be too
 	notice     string // the engine's message about a token just minted
+	why        string // why the token being minted replaces the current one ("" for the first)
+	replaced   bool   // this pass moved a current token to status.previous
 }
 
 func (r *Reconciler[T]) newScope(obj T) *scope[T] {

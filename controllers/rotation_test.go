@@ -1,0 +1,224 @@
+package controllers_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/controllers"
+	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engine/fake"
+	"github.com/tokenops/token-operator/internal/engine/httpapi"
+	"github.com/tokenops/token-operator/internal/engine/influxdb3"
+	"github.com/tokenops/token-operator/internal/testutil"
+)
+
+// withRotation sets spec.rotation.
+func withRotation(renewBefore, overlap string) testutil.Option {
+	return func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) {
+		s.Rotation = &tokensv1.Rotation{}
+		if renewBefore != "" {
+			s.Rotation.RenewBefore = ptr.To(tokensv1.Duration(renewBefore))
+		}
+		if overlap != "" {
+			s.Rotation.Overlap = ptr.To(tokensv1.Duration(overlap))
+		}
+	}
+}
+
+// setPermissions changes a DatabaseToken's permissions to read on db.
+func setPermissions(g Gomega, obj client.Object, db string) {
+	cur := &tokensv1.DatabaseToken{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), cur)).To(Succeed())
+	patch := client.MergeFrom(cur.DeepCopy())
+	cur.Spec.Permissions = []tokensv1.DatabasePermission{{Databases: []tokensv1.DatabaseName{tokensv1.DatabaseName(db)}, Actions: []tokensv1.Action{tokensv1.ActionRead}}}
+	g.Expect(k8s.Patch(context.Background(), cur, patch)).To(Succeed())
+}
+
+// waitRevision waits until the resource's current token has the given revision.
+func waitRevision(t *testing.T, obj client.Object, rev int64) *tokensv1.TokenStatus {
+	t.Helper()
+	var st *tokensv1.TokenStatus
+	NewWithT(t).Eventually(func(g Gomega) {
+		st = databaseTokenKind.status(fresh(g, databaseTokenKind, obj))
+		g.Expect(st.Current).NotTo(BeNil())
+		g.Expect(st.Current.Revision).To(BeNumerically(">=", rev))
+		g.Expect(st.Pending).To(BeNil())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	return st
+}
+
+// Rotation with the real engine: at every moment the Secret's token is accepted; each
+// predecessor is rejected once its own expiry has passed, and was revoked by the operator.
+func TestRotationKeepsTheSecretValidAtEveryMoment(t *testing.T) {
+	g := NewWithT(t)
+	ns, inst := withRealEngine(t)
+	obj := databaseTokenKind.new("rotating", ns, testutil.ExpiresAfter("8s"), withRotation("5s", ""))
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	first := databaseTokenKind.status(waitReady(t, databaseTokenKind, obj)).Current
+	g.Expect(first.RenewAt).NotTo(BeNil())
+	g.Expect(first.ExpiresAt.Sub(first.RenewAt.Time)).To(BeNumerically("~", 5*time.Second, time.Second))
+
+	authorize := inst.URL + "/api/v3/authorize?db=telemetry&action=write"
+	tokens := map[string]bool{}
+	var firstTok string
+	deadline := time.Now().Add(13 * time.Second)
+	for time.Now().Before(deadline) {
+		sec := secret(g, ns, "rotating")
+		tok := string(sec.Data[tokensv1.TokenSecretKey])
+		if firstTok == "" {
+			firstTok = tok
+		}
+		tokens[tok] = true
+		g.Expect(engineStatus(t, authorize, tok)).To(Equal(http.StatusNoContent),
+			"the Secret's token (revision %s) must be accepted at every moment", sec.Annotations[tokensv1.RevisionAnnotation])
+		time.Sleep(100 * time.Millisecond)
+	}
+	g.Expect(len(tokens)).To(BeNumerically(">=", 3), "two renewals in 13 s of 8 s tokens renewed 5 s early")
+	g.Expect(engineStatus(t, authorize, firstTok)).To(Equal(http.StatusUnauthorized))
+	client, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = client.Lookup(context.Background(), first.TokenName)
+	g.Expect(engine.IsNotFound(err)).To(BeTrue(), "the predecessor is revoked at its expiry, not left to expire: %v", err)
+	g.Eventually(func() []string { return eventReasons(t, ns, "rotating") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonRenewed))
+	assertNoPlaintext(t, ns)
+}
+
+// A permission change mints a successor, swaps the Secret, keeps the predecessor through the
+// overlap (recorded in status.previous) and revokes it afterwards; a manager restart in the
+// middle of the overlap still revokes it on time.
+func TestSpecChangeSuccessorAndOverlapAcrossRestart(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	fe := fake.New()
+	mgr := startManagerWith(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})
+	obj := databaseTokenKind.new("changing", ns, withRotation("", "4s"))
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	waitReady(t, databaseTokenKind, obj)
+	oldTok := string(secret(g, ns, "changing").Data[tokensv1.TokenSecretKey])
+
+	setPermissions(g, obj, "logs")
+	st := waitRevision(t, obj, 2)
+	newTok := string(secret(g, ns, "changing").Data[tokensv1.TokenSecretKey])
+	g.Expect(newTok).NotTo(Equal(oldTok))
+	g.Expect(fe.Allows(newTok, engine.ResourceDatabase, "logs", engine.ActionRead)).To(BeTrue())
+	g.Expect(fe.Allows(newTok, engine.ResourceDatabase, "telemetry", engine.ActionWrite)).To(BeFalse())
+	g.Expect(st.Permissions).To(Equal("db:logs:read"))
+	g.Expect(st.Current.Permissions).To(Equal("db:logs:read"))
+	g.Expect(st.Previous).To(HaveLen(1))
+	revokeAt := st.Previous[0].RevokeAt.Time
+	g.Expect(fe.Accepts(oldTok)).To(BeTrue(), "the predecessor stays valid through the overlap")
+
+	mgr.stop()
+	startManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})
+	g.Eventually(func() bool { return fe.Accepts(oldTok) }).WithTimeout(timeout).WithPolling(poll).Should(BeFalse())
+	g.Expect(time.Since(revokeAt)).To(BeNumerically("<", 2*time.Second), "revoked at revokeAt, not later")
+	g.Expect(time.Now().After(revokeAt.Add(-100 * time.Millisecond))).To(BeTrue(), "not before the overlap ended")
+	g.Eventually(func(g Gomega) {
+		g.Expect(databaseTokenKind.status(fresh(g, databaseTokenKind, obj)).Previous).To(BeEmpty())
+	}).WithTimeout(timeout).Should(Succeed())
+	g.Expect(fe.Accepts(newTok)).To(BeTrue())
+	g.Eventually(func() []string { return eventReasons(t, ns, "changing") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonSpecChanged))
+}
+
+// Drift: a deleted Secret, a token changed by hand, a token the engine forgot.
+func TestDriftRepair(t *testing.T) {
+	t.Run("SecretDeleted", func(t *testing.T) {
+		g := NewWithT(t)
+		ns, fe := withFake(t)
+		obj := databaseTokenKind.new("drift", ns, withRotation("", "2s"))
+		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+		waitReady(t, databaseTokenKind, obj)
+		oldTok := string(secret(g, ns, "drift").Data[tokensv1.TokenSecretKey])
+		g.Expect(k8s.Delete(context.Background(), secret(g, ns, "drift"))).To(Succeed())
+
+		waitRevision(t, obj, 2)
+		g.Eventually(func(g Gomega) {
+			g.Expect(fe.Accepts(string(secret(g, ns, "drift").Data[tokensv1.TokenSecretKey]))).To(BeTrue())
+		}).WithTimeout(timeout).Should(Succeed())
+		g.Expect(fe.Accepts(oldTok)).To(BeTrue(), "a deleted Secret's token may still be mounted: revoked after the overlap")
+		g.Eventually(func() bool { return fe.Accepts(oldTok) }).WithTimeout(timeout).Should(BeFalse())
+		g.Eventually(func() []string { return eventReasons(t, ns, "drift") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonSecretMissing))
+	})
+
+	t.Run("TokenChangedByHand", func(t *testing.T) {
+		g := NewWithT(t)
+		ns, fe := withFake(t)
+		obj := databaseTokenKind.new("exposed", ns, withRotation("", "1h"))
+		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+		waitReady(t, databaseTokenKind, obj)
+		sec := secret(g, ns, "exposed")
+		oldTok := string(sec.Data[tokensv1.TokenSecretKey])
+		sec.Data[tokensv1.TokenSecretKey] = []byte("pasted-by-hand")
+		g.Expect(k8s.Update(context.Background(), sec)).To(Succeed())
+
+		waitRevision(t, obj, 2)
+		g.Eventually(func(g Gomega) {
+			g.Expect(fe.Accepts(string(secret(g, ns, "exposed").Data[tokensv1.TokenSecretKey]))).To(BeTrue())
+		}).WithTimeout(timeout).Should(Succeed())
+		g.Expect(fe.Accepts(oldTok)).To(BeFalse(), "an exposed predecessor is revoked at once, whatever the overlap")
+		g.Eventually(func() []string { return eventReasons(t, ns, "exposed") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonTokenChanged))
+	})
+
+	t.Run("EngineForgotTheToken", func(t *testing.T) {
+		g := NewWithT(t)
+		ns := newNamespace(t)
+		fe := fake.New()
+		startManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), VerifyInterval: time.Second})
+		obj := databaseTokenKind.new("forgotten", ns)
+		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+		st := databaseTokenKind.status(waitReady(t, databaseTokenKind, obj))
+		g.Expect(fe.Revoke(context.Background(), st.Current.TokenName)).To(Succeed()) // as an old backup would
+
+		waitRevision(t, obj, 2)
+		g.Eventually(func(g Gomega) {
+			g.Expect(fe.Accepts(string(secret(g, ns, "forgotten").Data[tokensv1.TokenSecretKey]))).To(BeTrue())
+		}).WithTimeout(timeout).Should(Succeed())
+		g.Eventually(func() []string { return eventReasons(t, ns, "forgotten") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonTokenLost))
+	})
+}
+
+// Workloads named in rolloutRestartTargets get the restart annotation when the token changes;
+// a missing target is a condition, not an error loop.
+func TestRolloutRestartTargets(t *testing.T) {
+	g := NewWithT(t)
+	ns, fe := withFake(t)
+	labels := map[string]string{"app": "telegraf"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "telegraf", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "telegraf", Image: "telegraf:1.34"}}},
+			},
+		},
+	}
+	g.Expect(k8s.Create(context.Background(), dep)).To(Succeed())
+	obj := databaseTokenKind.new("restarter", ns, withRotation("", "1m"), func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) {
+		s.Secret.RolloutRestartTargets = []tokensv1.RolloutTarget{{Kind: "Deployment", Name: "telegraf"}, {Kind: "StatefulSet", Name: "missing"}}
+	})
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	waitReady(t, databaseTokenKind, obj)
+
+	setPermissions(g, obj, "logs")
+	st := waitRevision(t, obj, 2)
+	get(g, dep)
+	g.Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(tokensv1.RestartedAtAnnotation, st.Current.TokenName))
+	c := cond(st, tokensv1.ConditionRolloutRestartFailed)
+	g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(c.Reason).To(Equal(tokensv1.ReasonTargetNotFound))
+	g.Expect(c.Message).To(ContainSubstring("StatefulSet/missing"))
+	g.Expect(cond(st, tokensv1.ConditionReady).Status).To(Equal(metav1.ConditionTrue), "a missing target does not make the token unready")
+	mints := fe.MintCount()
+	g.Consistently(fe.MintCount).WithTimeout(2 * time.Second).Should(Equal(mints), "no error loop")
+}
