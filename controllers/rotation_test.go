@@ -122,7 +122,7 @@ func TestSpecChangeSuccessorAndOverlapAcrossRestart(t *testing.T) {
 	startManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})
 	g.Eventually(func() bool { return fe.Accepts(oldTok) }).WithTimeout(timeout).WithPolling(poll).Should(BeFalse())
 	g.Expect(time.Since(revokeAt)).To(BeNumerically("<", 2*time.Second), "revoked at revokeAt, not later")
-	g.Expect(time.Now().After(revokeAt.Add(-100 * time.Millisecond))).To(BeTrue(), "not before the overlap ended")
+	g.Expect(time.Now().After(revokeAt.Add(-100*time.Millisecond))).To(BeTrue(), "not before the overlap ended")
 	g.Eventually(func(g Gomega) {
 		g.Expect(databaseTokenKind.status(fresh(g, databaseTokenKind, obj)).Previous).To(BeEmpty())
 	}).WithTimeout(timeout).Should(Succeed())
@@ -220,5 +220,5 @@ func TestRolloutRestartTargets(t *testing.T) {
 	g.Expect(c.Message).To(ContainSubstring("StatefulSet/missing"))
 	g.Expect(cond(st, tokensv1.ConditionReady).Status).To(Equal(metav1.ConditionTrue), "a missing target does not make the token unready")
 	mints := fe.MintCount()
-	g.Consistently(fe.MintCount).WithTimeout(2 * time.Second).Should(Equal(mints), "no error loop")
+	g.Consistently(fe.MintCount).WithTimeout(2*time.Second).Should(Equal(mints), "no error loop")
 }
