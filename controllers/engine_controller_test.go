@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -238,6 +240,78 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 	_, err = e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Name: down.Name})
 	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotReady))
 	g.Expect(err.Error()).To(ContainSubstring("is not Ready (Unreachable:"))
+}
+
+// The token reconcilers with the real resolver: a token in a namespace the engine does not allow
+// is NotPermitted and nothing is minted; a token in an allowed namespace that omits engineRef gets
+// the default engine and a working token.
+func TestResolverNotPermittedTokenMintsNothing(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	inst := tokenenginetest.Start(t)
+	e := startEngineManagerWith(t, controllers.EngineDeps{}, true)
+	e.adminSecret(t, e.ns, "admin", inst.AdminToken, nil)
+	cte := e.clusterEngine(t, "dflt", inst.URL, func(c *tokensv1.ClusterTokenEngine) {
+		c.Annotations = map[string]string{tokensv1.DefaultEngineAnnotation: "true"}
+		c.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{e.other}}
+	})
+	waitEngine(t, cte, metav1.ConditionTrue, tokensv1.ReasonReachable)
+
+	newToken := func(ns string) *tokensv1.DatabaseToken {
+		dbt := &tokensv1.DatabaseToken{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "writer"},
+			Spec: tokensv1.DatabaseTokenSpec{Permissions: []tokensv1.DatabasePermission{
+				{Databases: []tokensv1.DatabaseName{"telemetry"}, Actions: []tokensv1.Action{tokensv1.ActionWrite}},
+			}},
+		}
+		g.Expect(k8s.Create(ctx, dbt)).To(Succeed())
+		return dbt
+	}
+	tokenReady := func(g Gomega, dbt *tokensv1.DatabaseToken) metav1.Condition {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(dbt), dbt)).To(Succeed())
+		c := meta.FindStatusCondition(dbt.Status.Conditions, tokensv1.ConditionReady)
+		g.Expect(c).NotTo(BeNil())
+		return *c
+	}
+
+	refused := newToken(e.ns)
+	g.Eventually(func(g Gomega) {
+		c := tokenReady(g, refused)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(tokensv1.ReasonNotPermitted))
+		g.Expect(c.Message).To(ContainSubstring("does not allow namespace " + e.ns))
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+
+	allowed := newToken(e.other)
+	g.Eventually(func(g Gomega) {
+		g.Expect(tokenReady(g, allowed).Status).To(Equal(metav1.ConditionTrue))
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	sec := &corev1.Secret{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: e.other, Name: "writer"}, sec)).To(Succeed())
+	g.Expect(authorizeStatus(inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
+
+	// Exactly the allowed token exists in the engine; the refused one was never minted.
+	r, err := e.resolver.Resolve(ctx, e.other, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	live, err := r.Engine.List(ctx, "k8s.")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(live).To(HaveLen(1))
+	g.Expect(live[0].Name).To(HavePrefix("k8s." + e.other + ".writer."))
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "writer"}, &corev1.Secret{})).NotTo(Succeed())
+}
+
+func authorizeStatus(base, token, db, action string) int {
+	req, err := http.NewRequest(http.MethodGet, base+"/api/v3/authorize?db="+db+"&action="+action, nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 func resolveReason(err error) string {

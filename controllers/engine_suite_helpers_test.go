@@ -46,6 +46,12 @@ type engineEnv struct {
 // labelled for it; deps' intervals default to fast re-checks.
 func startEngineManager(t *testing.T, deps controllers.EngineDeps) *engineEnv {
 	t.Helper()
+	return startEngineManagerWith(t, deps, false)
+}
+
+// startEngineManagerWith also runs the token reconcilers with the real resolver when withTokens.
+func startEngineManagerWith(t *testing.T, deps controllers.EngineDeps, withTokens bool) *engineEnv {
+	t.Helper()
 	ns, other := newNamespace(t), newNamespace(t)
 	opts := controllers.CacheOptions([]string{ns, other})
 	opts.ByObject[&tokensv1.ClusterTokenEngine{}] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{engTestLabel: ns})}
@@ -78,6 +84,12 @@ func startEngineManager(t *testing.T, deps controllers.EngineDeps) *engineEnv {
 	if err := controllers.SetupEngineReconcilers(mgr, deps); err != nil {
 		t.Fatal(err)
 	}
+	resolver := &engineref.Cached{Reader: mgr.GetClient(), Clients: clients}
+	if withTokens {
+		if err := controllers.SetupTokenReconcilers(mgr, controllers.TokenDeps{Resolver: resolver}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -89,7 +101,7 @@ func startEngineManager(t *testing.T, deps controllers.EngineDeps) *engineEnv {
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		t.Fatal("cache did not sync")
 	}
-	return &engineEnv{ns: ns, other: other, resolver: &engineref.Cached{Reader: mgr.GetClient(), Clients: clients}}
+	return &engineEnv{ns: ns, other: other, resolver: resolver}
 }
 
 // adminSecret creates a credentials Secret; extra labels make it one the manager caches.
