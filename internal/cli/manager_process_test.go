@@ -118,6 +118,14 @@ func TestManagerProcess(t *testing.T) {
 		g.Expect(cte.Status.Type).To(Equal(tokensv1.EngineTypeInfluxDB3))
 	}).WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 
+	// The printer columns tell the truth.
+	kubectl, err := testenv.Kubectl()
+	g.Expect(err).NotTo(HaveOccurred())
+	out, err := exec.Command(kubectl, "--kubeconfig", kubeconfigPath, "get", "cte", "default").CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), string(out))
+	g.Expect(strings.Fields(string(out))).To(HaveExactElements("NAME", "READY", "TYPE", "URL", "AGE",
+		"default", "True", "influxdb3", inst.URL, Not(BeEmpty())))
+
 	lease := &coordinationv1.Lease{}
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: opNS, Name: "token-operator.tokens.tokenops.dev"}, lease)).To(Succeed())
 
@@ -147,10 +155,10 @@ func TestManagerProcess(t *testing.T) {
 	}
 
 	// Production logs are JSON lines and hold no credential.
-	out := logs.String()
-	g.Expect(out).NotTo(ContainSubstring(inst.AdminToken))
-	g.Expect(out).NotTo(ContainSubstring(minted))
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+	logged := logs.String()
+	g.Expect(logged).NotTo(ContainSubstring(inst.AdminToken))
+	g.Expect(logged).NotTo(ContainSubstring(minted))
+	for _, line := range strings.Split(strings.TrimSpace(logged), "\n") {
 		g.Expect(json.Valid([]byte(line))).To(BeTrue(), "not a JSON log line: %s", line)
 	}
 }
