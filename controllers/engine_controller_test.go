@@ -129,6 +129,26 @@ func TestEngineLabelledSecretChangeIsSeenAtOnce(t *testing.T) {
 	waitEngine(t, cte, metav1.ConditionTrue, tokensv1.ReasonReachable)
 }
 
+// The same for a TokenEngine: the Secret index is per kind, and a TokenEngine's is in its namespace.
+func TestEngineTokenEngineLabelledSecretChangeIsSeenAtOnce(t *testing.T) {
+	g := NewWithT(t)
+	inst := tokenenginetest.Start(t)
+	e := startEngineManager(t, controllers.EngineDeps{CheckInterval: time.Hour, RetryInterval: time.Hour})
+	sec := e.adminSecret(t, e.ns, "admin", "apiv3_wrong-token", map[string]string{tokensv1.ManagedByLabel: tokensv1.ManagedByValue})
+	te := &tokensv1.TokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "watched"},
+		Spec: tokensv1.TokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+			URL: tokensv1.EngineURL(inst.URL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "admin"},
+		}}},
+	}
+	g.Expect(k8s.Create(context.Background(), te)).To(Succeed())
+	waitEngine(t, te, metav1.ConditionFalse, tokensv1.ReasonUnauthorized)
+
+	sec.Data["token"] = []byte(inst.AdminToken)
+	g.Expect(k8s.Update(context.Background(), sec)).To(Succeed())
+	waitEngine(t, te, metav1.ConditionTrue, tokensv1.ReasonReachable)
+}
+
 // A TokenEngine reads its Secret from its own namespace, emits one event per transition, and
 // serves tokens of its namespace only.
 func TestEngineTokenEngineServesItsNamespace(t *testing.T) {
