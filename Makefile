@@ -38,6 +38,10 @@ manifests: controller-gen ## Generate CRDs and RBAC from the API types and marke
 generate: controller-gen ## Generate DeepCopy methods.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
+.PHONY: dev
+dev: control-plane build ## Run the whole product locally: control plane, token engine, manager (state in .dev/).
+	$(LOCALBIN)/token-operator dev --state-dir .dev
+
 .PHONY: fmt
 fmt: ## Run gofmt.
 	gofmt -s -w $$(git ls-files '*.go')

@@ -3,7 +3,6 @@
 package testenv
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,10 +10,9 @@ import (
 	"runtime"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-)
 
-// controlPlaneBinaries must all be present in the control-plane folder.
-var controlPlaneBinaries = []string{"kube-apiserver", "etcd", "kubectl"}
+	"github.com/tokenops/token-operator/internal/controlplane"
+)
 
 // RepoRoot returns the repository root (the folder holding go.mod), found from this source file.
 func RepoRoot() string {
@@ -22,29 +20,11 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// KubeVersion is the control plane version `make control-plane` builds by default; keep it equal
-// to KUBE_VERSION in the Makefile.
-const KubeVersion = "v1.37.2"
-
-// ControlPlaneDir returns the folder holding kube-apiserver, etcd and kubectl: KUBEBUILDER_ASSETS,
-// else CONTROL_PLANE_DIR, else the Makefile's default cache. It fails with the command that builds them.
+// ControlPlaneDir returns the folder holding kube-apiserver, etcd and kubectl (see controlplane.Dir).
 func ControlPlaneDir() (string, error) {
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		dir = os.Getenv("CONTROL_PLANE_DIR")
-	}
-	if dir == "" {
-		cache, err := os.UserCacheDir() // $XDG_CACHE_HOME or ~/.cache, as the Makefile uses
-		if err != nil {
-			return "", errors.New("KUBEBUILDER_ASSETS is not set: run the tests with `make test`, " +
-				"or run `make control-plane` and export KUBEBUILDER_ASSETS to the folder it prints")
-		}
-		dir = filepath.Join(cache, "token-operator", "k8s-"+KubeVersion)
-	}
-	for _, b := range controlPlaneBinaries {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			return "", fmt.Errorf("%s not found in %s: run `make control-plane` to build the test control plane", b, dir)
-		}
+	dir, err := controlplane.Dir()
+	if err != nil {
+		return "", err
 	}
 	return dir, nil
 }

@@ -37,3 +37,10 @@ func newToken() (string, digest, error) {
 func wellFormedToken(s string) bool {
 	return strings.HasPrefix(s, TokenPrefix) && len(s) > len(TokenPrefix) && len(s) <= 1024
 }
+
+// NewTokenString returns a fresh token string in InfluxDB 3's format, for admin token files
+// written by installers (token-operator dev).
+func NewTokenString() (string, error) {
+	tok, _, err := newToken()
+	return tok, err
+}
