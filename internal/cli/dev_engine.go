@@ -29,6 +29,8 @@ func installDevEngine(ctx context.Context, cfg *rest.Config, url, adminToken str
 	}
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: devAdminSecretName, Namespace: devNamespace}}
 	if _, err := controllerutil.CreateOrUpdate(ctx, c, sec, func() error {
+		// Our label puts it in the manager's Secret cache, so the engine is re-checked when it changes.
+		metav1.SetMetaDataLabel(&sec.ObjectMeta, tokensv1.ManagedByLabel, tokensv1.ManagedByValue)
 		sec.Data = map[string][]byte{tokensv1.TokenSecretKey: []byte(adminToken)}
 		return nil
 	}); err != nil {

@@ -65,6 +65,9 @@ func (s *scope[T]) ready() {
 	if c.RenewAt != nil {
 		msg += fmt.Sprintf(" and is renewed at %s", c.RenewAt.UTC().Format("2006-01-02T15:04:05Z"))
 	}
+	if s.notice != "" {
+		msg += ". " + s.notice // e.g. Cloud Dedicated's activation delay, right after the mint
+	}
 	s.setCondition(tokensv1.ConditionReady, metav1.ConditionTrue, tokensv1.ReasonMinted, msg)
 	s.setCondition(tokensv1.ConditionExpired, metav1.ConditionFalse, tokensv1.ReasonNotExpired, "The token has not reached its expiry")
 }

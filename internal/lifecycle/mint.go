@@ -87,8 +87,8 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 		// Engines without native expiry: the operator revokes at the resource's expiry.
 		info.ExpiresAt = engine.ExpiresAt(s.createdOrNow(info.CreatedAt), ttl)
 	}
-	s.recordCurrent(info, Fingerprint(s.obj.GetUID(), []byte(minted.Token.Reveal())))
 	s.notice = minted.Notice
+	s.recordCurrent(info, Fingerprint(s.obj.GetUID(), []byte(minted.Token.Reveal())))
 	return s.finishCurrent(ctx)
 }
 
