@@ -24,6 +24,7 @@ import (
 	"github.com/tokenops/token-operator/controllers"
 	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
+	"github.com/tokenops/token-operator/internal/metrics"
 )
 
 // Leader election: one lease in the manager's namespace. The Role (not a ClusterRole) limits it there.
@@ -107,6 +108,10 @@ func runManager(ctx context.Context, f *managerFlags) error {
 	}
 	if err := setupControllers(ctx, mgr, f); err != nil {
 		return err
+	}
+	// Per-token gauges are read from the cache at scrape time: no reconcile keeps metric state.
+	if err := metrics.RegisterTokenCollector(mgr.GetCache(), ctrl.Log.WithName("metrics")); err != nil {
+		return fmt.Errorf("registering the token metrics: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
