@@ -1,0 +1,454 @@
+// Package helm checks charts/token-operator with the real helm and kubectl: lint, the values
+// schema, that its CRDs and RBAC equal the generated ones, that every rendered object passes the
+// real kube-apiserver's validation, and install, upgrade and uninstall on the test API server.
+package helm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tokenops/token-operator/internal/testenv"
+)
+
+const (
+	namespace = "token-operator"
+	release   = "token-operator"
+)
+
+var chartDir = filepath.Join(testenv.RepoRoot(), "charts", "token-operator")
+
+// helmBinary is $HELM (the Makefile exports the helm it installs with `make helm`), else that
+// same file in bin/. Outside make, a missing helm skips the test with the command that installs it.
+func helmBinary(t *testing.T) string {
+	t.Helper()
+	if h := os.Getenv("HELM"); h != "" {
+		if _, err := os.Stat(h); err != nil {
+			t.Fatalf("HELM=%s: %v", h, err)
+		}
+		return h
+	}
+	mk, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^HELM_VERSION \?= (\S+)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile: no HELM_VERSION")
+	}
+	h := filepath.Join(testenv.RepoRoot(), "bin", "helm-"+string(m[1]))
+	if _, err := os.Stat(h); err != nil {
+		t.Skipf("helm not installed: run `make helm` (or the tests with `make test`, which installs it): %v", err)
+	}
+	return h
+}
+
+// runner runs helm and kubectl against one kubeconfig, with helm's own state in a temp dir.
+type runner struct {
+	t                   *testing.T
+	helm, kubectl, kube string
+	env                 []string
+}
+
+func newRunner(t *testing.T, kubeconfig string) *runner {
+	t.Helper()
+	home := t.TempDir()
+	r := &runner{t: t, helm: helmBinary(t), kube: kubeconfig}
+	r.env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(home, "cache"),
+		"HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
+	if kubeconfig != "" {
+		kc, err := testenv.Kubectl()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.kubectl = kc
+		r.env = append(r.env, "KUBECONFIG="+kubeconfig)
+	}
+	return r
+}
+
+func (r *runner) run(stdin, bin string, args ...string) (string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = r.env
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+func (r *runner) Helm(args ...string) string {
+	r.t.Helper()
+	out, err := r.run("", r.helm, args...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return out
+}
+
+func (r *runner) Kubectl(stdin string, args ...string) string {
+	r.t.Helper()
+	out, err := r.run(stdin, r.kubectl, args...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return out
+}
+
+func TestLint(t *testing.T) {
+	r := newRunner(t, "")
+	out := r.Helm("lint", "--strict", chartDir)
+	if !strings.Contains(out, "0 chart(s) failed") {
+		t.Fatalf("helm lint:\n%s", out)
+	}
+	// The variants the tests below install must lint too.
+	r.Helm("lint", "--strict", chartDir, "--set", "engine.enabled=false", "--set", "watchNamespaces={a,b}")
+}
+
+func TestSchemaRejectsBadValues(t *testing.T) {
+	r := newRunner(t, "")
+	for _, set := range []string{
+		"replicas=two",
+		"engine.enabld=true",                // a typo must not be ignored
+		"image.pullPolicy=Sometimes",        // not a pull policy
+		"engine.persistence.size=lots",      // not a quantity
+		"watchNamespaces[0]=Not_A_Name",     // not a namespace name
+		"metrics.port=8081",                 // the probes' port
+		"engine.name=9engine",               // not a Service name
+		"extraArgs[0]=max-concurrent=3",     // not a flag
+		"metrics.serviceMonitor.interval=1", // not a duration
+	} {
+		if out, err := r.run("", r.helm, "template", release, chartDir, "--set", set); err == nil {
+			t.Errorf("helm template --set %s succeeded, want a schema error:\n%.300s", set, out)
+		}
+	}
+	if _, err := r.run("", r.helm, "template", release, chartDir, "--set", "replicas=2", "--set", "leaderElection.enabled=false"); err == nil {
+		t.Error("replicas=2 without leader election rendered, want an error")
+	}
+}
+
+// TestCRDsEqualGenerated: the chart's crds/ must be the files `make manifests` writes.
+func TestCRDsEqualGenerated(t *testing.T) {
+	gen, err := filepath.Glob(filepath.Join(testenv.CRDPath(), "*.yaml"))
+	if err != nil || len(gen) == 0 {
+		t.Fatalf("no generated CRDs: %v", err)
+	}
+	chart, _ := filepath.Glob(filepath.Join(chartDir, "crds", "*.yaml"))
+	names := func(paths []string) (n []string) {
+		for _, p := range paths {
+			n = append(n, filepath.Base(p))
+		}
+		return n
+	}
+	if !slices.Equal(names(gen), names(chart)) {
+		t.Fatalf("charts/token-operator/crds holds %v, config/crd/bases %v; run `make manifests`", names(chart), names(gen))
+	}
+	for _, p := range gen {
+		want, _ := os.ReadFile(p)
+		got, _ := os.ReadFile(filepath.Join(chartDir, "crds", filepath.Base(p)))
+		if !bytes.Equal(got, want) {
+			t.Errorf("charts/token-operator/crds/%s differs from config/crd/bases; run `make manifests`", filepath.Base(p))
+		}
+	}
+}
+
+// objects splits a multi-document YAML stream into objects, skipping empty documents.
+func objects(t *testing.T, stream string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(stream, -1) {
+		var o map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("%v in:\n%s", err, doc)
+		}
+		if len(o) > 0 {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func find(objs []map[string]any, kind string) []map[string]any {
+	var out []map[string]any
+	for _, o := range objs {
+		if o["kind"] == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// rules returns the rules of the only object of kind in objs, normalised for comparison.
+func rules(t *testing.T, objs []map[string]any, kind string) []string {
+	t.Helper()
+	found := find(objs, kind)
+	if len(found) != 1 {
+		t.Fatalf("want one %s, got %d", kind, len(found))
+	}
+	b, _ := json.Marshal(found[0]["rules"])
+	var rs []rbacv1.PolicyRule
+	if err := json.Unmarshal(b, &rs); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rs {
+		for _, s := range [][]string{r.APIGroups, r.Resources, r.Verbs} {
+			sort.Strings(s)
+		}
+		out = append(out, fmt.Sprintf("%v %v %v", r.APIGroups, r.Resources, r.Verbs))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestRBACEqualsGenerated: the chart grants exactly what the +kubebuilder:rbac markers ask for
+// (config/rbac/role.yaml): the ClusterRole, and the leader-election Role in the release namespace.
+func TestRBACEqualsGenerated(t *testing.T) {
+	r := newRunner(t, "")
+	rendered := objects(t, r.Helm("template", release, chartDir, "-n", namespace))
+	gen, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated := objects(t, string(gen))
+	for _, kind := range []string{"ClusterRole", "Role"} {
+		if got, want := rules(t, rendered, kind), rules(t, generated, kind); !slices.Equal(got, want) {
+			t.Errorf("chart %s rules:\n  %s\nconfig/rbac/role.yaml:\n  %s", kind, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+	}
+}
+
+func TestDeploymentHardening(t *testing.T) {
+	r := newRunner(t, "")
+	out := r.Helm("template", release, chartDir, "-n", namespace, "--set", "watchNamespaces={team-a,team-b}")
+	objs := objects(t, out)
+	// Both workloads run non-root, read-only, seccomp RuntimeDefault, no capabilities, no escalation.
+	for _, kind := range []string{"Deployment", "StatefulSet"} {
+		w := find(objs, kind)
+		if len(w) != 1 {
+			t.Fatalf("want one %s, got %d", kind, len(w))
+		}
+		b, _ := json.Marshal(w[0])
+		s := string(b)
+		for _, want := range []string{`"runAsNonRoot":true`, `"readOnlyRootFilesystem":true`, `"seccompProfile":{"type":"RuntimeDefault"}`,
+			`"drop":["ALL"]`, `"allowPrivilegeEscalation":false`, `"livenessProbe"`, `"readinessProbe"`, `"resources":{"limits"`} {
+			if !strings.Contains(s, want) {
+				t.Errorf("%s lacks %s", kind, want)
+			}
+		}
+	}
+	b, _ := json.Marshal(find(objs, "Deployment")[0])
+	for _, want := range []string{`"--leader-elect=true"`, `"--watch-namespaces=team-a,team-b"`, `"path":"/healthz"`, `"path":"/readyz"`, `"fieldPath":"metadata.namespace"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("Deployment lacks %s", want)
+		}
+	}
+	b, _ = json.Marshal(find(objs, "StatefulSet")[0])
+	for _, want := range []string{`"replicas":1`, `"volumeClaimTemplates"`, `"--admin-token-file=/etc/token-engine/admin-token.json"`, `"path":"/livez"`, `"automountServiceAccountToken":false`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("StatefulSet lacks %s", want)
+		}
+	}
+	// The ServiceMonitor is off by default and renders when asked for.
+	if len(find(objs, "ServiceMonitor")) != 0 {
+		t.Error("a ServiceMonitor is rendered by default")
+	}
+	if sm := find(objects(t, r.Helm("template", release, chartDir, "--set", "metrics.serviceMonitor.enabled=true")), "ServiceMonitor"); len(sm) != 1 {
+		t.Error("metrics.serviceMonitor.enabled=true renders no ServiceMonitor")
+	}
+	// Engine off: no engine objects at all.
+	off := objects(t, r.Helm("template", release, chartDir, "--set", "engine.enabled=false"))
+	for _, kind := range []string{"StatefulSet", "Secret", "ClusterTokenEngine"} {
+		if len(find(off, kind)) != 0 {
+			t.Errorf("engine.enabled=false still renders a %s", kind)
+		}
+	}
+}
+
+// startAPIServer starts the real kube-apiserver and etcd without our CRDs (the chart installs
+// them) and returns a cluster-admin kubeconfig path.
+func startAPIServer(t *testing.T) string {
+	t.Helper()
+	env, err := testenv.New(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kc, err := testenv.AdminKubeconfig(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// adminToken reads the engine admin Secret and checks its two keys agree.
+func adminToken(t *testing.T, r *runner) string {
+	t.Helper()
+	var s struct {
+		Data     map[string][]byte `json:"data"`
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal([]byte(r.Kubectl("", "get", "secret", "token-engine-admin", "-n", namespace, "-o", "json")), &s); err != nil {
+		t.Fatal(err)
+	}
+	tok := string(s.Data["token"])
+	if !regexp.MustCompile(`^apiv3_[A-Za-z0-9]{86}$`).MatchString(tok) {
+		t.Fatalf("admin token %.10q… is not apiv3_ and 86 characters", tok)
+	}
+	var file struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(s.Data["admin-token.json"], &file); err != nil || file.Token != tok {
+		t.Fatalf("admin-token.json does not hold the token of key token (err %v)", err)
+	}
+	if s.Metadata.Annotations["helm.sh/resource-policy"] != "keep" {
+		t.Error("admin Secret lacks helm.sh/resource-policy: keep")
+	}
+	return tok
+}
+
+// exists reports whether kubectl get finds the object.
+func (r *runner) exists(args ...string) bool {
+	r.t.Helper()
+	out, err := r.run("", r.kubectl, append([]string{"get", "--ignore-not-found", "-o", "name"}, args...)...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return strings.TrimSpace(out) != ""
+}
+
+// TestInstallUpgradeUninstall installs the chart with the real helm onto the real API server
+// (CRDs not preinstalled), upgrades it, uninstalls it, and checks what stays behind. Nothing runs
+// the pods: there is no kubelet, so this checks what helm and the API server do.
+func TestInstallUpgradeUninstall(t *testing.T) {
+	r := newRunner(t, startAPIServer(t))
+	r.Kubectl("", "create", "namespace", namespace)
+
+	r.Helm("install", release, chartDir, "-n", namespace)
+	crds := []string{"crd/databasetokens.tokens.tokenops.dev", "crd/systemtokens.tokens.tokenops.dev",
+		"crd/tokenengines.tokens.tokenops.dev", "crd/clustertokenengines.tokens.tokenops.dev"}
+	namespaced := []string{"deployment/token-operator", "statefulset/token-engine", "service/token-engine",
+		"service/token-operator-metrics", "serviceaccount/token-operator", "role/token-operator-leader-election",
+		"rolebinding/token-operator-leader-election"}
+	cluster := []string{"clusterrole/token-operator-manager", "clusterrolebinding/token-operator-manager", "clustertokenengine/default"}
+	for _, o := range crds {
+		if !r.exists(o) {
+			t.Errorf("after install: %s missing", o)
+		}
+	}
+	for _, o := range namespaced {
+		if !r.exists(o, "-n", namespace) {
+			t.Errorf("after install: %s missing", o)
+		}
+	}
+	for _, o := range cluster {
+		if !r.exists(o) {
+			t.Errorf("after install: %s missing", o)
+		}
+	}
+	token := adminToken(t, r)
+	cte := r.Kubectl("", "get", "clustertokenengine", "default", "-o", "jsonpath={.metadata.annotations.tokens\\.tokenops\\.dev/default} {.spec.influxdb3.url} {.spec.influxdb3.adminTokenSecretRef}")
+	for _, want := range []string{"true ", "http://token-engine.token-operator.svc:8181", `"name":"token-engine-admin"`, `"namespace":"token-operator"`, `"key":"token"`} {
+		if !strings.Contains(cte, want) {
+			t.Errorf("ClusterTokenEngine default: missing %q in %s", want, cte)
+		}
+	}
+
+	r.Helm("upgrade", release, chartDir, "-n", namespace, "--set", "logLevel=debug")
+	if got := adminToken(t, r); got != token {
+		t.Error("helm upgrade regenerated the engine admin token")
+	}
+	if args := r.Kubectl("", "get", "deployment", "token-operator", "-n", namespace, "-o", "jsonpath={.spec.template.spec.containers[0].args}"); !strings.Contains(args, "--zap-log-level=debug") {
+		t.Errorf("helm upgrade did not apply logLevel: %s", args)
+	}
+
+	out := r.Helm("uninstall", release, "-n", namespace, "--wait")
+	if !strings.Contains(out, "token-engine-admin") { // helm names what resource-policy keep left behind
+		t.Logf("helm uninstall:\n%s", out)
+	}
+	for _, o := range namespaced {
+		if r.exists(o, "-n", namespace) {
+			t.Errorf("after uninstall: %s left behind", o)
+		}
+	}
+	for _, o := range cluster {
+		if r.exists(o) {
+			t.Errorf("after uninstall: %s left behind", o)
+		}
+	}
+	// Kept on purpose (docs/install-helm.md): the CRDs (so that tokens and their Secrets survive)
+	// and the admin Secret (the engine's volume holds its digest).
+	for _, o := range crds {
+		if !r.exists(o) {
+			t.Errorf("after uninstall: %s was deleted; helm keeps crds/", o)
+		}
+	}
+	if got := adminToken(t, r); got != token {
+		t.Error("the kept admin Secret changed")
+	}
+	if leftovers := strings.TrimSpace(r.Kubectl("", "get", "all,serviceaccounts,roles,rolebindings,configmaps,secrets", "-n", namespace,
+		"-l", "app.kubernetes.io/instance="+release, "-o", "name")); leftovers != "secret/token-engine-admin" {
+		t.Errorf("after uninstall, release objects left in %s:\n%s", namespace, leftovers)
+	}
+
+	// A reinstall adopts the kept Secret and goes on with the same token.
+	r.Helm("install", release, chartDir, "-n", namespace)
+	if got := adminToken(t, r); got != token {
+		t.Error("reinstalling replaced the kept admin token")
+	}
+}
+
+// TestRenderedObjectsPassServerValidation sends every object of several value sets to the real
+// kube-apiserver with a server-side dry run: the built-in OpenAPI schemas, strict field
+// validation, and our CRDs' schemas and CEL rules for the ClusterTokenEngine.
+func TestRenderedObjectsPassServerValidation(t *testing.T) {
+	r := newRunner(t, startAPIServer(t))
+	r.Kubectl("", "create", "namespace", namespace)
+	// The CRDs first, for real: a dry-run CRD does not make its kind known.
+	r.Kubectl("", "apply", "--server-side", "-f", filepath.Join(chartDir, "crds"))
+	r.Kubectl("", "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+	for name, sets := range map[string][]string{
+		"defaults":        nil,
+		"no engine":       {"engine.enabled=false"},
+		"no persistence":  {"engine.persistence.enabled=false", "metrics.enabled=false"},
+		"everything set":  {"watchNamespaces={team-a,team-b}", "replicas=2", "engine.persistence.storageClass=-", "engine.existingAdminSecret=mine", "engine.expiredTokenRetention=24h", "extraArgs={--max-concurrent-reconciles=32}", "nodeSelector.kubernetes\\.io/os=linux", "engine.clusterTokenEngine.allowedNamespaces.matchNames={team-*}"},
+		"external engine": {"engine.clusterTokenEngine.create=false", "serviceAccount.name=custom"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := []string{"template", release, chartDir, "-n", namespace}
+			for _, s := range sets {
+				args = append(args, "--set", s)
+			}
+			manifest := r.Helm(args...)
+			out, err := r.run(manifest, r.kubectl, "apply", "--dry-run=server", "--validate=strict", "-n", namespace, "-f", "-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, want := strings.Count(out, "(server dry run)"), len(objects(t, manifest)); n != want {
+				t.Errorf("dry run accepted %d objects, rendered %d:\n%s", n, want, out)
+			}
+		})
+	}
+}
