@@ -15,6 +15,8 @@ LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 STATICCHECK ?= $(LOCALBIN)/staticcheck-$(STATICCHECK_VERSION)
 HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
+# Tests that run helm (test/helm, test/e2e) find it through $HELM.
+export HELM
 
 GO_TEST_FLAGS ?= -count=1
 SHELL = /usr/bin/env bash -o pipefail
@@ -33,6 +35,7 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=token-operator-manager crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	rm -f charts/token-operator/crds/*.yaml && cp config/crd/bases/*.yaml charts/token-operator/crds/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -55,7 +58,7 @@ lint: staticcheck ## Run staticcheck.
 	$(STATICCHECK) ./...
 
 .PHONY: test
-test: manifests generate control-plane ## Run unit, envtest and e2e tests against the real control plane.
+test: manifests generate control-plane helm ## Run unit, envtest and e2e tests against the real control plane.
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
@@ -65,9 +68,9 @@ bench: ## Run the benchmarks (ratios against baselines measured in the same run)
 .PHONY: verify
 verify: manifests generate ## Fail if generated files are stale, go.mod is untidy, or vet/lint/gofmt complain.
 	go mod tidy
-	@if [ -n "$$(git status --porcelain -- config api go.mod go.sum)" ]; then \
+	@if [ -n "$$(git status --porcelain -- config charts/token-operator/crds api go.mod go.sum)" ]; then \
 		echo "verify: generated files or go.mod/go.sum are stale; run 'make manifests generate' and 'go mod tidy' and commit:"; \
-		git status --porcelain -- config api go.mod go.sum; git --no-pager diff --stat -- config api go.mod go.sum; exit 1; fi
+		git status --porcelain -- config charts/token-operator/crds api go.mod go.sum; git --no-pager diff --stat -- config charts/token-operator/crds api go.mod go.sum; exit 1; fi
 	@if [ -n "$$(gofmt -s -l $$(git ls-files '*.go'))" ]; then echo "verify: gofmt -s needed:"; gofmt -s -l $$(git ls-files '*.go'); exit 1; fi
 	$(MAKE) vet lint
 
