@@ -1,0 +1,84 @@
+// Package kustomize applies config/ the way a user does, with the real kubectl (kustomize built
+// in) onto the real kube-apiserver.
+package kustomize
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tokenops/token-operator/internal/testenv"
+)
+
+func TestApplyDefaultAndEngine(t *testing.T) {
+	env, err := testenv.New(false) // the CRDs come from config/default
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kc, err := testenv.AdminKubeconfig(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubectlBin, err := testenv.Kubectl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(kubectlBin, append([]string{"--kubeconfig", kcPath}, args...)...)
+		cmd.Dir = testenv.RepoRoot()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+
+	kubectl("apply", "-k", "config/default")
+	kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+	for _, o := range []string{"namespace/token-operator", "clusterrole/token-operator-manager", "clusterrolebinding/token-operator-manager",
+		"crd/databasetokens.tokens.tokenops.dev", "crd/clustertokenengines.tokens.tokenops.dev"} {
+		kubectl("get", o)
+	}
+	for _, o := range []string{"deployment/token-operator", "serviceaccount/token-operator", "role/token-operator-manager",
+		"rolebinding/token-operator-manager", "service/token-operator-metrics"} {
+		kubectl("get", "-n", "token-operator", o)
+	}
+	// The manager's service account may do what the manager needs, and no more than asked.
+	sa := "--as=system:serviceaccount:token-operator:token-operator"
+	for _, check := range [][]string{
+		{"create", "leases.coordination.k8s.io", "-n", "token-operator"},
+		{"patch", "databasetokens.tokens.tokenops.dev", "-n", "monitoring"},
+		{"update", "systemtokens.tokens.tokenops.dev/finalizers", "-n", "monitoring"},
+		{"create", "secrets", "-n", "monitoring"},
+	} {
+		if out := strings.TrimSpace(kubectl(append([]string{"auth", "can-i", sa}, check...)...)); out != "yes" {
+			t.Errorf("service account cannot %v: %s", check, out)
+		}
+	}
+	cmd := exec.Command(kubectlBin, "--kubeconfig", kcPath, "auth", "can-i", sa, "create", "leases.coordination.k8s.io", "-n", "kube-system")
+	if out, _ := cmd.Output(); strings.TrimSpace(string(out)) != "no" {
+		t.Errorf("service account may create leases outside its namespace: %s", out)
+	}
+
+	// config/engine needs the admin token Secret first (see its kustomization.yaml).
+	tok := "apiv3_" + strings.Repeat("A", 86)
+	kubectl("create", "secret", "generic", "token-engine-admin", "-n", "token-operator",
+		"--from-literal=token="+tok, `--from-literal=admin-token.json={"token":"`+tok+`"}`)
+	kubectl("apply", "-k", "config/engine")
+	kubectl("get", "-n", "token-operator", "statefulset/token-engine", "service/token-engine")
+	out := kubectl("get", "clustertokenengine", "default", "-o", "jsonpath={.metadata.annotations} {.spec.influxdb3.url}")
+	if !strings.Contains(out, `"tokens.tokenops.dev/default":"true"`) || !strings.Contains(out, "http://token-engine.token-operator.svc:8181") {
+		t.Errorf("ClusterTokenEngine default: %s", out)
+	}
+}
