@@ -15,6 +15,8 @@ LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 STATICCHECK ?= $(LOCALBIN)/staticcheck-$(STATICCHECK_VERSION)
 HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
+CRD_REF_DOCS_VERSION ?= v0.3.0
+CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
 # Tests that run helm (test/helm, test/e2e) find it through $HELM.
 export HELM
 
@@ -38,8 +40,9 @@ manifests: controller-gen ## Generate CRDs and RBAC from the API types and marke
 	rm -f charts/token-operator/crds/*.yaml && cp config/crd/bases/*.yaml charts/token-operator/crds/
 
 .PHONY: generate
-generate: controller-gen ## Generate DeepCopy methods.
+generate: controller-gen crd-ref-docs ## Generate DeepCopy methods and the API reference (docs/api-reference.md).
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+	$(CRD_REF_DOCS) --source-path=./api/v1alpha1 --config=hack/api-docs/config.yaml --renderer=markdown --output-path=docs/api-reference.md --log-level=ERROR
 
 .PHONY: dev
 dev: control-plane build ## Run the whole product locally: control plane, token engine, manager (state in .dev/).
@@ -68,9 +71,10 @@ bench: ## Run the benchmarks (ratios against baselines measured in the same run)
 .PHONY: verify
 verify: manifests generate ## Fail if generated files are stale, go.mod is untidy, or vet/lint/gofmt complain.
 	go mod tidy
-	@if [ -n "$$(git status --porcelain -- config charts/token-operator/crds api go.mod go.sum)" ]; then \
+	@if [ -n "$$(git status --porcelain -- config charts/token-operator/crds api docs/api-reference.md go.mod go.sum)" ]; then \
 		echo "verify: generated files or go.mod/go.sum are stale; run 'make manifests generate' and 'go mod tidy' and commit:"; \
-		git status --porcelain -- config charts/token-operator/crds api go.mod go.sum; git --no-pager diff --stat -- config charts/token-operator/crds api go.mod go.sum; exit 1; fi
+		git status --porcelain -- config charts/token-operator/crds api docs/api-reference.md go.mod go.sum; \
+		git --no-pager diff --stat -- config charts/token-operator/crds api docs/api-reference.md go.mod go.sum; exit 1; fi
 	@if [ -n "$$(gofmt -s -l $$(git ls-files '*.go'))" ]; then echo "verify: gofmt -s needed:"; gofmt -s -l $$(git ls-files '*.go'); exit 1; fi
 	$(MAKE) vet lint
 
@@ -89,10 +93,11 @@ control-plane: ## Build kube-apiserver, etcd and kubectl from the Go module prox
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
 
-.PHONY: controller-gen staticcheck helm
+.PHONY: controller-gen staticcheck helm crd-ref-docs
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.
 staticcheck: $(STATICCHECK) ## Install staticcheck into bin/.
 helm: $(HELM) ## Install helm into bin/.
+crd-ref-docs: $(CRD_REF_DOCS) ## Install crd-ref-docs (the API reference generator) into bin/.
 
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	$(call go-install-tool,$@,sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
@@ -100,6 +105,8 @@ $(STATICCHECK): | $(LOCALBIN)
 	$(call go-install-tool,$@,honnef.co/go/tools/cmd/staticcheck,$(STATICCHECK_VERSION))
 $(HELM): | $(LOCALBIN)
 	$(call go-install-tool,$@,helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+$(CRD_REF_DOCS): | $(LOCALBIN)
+	$(call go-install-tool,$@,github.com/elastic/crd-ref-docs,$(CRD_REF_DOCS_VERSION))
 
 # go-install-tool installs $2@$3 and names the binary $1 (versioned names make a bump reinstall).
 define go-install-tool
