@@ -8,8 +8,13 @@ import (
 	"github.com/tokenops/token-operator/internal/cli"
 )
 
+// version is set at link time (-ldflags "-X main.version=v0.1.0", see the Dockerfile).
+var version = "dev"
+
 func main() {
-	if err := cli.NewRootCommand().Execute(); err != nil {
+	root := cli.NewRootCommand()
+	root.Version = version
+	if err := root.Execute(); err != nil {
 		os.Exit(1)
 	}
 }
