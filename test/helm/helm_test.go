@@ -452,3 +452,53 @@ func TestRenderedObjectsPassServerValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestContainerArgsParse runs the real binary with the args the chart gives each container, so a
+// renamed or mistyped flag in a template fails here rather than in a crash-looping pod.
+func TestContainerArgsParse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	r := newRunner(t, "")
+	bin, err := testenv.BuildOperator(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := r.Helm("template", release, chartDir, "-n", namespace, "--set", "watchNamespaces={a,b}",
+		"--set", "engine.expiredTokenRetention=24h", "--set", "extraArgs={--max-concurrent-reconciles=8}", "--set", "logLevel=debug")
+	seen := 0
+	for _, kind := range []string{"Deployment", "StatefulSet"} {
+		for _, w := range find(objects(t, out), kind) {
+			b, _ := json.Marshal(w)
+			var spec struct {
+				Spec struct {
+					Template struct {
+						Spec struct {
+							Containers []struct {
+								Name string   `json:"name"`
+								Args []string `json:"args"`
+							} `json:"containers"`
+						} `json:"spec"`
+					} `json:"template"`
+				} `json:"spec"`
+			}
+			if err := json.Unmarshal(b, &spec); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range spec.Spec.Template.Spec.Containers {
+				// --help after the args: cobra parses (and rejects) every flag first, then prints help.
+				if o, err := exec.Command(bin, append(c.Args, "--help")...).CombinedOutput(); err != nil {
+					t.Errorf("%s container %s: token-operator %s: %v\n%s", kind, c.Name, strings.Join(c.Args, " "), err, o)
+				}
+				seen++
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("checked %d containers, want the manager and the engine", seen)
+	}
+	// The check itself must be able to fail.
+	if err := exec.Command(bin, "manager", "--no-such-flag", "--help").Run(); err == nil {
+		t.Error("an unknown flag with --help succeeded; the check above proves nothing")
+	}
+}
