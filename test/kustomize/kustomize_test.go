@@ -6,8 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/tokenops/token-operator/internal/testenv"
 )
@@ -80,5 +83,68 @@ func TestApplyDefaultAndEngine(t *testing.T) {
 	out := kubectl("get", "clustertokenengine", "default", "-o", "jsonpath={.metadata.annotations} {.spec.influxdb3.url}")
 	if !strings.Contains(out, `"tokens.tokenops.dev/default":"true"`) || !strings.Contains(out, "http://token-engine.token-operator.svc:8181") {
 		t.Errorf("ClusterTokenEngine default: %s", out)
+	}
+}
+
+// workload is the part of a Deployment or StatefulSet whose container args are checked.
+type workload struct {
+	Kind string `json:"kind"`
+	Spec struct {
+		Template struct {
+			Spec struct {
+				Containers []struct {
+					Name  string   `json:"name"`
+					Image string   `json:"image"`
+					Args  []string `json:"args"`
+				} `json:"containers"`
+			} `json:"spec"`
+		} `json:"template"`
+	} `json:"spec"`
+}
+
+// TestContainerArgsParse runs the real binary with the args config/ gives each container, so a
+// renamed or mistyped flag fails here rather than in a crash-looping pod.
+func TestContainerArgsParse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	kubectlBin, err := testenv.Kubectl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := testenv.BuildOperator(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, dir := range []string{"config/default", "config/engine"} {
+		cmd := exec.Command(kubectlBin, "kustomize", dir)
+		cmd.Dir = testenv.RepoRoot()
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kubectl kustomize %s: %v", dir, err)
+		}
+		for _, doc := range regexp.MustCompile(`(?m)^---$`).Split(string(out), -1) {
+			var w workload
+			if err := yaml.Unmarshal([]byte(doc), &w); err != nil {
+				t.Fatal(err)
+			}
+			if w.Kind != "Deployment" && w.Kind != "StatefulSet" {
+				continue
+			}
+			for _, c := range w.Spec.Template.Spec.Containers {
+				if c.Image != "ghcr.io/tokenops/token-operator:0.1.0" {
+					t.Errorf("%s %s: image %s, want the kustomization's pinned image", dir, c.Name, c.Image)
+				}
+				// --help after the args: cobra parses (and rejects) every flag first, then prints help.
+				if o, err := exec.Command(bin, append(c.Args, "--help")...).CombinedOutput(); err != nil {
+					t.Errorf("%s container %s: token-operator %s: %v\n%s", dir, c.Name, strings.Join(c.Args, " "), err, o)
+				}
+				seen++
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("checked %d containers, want the manager and the engine", seen)
 	}
 }
