@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +16,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
@@ -460,10 +465,7 @@ func TestContainerArgsParse(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	r := newRunner(t, "")
-	bin, err := testenv.BuildOperator(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := operatorBinary(t)
 	out := r.Helm("template", release, chartDir, "-n", namespace, "--set", "watchNamespaces={a,b}",
 		"--set", "engine.expiredTokenRetention=24h", "--set", "extraArgs={--max-concurrent-reconciles=8}", "--set", "logLevel=debug")
 	seen := 0
@@ -500,5 +502,118 @@ func TestContainerArgsParse(t *testing.T) {
 	// The check itself must be able to fail.
 	if err := exec.Command(bin, "manager", "--no-such-flag", "--help").Run(); err == nil {
 		t.Error("an unknown flag with --help succeeded; the check above proves nothing")
+	}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// operatorBinary builds token-operator once for the package's tests.
+func operatorBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "token-operator-helm-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin, buildErr = testenv.BuildOperator(dir)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		_ = os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+// TestGeneratedAdminSecretWorksWithTheEngine starts the real engine with the chart's args and the
+// admin-token.json the chart generates, and checks that the Secret's token key (what the
+// ClusterTokenEngine hands the operator) is accepted as the admin token.
+func TestGeneratedAdminSecretWorksWithTheEngine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	r := newRunner(t, "")
+	bin := operatorBinary(t)
+	objs := objects(t, r.Helm("template", release, chartDir, "-n", namespace))
+	secrets := find(objs, "Secret")
+	if len(secrets) != 1 {
+		t.Fatalf("want one Secret, got %d", len(secrets))
+	}
+	raw, _ := json.Marshal(secrets[0])
+	var secret corev1.Secret
+	if err := json.Unmarshal(raw, &secret); err != nil {
+		t.Fatal(err)
+	}
+	var sts struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Args []string `json:"args"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	raw, _ = json.Marshal(find(objs, "StatefulSet")[0])
+	if err := json.Unmarshal(raw, &sts); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "admin-token.json")
+	if err := os.WriteFile(tokenFile, secret.Data["admin-token.json"], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	// The chart's args, with the pod's paths and port moved here (the last of a repeated flag wins).
+	args := append(sts.Spec.Template.Spec.Containers[0].Args, "--listen="+addr, "--data-dir="+filepath.Join(dir, "data"), "--admin-token-file="+tokenFile)
+	cmd := exec.Command(bin, args...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	get := func(path, token string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for get("/readyz", "") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine did not become ready:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := get("/health", string(secret.Data["token"])); code != http.StatusOK {
+		t.Errorf("GET /health with the Secret's token: %d, want 200\n%s", code, logs.String())
+	}
+	if code := get("/health", "apiv3_not-the-admin-token"); code != http.StatusUnauthorized {
+		t.Errorf("GET /health with another token: %d, want 401", code)
 	}
 }
