@@ -128,6 +128,7 @@ func cond(t string, s metav1.ConditionStatus, reason, msg string, gen int64) met
 type tokenCase struct {
 	name       string
 	generation int64
+	deleting   bool
 	status     tokensv1.TokenStatus
 	want       string
 	wantInMsg  string
@@ -201,6 +202,11 @@ func tokenCases() []tokenCase {
 			ObservedGeneration: gen,
 			Conditions:         []metav1.Condition{notReady(tokensv1.ReasonEngineNotFound, `ClusterTokenEngine "default" does not exist`)},
 		}},
+		{name: "being deleted, engine down", generation: gen, deleting: true, want: "Progressing", wantInMsg: "RevocationFailed: revoking", status: tokensv1.TokenStatus{
+			ObservedGeneration: gen, Current: currentRec,
+			Conditions: []metav1.Condition{ready, cond(tokensv1.ConditionRevocationFailed, metav1.ConditionTrue, tokensv1.ReasonRevocationFailed,
+				"revoking token \"k8s.monitoring.telegraf-writer.1a2b3c4d.r1\": connection refused; retrying with backoff. To release the DatabaseToken without revoking, annotate it tokens.tokenops.dev/skip-revocation=true", gen)},
+		}},
 		{name: "reason this script does not know", generation: gen, want: "Degraded", wantInMsg: "SomethingNew: ", status: tokensv1.TokenStatus{
 			ObservedGeneration: gen, Conditions: []metav1.Condition{notReady("SomethingNew", "a future reason")},
 		}},
@@ -213,6 +219,10 @@ func TestTokenHealth(t *testing.T) {
 		for _, tc := range tokenCases() {
 			t.Run(kind+"/"+tc.name, func(t *testing.T) {
 				meta := metav1.ObjectMeta{Name: "telegraf-writer", Namespace: "monitoring", Generation: tc.generation, UID: "1a2b3c4d-0000-0000-0000-000000000000"}
+				if tc.deleting {
+					meta.DeletionTimestamp = &minted
+					meta.Finalizers = []string{tokensv1.Finalizer}
+				}
 				var obj any
 				switch kind {
 				case "DatabaseToken":

@@ -54,7 +54,15 @@ if obj.status ~= nil then
   observed = obj.status.observedGeneration
 end
 
-if ready == nil then
+if obj.metadata.deletionTimestamp ~= nil then
+  -- Argo CD's own check reports this before running a script; kept here for other callers.
+  hs.status = "Progressing"
+  hs.message = "Revoking the engine tokens before deletion"
+  local failed = condition("RevocationFailed")
+  if failed ~= nil and failed.status == "True" then
+    hs.message = "RevocationFailed: " .. text(failed.message)
+  end
+elseif ready == nil then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to mint a token"
 elseif gen ~= nil and observed ~= nil and observed < gen and
