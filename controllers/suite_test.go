@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -167,10 +168,14 @@ func startManager(t *testing.T, ns string, deps controllers.TokenDeps) *runningM
 
 // startManagerWith runs a manager with the token reconcilers over namespace ns; it is stopped
 // at test cleanup at the latest.
-func startManagerWith(t *testing.T, ns string, deps controllers.TokenDeps) *runningManager {
+func startManagerWith(t *testing.T, ns string, deps controllers.TokenDeps, wrap ...transport.WrapperFunc) *runningManager {
 	t.Helper()
 	logger := zap.New(zap.WriteTo(io.MultiWriter(&managerLogs, testWriter{t})), zap.UseDevMode(false))
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	cfg := rest.CopyConfig(restCfg)
+	for _, w := range wrap {
+		cfg.Wrap(w)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Logger:                 logger,
 		Cache:                  managerCache(ns),

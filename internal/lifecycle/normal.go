@@ -53,6 +53,11 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 	}
 
 	d := Decide(s.input())
+	if d.Action == ActionResume || d.Action == ActionAbandon {
+		if stale, err := s.staleView(ctx); err != nil || stale {
+			return ctrl.Result{RequeueAfter: StaleRequeue}, err
+		}
+	}
 	if d.Action == ActionAbandon {
 		if err := s.abandonPending(ctx); err != nil {
 			return s.stepError("revoking an abandoned pending token", err)

@@ -79,7 +79,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ct
 			res, retErr = ctrl.Result{}, nil
 			return
 		}
-		if s.released {
+		if s.released || s.stale {
 			return
 		}
 		if retErr == nil {
@@ -120,6 +120,7 @@ type scope[T client.Object] struct {
 	notice     string // the engine's message about a token just minted
 	why        string // why the token being minted replaces the current one ("" for the first)
 	replaced   bool   // this pass moved a current token to status.previous
+	stale      bool   // the cached object is older than the API server's: write nothing
 }
 
 func (r *Reconciler[T]) newScope(obj T) *scope[T] {

@@ -1,0 +1,97 @@
+package controllers_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/tokenops/token-operator/controllers"
+	"github.com/tokenops/token-operator/internal/engine/fake"
+)
+
+// writeCounter counts the manager's API writes by resource, from its HTTP transport.
+type writeCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(r)
+		if r.Method != http.MethodGet {
+			c.mu.Lock()
+			c.counts[writeKind(r.URL.Path)]++
+			if err == nil && resp.StatusCode == http.StatusConflict {
+				c.counts["conflicts"]++
+			}
+			c.mu.Unlock()
+		}
+		return resp, err
+	})
+}
+
+// writeKind names what a request path writes: "events", "secrets", "databasetokens/status", ...
+func writeKind(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			rest := parts[i+2:]
+			if len(rest) >= 3 {
+				return rest[0] + "/" + rest[2]
+			}
+			return rest[0]
+		}
+	}
+	return path
+}
+
+func (c *writeCounter) get(kind string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[kind]
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// DESIGN §8: at most 4 API writes per minted token (finalizer, pending, Secret, current) and at
+// most one event; none at steady state.
+func TestWriteBudgetPerMintedToken(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	fe := fake.New()
+	writes := &writeCounter{counts: map[string]int{}}
+	startManagerWith(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)}, writes.wrap)
+
+	const n = 30
+	for i := range n {
+		g.Expect(k8s.Create(context.Background(), databaseTokenKind.new("budget-"+strconv.Itoa(i), ns))).To(Succeed())
+	}
+	for i := range n {
+		waitReady(t, databaseTokenKind, databaseTokenKind.new("budget-"+strconv.Itoa(i), ns))
+	}
+	g.Eventually(func() int { return writes.get("events") }).WithTimeout(timeout).Should(BeNumerically(">=", n))
+
+	tokenWrites := writes.get("databasetokens") + writes.get("databasetokens/status") + writes.get("secrets")
+	t.Logf("%d tokens: %d object writes, %d status writes, %d Secret writes, %d events, %d conflicts",
+		n, writes.get("databasetokens"), writes.get("databasetokens/status"), writes.get("secrets"), writes.get("events"), writes.get("conflicts"))
+	g.Expect(tokenWrites).To(BeNumerically("<=", 4*n), "at most 4 API writes per minted token")
+	g.Expect(writes.get("events")).To(BeNumerically("<=", n), "at most one event per minted token")
+	g.Expect(fe.MintCount()).To(Equal(n))
+
+	// Steady state: no writes at all.
+	total := func() int { return tokenWritesOf(writes) + writes.get("events") }
+	before := total()
+	g.Consistently(total).WithTimeout(3 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(before))
+}
+
+func tokenWritesOf(w *writeCounter) int {
+	return w.get("databasetokens") + w.get("databasetokens/status") + w.get("secrets")
+}
