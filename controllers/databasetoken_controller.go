@@ -2,6 +2,7 @@ package controllers
 
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
@@ -48,5 +49,6 @@ func DatabasePermissions(t *tokensv1.DatabaseToken) []engine.Permission {
 func (r *DatabaseTokenReconciler) SetupWithManager(mgr ctrl.Manager, deps TokenDeps) error {
 	deps = deps.withDefaults()
 	r.Reconciler = newLifecycle(mgr, deps, DatabaseTokenKind)
-	return setupTokenController(mgr, deps, "databasetoken", r.Reconciler)
+	return setupTokenController(mgr, deps, "databasetoken", r.Reconciler,
+		func() client.ObjectList { return &tokensv1.DatabaseTokenList{} })
 }

@@ -166,17 +166,17 @@ func TestEngineTokenEngineServesItsNamespace(t *testing.T) {
 	g.Expect(k8s.Create(ctx, te)).To(Succeed())
 	waitEngine(t, te, metav1.ConditionTrue, tokensv1.ReasonReachable)
 
-	r, err := e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"})
+	r, err := e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"}, engineref.Request{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(r.Name).To(Equal("own"))
 	g.Expect(r.URL).To(Equal(inst.URL))
 	g.Expect(r.Engine.Check(ctx)).To(Succeed())
 	// The same client is reused while nothing changes.
-	r2, err := e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"})
+	r2, err := e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"}, engineref.Request{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(r2.Engine).To(BeIdenticalTo(r.Engine))
 
-	_, err = e.resolver.Resolve(ctx, e.other, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"})
+	_, err = e.resolver.Resolve(ctx, e.other, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"}, engineref.Request{})
 	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotFound), "%v", err)
 
 	// One event for the one transition, although the engine was checked many times.
@@ -204,7 +204,7 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 	e := startEngineManager(t, controllers.EngineDeps{})
 	e.adminSecret(t, e.ns, "admin", inst.AdminToken, nil)
 
-	_, err := e.resolver.Resolve(ctx, e.ns, nil)
+	_, err := e.resolver.Resolve(ctx, e.ns, nil, engineref.Request{})
 	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotFound))
 	g.Expect(err.Error()).To(ContainSubstring("kubectl annotate clustertokenengine NAME tokens.tokenops.dev/default=true"))
 
@@ -223,25 +223,25 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 
 	// Omitted ref → the default engine, for a namespace its glob allows.
 	g.Eventually(func(g Gomega) {
-		r, err := e.resolver.Resolve(ctx, e.ns, nil)
+		r, err := e.resolver.Resolve(ctx, e.ns, nil, engineref.Request{})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(r.Name).To(Equal(dflt.Name))
 	}).WithTimeout(engTimeout).Should(Succeed())
-	r, err := e.resolver.Resolve(ctx, "team-blue", nil)
+	r, err := e.resolver.Resolve(ctx, "team-blue", nil, engineref.Request{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(r.Kind).To(Equal(tokensv1.ClusterTokenEngineKind))
 
 	// A namespace the glob does not allow.
-	_, err = e.resolver.Resolve(ctx, "finance", nil)
+	_, err = e.resolver.Resolve(ctx, "finance", nil, engineref.Request{})
 	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonNotPermitted))
 	g.Expect(err.Error()).To(ContainSubstring("ClusterTokenEngine " + dflt.Name + " does not allow namespace finance"))
 	g.Expect(err.Error()).To(ContainSubstring("matchNames [" + e.ns + ", team-*]"))
 
 	// The label selector reads the Namespace's labels.
 	ref := &tokensv1.EngineReference{Name: bySelector.Name}
-	_, err = e.resolver.Resolve(ctx, labelled, ref)
+	_, err = e.resolver.Resolve(ctx, labelled, ref, engineref.Request{})
 	g.Expect(err).NotTo(HaveOccurred())
-	_, err = e.resolver.Resolve(ctx, plain, ref)
+	_, err = e.resolver.Resolve(ctx, plain, ref, engineref.Request{})
 	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonNotPermitted))
 	g.Expect(err.Error()).To(ContainSubstring("allowedNamespaces.selector tokens.example/allowed=yes"))
 
@@ -250,14 +250,14 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 		c.Annotations = map[string]string{tokensv1.DefaultEngineAnnotation: "true"}
 	})
 	g.Eventually(func(g Gomega) {
-		_, err := e.resolver.Resolve(ctx, e.ns, nil)
+		_, err := e.resolver.Resolve(ctx, e.ns, nil, engineref.Request{})
 		g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonMultipleDefaultEngines))
 	}).WithTimeout(engTimeout).Should(Succeed())
 
 	// An engine that is not Ready is refused with its own reason in the message.
 	down := e.clusterEngine(t, "down", "http://127.0.0.1:1")
 	waitEngine(t, down, metav1.ConditionFalse, tokensv1.ReasonUnreachable)
-	_, err = e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Name: down.Name})
+	_, err = e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Name: down.Name}, engineref.Request{})
 	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotReady))
 	g.Expect(err.Error()).To(ContainSubstring("is not Ready (Unreachable:"))
 }
@@ -311,7 +311,7 @@ func TestResolverNotPermittedTokenMintsNothing(t *testing.T) {
 	g.Expect(authorizeStatus(inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
 
 	// Exactly the allowed token exists in the engine; the refused one was never minted.
-	r, err := e.resolver.Resolve(ctx, e.other, nil)
+	r, err := e.resolver.Resolve(ctx, e.other, nil, engineref.Request{})
 	g.Expect(err).NotTo(HaveOccurred())
 	live, err := r.Engine.List(ctx, "k8s.")
 	g.Expect(err).NotTo(HaveOccurred())

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
@@ -42,5 +43,6 @@ func SystemPermissions(t *tokensv1.SystemToken) []engine.Permission {
 func (r *SystemTokenReconciler) SetupWithManager(mgr ctrl.Manager, deps TokenDeps) error {
 	deps = deps.withDefaults()
 	r.Reconciler = newLifecycle(mgr, deps, SystemTokenKind)
-	return setupTokenController(mgr, deps, "systemtoken", r.Reconciler)
+	return setupTokenController(mgr, deps, "systemtoken", r.Reconciler,
+		func() client.ObjectList { return &tokensv1.SystemTokenList{} })
 }

@@ -74,13 +74,18 @@ func newLifecycle[T client.Object](mgr ctrl.Manager, deps TokenDeps, kind lifecy
 	}
 }
 
-// setupTokenController watches a token kind and the Secrets it owns. Reconciles follow spec and
-// metadata changes (deletion, the skip-revocation annotation), not our own status writes.
-func setupTokenController[T client.Object](mgr ctrl.Manager, deps TokenDeps, name string, r *lifecycle.Reconciler[T]) error {
-	return ctrl.NewControllerManagedBy(mgr).
+// setupTokenController watches a token kind, the Secrets it owns and the engines tokens use
+// (see watchEngines; newList makes a list of the kind). Reconciles follow spec and metadata
+// changes (deletion, the skip-revocation annotation), not our own status writes.
+func setupTokenController[T client.Object](mgr ctrl.Manager, deps TokenDeps, name string, r *lifecycle.Reconciler[T], newList func() client.ObjectList) error {
+	if err := indexEngineRef(mgr, r.Kind); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(name).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&corev1.Secret{}).
+		Owns(&corev1.Secret{})
+	return watchEngines(b, mgr, newList).
 		WithOptions(controller.Options{MaxConcurrentReconciles: deps.MaxConcurrentReconciles}).
 		Complete(r)
 }

@@ -12,6 +12,11 @@ type ClusterTokenEngineSpec struct {
 	// allowedNamespaces says which namespaces may use this engine. Omitted: every namespace.
 	// +optional
 	AllowedNamespaces *AllowedNamespaces `json:"allowedNamespaces,omitempty"`
+
+	// policy limits, per namespace, the databases, system resources and expiry tokens may ask
+	// for; see docs/policy.md. Omitted: no limits beyond allowedNamespaces.
+	// +optional
+	Policy *EnginePolicy `json:"policy,omitempty"`
 }
 
 // ClusterTokenEngine is a cluster-scoped token engine usable from the namespaces it allows.
@@ -48,8 +53,14 @@ type ClusterTokenEngineList struct {
 // TokenEngineSpec is the desired state of a TokenEngine.
 // +kubebuilder:validation:XValidation:rule="[has(self.influxdb3), has(self.influxdb2), has(self.cloudDedicated), has(self.influxdb1)].filter(x, x).size() == 1",message="set exactly one engine: influxdb3, influxdb2, cloudDedicated or influxdb1"
 // +kubebuilder:validation:XValidation:rule="(!has(self.influxdb3) || !has(self.influxdb3.adminTokenSecretRef.__namespace__)) && (!has(self.influxdb2) || !has(self.influxdb2.tokenSecretRef.__namespace__)) && (!has(self.cloudDedicated) || !has(self.cloudDedicated.managementTokenSecretRef.__namespace__)) && (!has(self.influxdb1) || !has(self.influxdb1.credentialsSecretRef.__namespace__))",message="a TokenEngine reads its credentials Secret from its own namespace: remove the namespace field from the secret reference (or use a ClusterTokenEngine)"
+// +kubebuilder:validation:XValidation:rule="!has(self.policy) || self.policy.rules.all(r, !has(r.namespaces))",message="a TokenEngine serves only its own namespace: remove namespaces from its policy rules"
 type TokenEngineSpec struct {
 	EngineSpec `json:",inline"`
+
+	// policy limits the databases, system resources and expiry tokens of this namespace may ask
+	// for; rules must omit namespaces. See docs/policy.md. Omitted: no limits.
+	// +optional
+	Policy *EnginePolicy `json:"policy,omitempty"`
 }
 
 // TokenEngine is a namespaced token engine usable only by tokens in its own namespace.

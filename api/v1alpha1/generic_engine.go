@@ -33,6 +33,8 @@ type GenericEngine interface {
 	// GetAllowedNamespaces returns who may use the engine; nil means every namespace for a
 	// ClusterTokenEngine. A TokenEngine returns nil: it serves only its own namespace.
 	GetAllowedNamespaces() *AllowedNamespaces
+	// GetPolicy returns the engine's policy; nil means no limits.
+	GetPolicy() *EnginePolicy
 }
 
 var (
@@ -54,6 +56,9 @@ func (e *ClusterTokenEngine) GetAllowedNamespaces() *AllowedNamespaces {
 	return e.Spec.AllowedNamespaces
 }
 
+// GetPolicy implements GenericEngine.
+func (e *ClusterTokenEngine) GetPolicy() *EnginePolicy { return e.Spec.Policy }
+
 // EngineKind implements GenericEngine.
 func (e *TokenEngine) EngineKind() EngineKind { return TokenEngineKind }
 
@@ -65,3 +70,6 @@ func (e *TokenEngine) GetEngineStatus() *EngineStatus { return &e.Status }
 
 // GetAllowedNamespaces implements GenericEngine; a TokenEngine serves only its own namespace.
 func (e *TokenEngine) GetAllowedNamespaces() *AllowedNamespaces { return nil }
+
+// GetPolicy implements GenericEngine.
+func (e *TokenEngine) GetPolicy() *EnginePolicy { return e.Spec.Policy }

@@ -147,8 +147,42 @@ var _ = Describe("Admission rejects bad specs with a message naming the field an
 		Entry("cloudDedicated engine with a malformed account ID", "ClusterTokenEngine",
 			"cloudDedicated: {accountID: acme, clusterID: 11111111-2222-3333-4444-555555555555, managementTokenSecretRef: {name: m}}",
 			"spec.cloudDedicated.accountID", "must be the account's UUID"),
+		// Engine policy.
+		Entry("policy without rules", "ClusterTokenEngine", validEngine+"\npolicy: {rules: []}",
+			"spec.policy.rules", "should have at least 1 items"),
+		Entry("policy rule without a name", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{databases: [a]}]}",
+			"spec.policy.rules[0].name: Required value"),
+		Entry("policy rule name not a short name", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: Team_A, databases: [a]}]}",
+			"spec.policy.rules[0].name", "must be a short name of lowercase letters, digits and '-'"),
+		Entry("policy rule names repeated", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, databases: [a]}, {name: a, databases: [b]}]}",
+			"spec.policy", "each rule name may appear only once"),
+		Entry("policy rule permitting nothing", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, maxExpiresAfter: 7d}]}",
+			"spec.policy.rules[0]", "a rule must permit something: set databases and/or systemResources"),
+		Entry("policy rule with empty namespaces", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, namespaces: {}, databases: [a]}]}",
+			"spec.policy.rules[0]", "namespaces needs matchNames or selector"),
+		Entry("policy rule namespaces with names and a selector", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, namespaces: {matchNames: [a], selector: {}}, databases: [a]}]}",
+			"spec.policy.rules[0].namespaces", "set either matchNames or selector, not both"),
+		Entry("policy database pattern with a space", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, databases: [\"team a\"]}]}",
+			"spec.policy.rules[0].databases", "database patterns may hold letters, digits"),
+		Entry("policy with an unknown system resource", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, systemResources: [cpu]}]}",
+			"spec.policy.rules[0].systemResources[0]", `supported values: "health", "metrics", "ping", "ready", "*"`),
+		Entry("policy maxExpiresAfter not a duration", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, databases: [a], maxExpiresAfter: 1month}]}",
+			"spec.policy.rules[0].maxExpiresAfter", "must be a duration such as 30m"),
+		Entry("policy with 33 rules", "ClusterTokenEngine", validEngine+"\npolicy: {rules: ["+manyRules(33)+"]}",
+			"spec.policy.rules", "must have at most 32 items"),
+		Entry("TokenEngine policy rule naming namespaces", "TokenEngine", "influxdb3: {url: http://engine:8181, adminTokenSecretRef: {name: admin}}\npolicy: {rules: [{name: a, namespaces: {matchNames: [x]}, databases: [a]}]}",
+			"a TokenEngine serves only its own namespace: remove namespaces from its policy rules"),
 	)
 })
+
+// manyRules renders n distinct policy rules.
+func manyRules(n int) string {
+	rules := make([]string, n)
+	for i := range rules {
+		rules[i] = fmt.Sprintf("{name: r%d, databases: [d%d]}", i, i)
+	}
+	return strings.Join(rules, ", ")
+}
 
 var _ = Describe("Admission accepts every permission shape in the seed documents", func() {
 	DescribeTable("accepted",
@@ -196,6 +230,22 @@ deletionPolicy: Revoke`),
 		Entry("cloudDedicated engine", "ClusterTokenEngine", "cloudDedicated: {accountID: 11111111-2222-3333-4444-555555555555, clusterID: 66666666-7777-8888-9999-000000000000, managementTokenSecretRef: {namespace: ops, name: mgmt}, dataURL: https://cluster-id.a.influxdb.io}"),
 		Entry("influxdb1 engine", "ClusterTokenEngine", "influxdb1: {url: http://influxdb:8086, credentialsSecretRef: {namespace: ops, name: influx-admin}}"),
 		Entry("TokenEngine in its own namespace", "TokenEngine", "influxdb3: {url: http://engine:8181, adminTokenSecretRef: {name: admin}, tls: {insecureSkipVerify: true}}"),
+		Entry("ClusterTokenEngine policy (docs/policy.md)", "ClusterTokenEngine", validEngine+`
+policy:
+  rules:
+  - name: team-a
+    namespaces: {matchNames: [team-a, team-a-*]}
+    databases: [team-a-*, shared/autogen]
+    maxExpiresAfter: 30d
+  - name: monitoring
+    namespaces: {selector: {matchLabels: {tokens.example/monitoring: "true"}}}
+    systemResources: [health, metrics]
+    databases: ["*"]
+  - name: everyone-else
+    databases: [sandbox-*]
+    maxExpiresAfter: 1d12h`),
+		Entry("ClusterTokenEngine policy with 32 rules", "ClusterTokenEngine", validEngine+"\npolicy: {rules: ["+manyRules(32)+"]}"),
+		Entry("TokenEngine policy without namespaces", "TokenEngine", "influxdb3: {url: http://engine:8181, adminTokenSecretRef: {name: admin}}\npolicy: {rules: [{name: own, databases: [app-*], systemResources: [\"*\"], maxExpiresAfter: 7d}]}"),
 	)
 
 	It("fills in defaults", func() {

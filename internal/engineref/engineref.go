@@ -28,7 +28,13 @@ type Resolved struct {
 // Resolver finds the engine for a token. Implementations read engine resources from the cache and
 // credentials Secrets uncached, and reuse built clients while neither changes.
 type Resolver interface {
-	Resolve(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (*Resolved, error)
+	// Resolve finds the engine a token in namespace wants to mint with: the engine must allow the
+	// namespace (allowedNamespaces) and its policy must permit req.
+	Resolve(ctx context.Context, namespace string, ref *tokensv1.EngineReference, req Request) (*Resolved, error)
+	// ResolveForRevocation finds the engine only to revoke a token's engine tokens. Neither
+	// allowedNamespaces nor the policy apply: revoking grants nothing, and a token that is no
+	// longer permitted must still be revocable (that is how it is taken away).
+	ResolveForRevocation(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (*Resolved, error)
 }
 
 // Error says why a token cannot use an engine; Reason is a condition reason from the API package
@@ -48,8 +54,14 @@ func Errorf(reason, format string, args ...any) *Error {
 // Static resolves every reference to one engine. Tests use it with the fake engine.
 type Static struct{ Resolved Resolved }
 
-// Resolve implements Resolver.
-func (s *Static) Resolve(context.Context, string, *tokensv1.EngineReference) (*Resolved, error) {
+// Resolve implements Resolver; Static has no policy.
+func (s *Static) Resolve(context.Context, string, *tokensv1.EngineReference, Request) (*Resolved, error) {
+	r := s.Resolved
+	return &r, nil
+}
+
+// ResolveForRevocation implements Resolver.
+func (s *Static) ResolveForRevocation(context.Context, string, *tokensv1.EngineReference) (*Resolved, error) {
 	r := s.Resolved
 	return &r, nil
 }

@@ -2,6 +2,7 @@ package engineref
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -44,15 +45,35 @@ type Cached struct {
 var _ Resolver = (*Cached)(nil)
 
 // Resolve implements Resolver. Errors are *Error (a condition for the token) or, for failures
-// to read the cache or a Secret, plain errors the caller retries with backoff.
-func (r *Cached) Resolve(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (*Resolved, error) {
+// to read the cache or a Secret, plain errors the caller retries with backoff. allowedNamespaces
+// and the policy are decided before readiness: a refusal is about the spec, not the engine's
+// health, and must not wait for it.
+func (r *Cached) Resolve(ctx context.Context, namespace string, ref *tokensv1.EngineReference, req Request) (*Resolved, error) {
 	obj, err := r.find(ctx, namespace, ref)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.permit(ctx, obj, namespace); err != nil {
+	labels := &namespaceLabels{reader: r.Reader, name: namespace}
+	if err := r.permit(ctx, obj, labels); err != nil {
 		return nil, err
 	}
+	if err := r.applyPolicy(ctx, obj, labels, req); err != nil {
+		return nil, err
+	}
+	return r.ready(ctx, obj)
+}
+
+// ResolveForRevocation implements Resolver.
+func (r *Cached) ResolveForRevocation(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (*Resolved, error) {
+	obj, err := r.find(ctx, namespace, ref)
+	if err != nil {
+		return nil, err
+	}
+	return r.ready(ctx, obj)
+}
+
+// ready returns the engine's client once the engine's current spec was checked.
+func (r *Cached) ready(ctx context.Context, obj tokensv1.GenericEngine) (*Resolved, error) {
 	if ok, msg := Readiness(obj); !ok {
 		return nil, Errorf(tokensv1.ReasonEngineNotReady, "%s", msg)
 	}
@@ -136,7 +157,8 @@ func PickDefault(items []tokensv1.ClusterTokenEngine) (*tokensv1.ClusterTokenEng
 
 // permit applies allowedNamespaces. A TokenEngine is only ever looked up in the token's own
 // namespace, so it needs no rule.
-func (r *Cached) permit(ctx context.Context, obj tokensv1.GenericEngine, namespace string) error {
+func (r *Cached) permit(ctx context.Context, obj tokensv1.GenericEngine, ns *namespaceLabels) error {
+	namespace := ns.name
 	allowed := obj.GetAllowedNamespaces()
 	if allowed == nil || (allowed.Selector == nil && allowed.MatchNames == nil) {
 		return nil
@@ -147,12 +169,11 @@ func (r *Cached) permit(ctx context.Context, obj tokensv1.GenericEngine, namespa
 		}
 		return notPermitted(obj, namespace, describeRule(allowed))
 	}
-	ns := &metav1.PartialObjectMetadata{}
-	ns.SetGroupVersionKind(namespaceGVK)
-	if err := r.Reader.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
+	lbls, err := ns.get(ctx)
+	if err != nil {
 		return fmt.Errorf("reading namespace %s for the allowedNamespaces selector of %s %s: %w", namespace, obj.EngineKind(), obj.GetName(), err)
 	}
-	ok, err := PermitsByLabels(allowed.Selector, ns.Labels)
+	ok, err := PermitsByLabels(allowed.Selector, lbls)
 	if err != nil {
 		return notPermitted(obj, namespace, fmt.Sprintf("its allowedNamespaces.selector is invalid: %v", err))
 	}
@@ -160,6 +181,59 @@ func (r *Cached) permit(ctx context.Context, obj tokensv1.GenericEngine, namespa
 		return notPermitted(obj, namespace, describeRule(allowed))
 	}
 	return nil
+}
+
+// applyPolicy evaluates the engine's policy for req; the message is prefixed with the engine.
+func (r *Cached) applyPolicy(ctx context.Context, obj tokensv1.GenericEngine, ns *namespaceLabels, req Request) error {
+	policy := obj.GetPolicy()
+	if policy == nil {
+		return nil
+	}
+	var lbls map[string]string
+	if policyUsesSelector(policy) {
+		var err error
+		if lbls, err = ns.get(ctx); err != nil {
+			return fmt.Errorf("reading namespace %s for the policy of %s %s: %w", ns.name, obj.EngineKind(), obj.GetName(), err)
+		}
+	}
+	err := Evaluate(policy, ns.name, lbls, req)
+	var denied *Error
+	if errors.As(err, &denied) {
+		return Errorf(denied.Reason, "%s %s: %s", obj.EngineKind(), qualifiedName(obj), denied.Message)
+	}
+	return err
+}
+
+// policyUsesSelector reports whether a rule needs the namespace's labels.
+func policyUsesSelector(p *tokensv1.EnginePolicy) bool {
+	for _, rule := range p.Rules {
+		if rule.Namespaces != nil && rule.Namespaces.Selector != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// namespaceLabels reads a namespace's labels from the cache at most once per resolve, and only
+// when a selector needs them.
+type namespaceLabels struct {
+	reader client.Reader
+	name   string
+	labels map[string]string
+	read   bool
+}
+
+func (n *namespaceLabels) get(ctx context.Context) (map[string]string, error) {
+	if n.read {
+		return n.labels, nil
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(namespaceGVK)
+	if err := n.reader.Get(ctx, types.NamespacedName{Name: n.name}, ns); err != nil {
+		return nil, err
+	}
+	n.labels, n.read = ns.Labels, true
+	return n.labels, nil
 }
 
 // namespaceGVK reads Namespaces as metadata only: the labels are all the selector needs.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -121,7 +122,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := newResolver(t, tt.objs...).Resolve(context.Background(), tt.namespace, tt.ref)
+			got, err := newResolver(t, tt.objs...).Resolve(context.Background(), tt.namespace, tt.ref, Request{})
 			if tt.wantReason != "" {
 				if reasonOf(err) != tt.wantReason || !strings.Contains(err.Error(), tt.wantInMsg) {
 					t.Fatalf("err = %v, want reason %s containing %q", err, tt.wantReason, tt.wantInMsg)
@@ -138,5 +139,57 @@ func TestResolve(t *testing.T) {
 				t.Errorf("URL = %q, want %q", got.URL, tt.wantURL)
 			}
 		})
+	}
+}
+
+// The policy is applied after allowedNamespaces and before readiness, with the engine named in the
+// message; revocation ignores both.
+func TestResolvePolicy(t *testing.T) {
+	ctx := context.Background()
+	ref := &tokensv1.EngineReference{Name: "main"}
+	withPolicy := func(e *tokensv1.ClusterTokenEngine) {
+		e.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{"team-*", "labelled"}}
+		e.Spec.Policy = &tokensv1.EnginePolicy{Rules: []tokensv1.PolicyRule{
+			{Name: "labelled", Namespaces: &tokensv1.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "gold"}}}, Databases: []string{"*"}},
+			{Name: "teams", Namespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{"team-*"}}, Databases: []string{"team-*"}, MaxExpiresAfter: dur("7d")},
+		}}
+	}
+	r := newResolver(t, readyCTE("main", withPolicy), namespace("labelled", map[string]string{"tier": "gold"}), namespace("team-b", nil))
+
+	if _, err := r.Resolve(ctx, "team-b", ref, Request{Databases: []string{"team-b"}, ExpiresAfter: time.Hour}); err != nil {
+		t.Fatalf("permitted request: %v", err)
+	}
+	if _, err := r.Resolve(ctx, "labelled", ref, Request{Databases: []string{"*"}}); err != nil {
+		t.Fatalf("selector rule: %v", err)
+	}
+	_, err := r.Resolve(ctx, "team-b", ref, Request{Databases: []string{"billing"}, ExpiresAfter: time.Hour})
+	if reasonOf(err) != tokensv1.ReasonNotPermitted || !strings.Contains(err.Error(), `ClusterTokenEngine main: policy rule "teams" (the first rule matching namespace team-b) does not permit database "billing"`) {
+		t.Fatalf("denied database: %v", err)
+	}
+	_, err = r.Resolve(ctx, "team-b", ref, Request{Databases: []string{"team-b"}})
+	if reasonOf(err) != tokensv1.ReasonNotPermitted || !strings.Contains(err.Error(), "never expires") {
+		t.Fatalf("no expiry under a max: %v", err)
+	}
+	// allowedNamespaces is decided first, with its own message.
+	_, err = r.Resolve(ctx, "finance", ref, Request{Databases: []string{"team-b"}})
+	if reasonOf(err) != tokensv1.ReasonNotPermitted || !strings.Contains(err.Error(), "does not allow namespace finance") {
+		t.Fatalf("allowedNamespaces: %v", err)
+	}
+	// Revocation is never refused: neither allowedNamespaces nor the policy apply.
+	got, err := r.ResolveForRevocation(ctx, "finance", ref)
+	if err != nil || got.Name != "main" || got.Engine == nil {
+		t.Fatalf("ResolveForRevocation = %+v, %v", got, err)
+	}
+
+	// A policy refusal does not wait for the engine to be Ready; revocation does.
+	down := newResolver(t, namespace("team-b", nil), readyCTE("main", func(e *tokensv1.ClusterTokenEngine) {
+		withPolicy(e)
+		ready(e, metav1.ConditionFalse, tokensv1.ReasonUnreachable, 1)
+	}))
+	if _, err := down.Resolve(ctx, "team-b", ref, Request{Databases: []string{"billing"}, ExpiresAfter: time.Hour}); reasonOf(err) != tokensv1.ReasonNotPermitted {
+		t.Fatalf("policy before readiness: %v", err)
+	}
+	if _, err := down.ResolveForRevocation(ctx, "team-b", ref); reasonOf(err) != tokensv1.ReasonEngineNotReady {
+		t.Fatalf("revocation of a not-Ready engine: %v", err)
 	}
 }

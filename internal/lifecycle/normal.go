@@ -150,7 +150,7 @@ func (s *scope[T]) renewAt(expiresAt time.Time, name string) *metav1.Time {
 
 // resolveEngine finds the engine; done is true when the pass cannot go on without one.
 func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error) {
-	resolved, err := s.r.Resolver.Resolve(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
+	resolved, err := s.resolve(ctx)
 	if err == nil {
 		s.engine = resolved
 		return ctrl.Result{}, false, nil
@@ -158,6 +158,9 @@ func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error)
 	var refErr *engineref.Error
 	if !errors.As(err, &refErr) {
 		return ctrl.Result{}, true, err
+	}
+	if refErr.Reason == tokensv1.ReasonNotPermitted && !s.deleting() && s.hasLiveTokens() {
+		return s.revokeNotPermitted(ctx, refErr)
 	}
 	msg := refErr.Message
 	if s.deleting() {

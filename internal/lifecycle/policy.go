@@ -1,0 +1,98 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engineref"
+)
+
+// resolve finds the token's engine. A live resource asks for what its spec requests, which the
+// engine's allowedNamespaces and policy must permit; a resource being deleted only needs the
+// engine to revoke, which is never refused.
+func (s *scope[T]) resolve(ctx context.Context) (*engineref.Resolved, error) {
+	if s.deleting() {
+		return s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
+	}
+	return s.r.Resolver.Resolve(ctx, s.obj.GetNamespace(), s.spec.EngineRef, s.policyRequest())
+}
+
+// policyRequest is what the spec asks of the engine, for its policy. A malformed expiresAfter
+// counts as none here; minting reports it as InvalidSpec.
+func (s *scope[T]) policyRequest() engineref.Request {
+	var req engineref.Request
+	for _, p := range s.perms {
+		switch p.Type {
+		case engine.ResourceDatabase:
+			req.Databases = append(req.Databases, p.Names...)
+		case engine.ResourceSystem:
+			req.SystemResources = append(req.SystemResources, p.Names...)
+		}
+	}
+	req.ExpiresAfter, _ = ParseDuration(s.spec.ExpiresAfter)
+	return req
+}
+
+// hasLiveTokens reports whether the resource may own engine tokens (current, pending or previous).
+func (s *scope[T]) hasLiveTokens() bool {
+	return len(s.tokenNames("")) > 0
+}
+
+// revokeNotPermitted takes away the tokens of a resource its engine no longer permits (a policy
+// or allowedNamespaces change, or a spec asking for more than the policy allows): every engine
+// token of the resource is revoked, the Secret keeps no token (like expiry), status forgets the
+// tokens, and Ready=False NotPermitted with a Warning event. Should the engine permit the spec
+// again, the next pass mints a new token as if for the first time.
+func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Error) (ctrl.Result, bool, error) {
+	names := s.tokenNames("")
+	resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
+	if err != nil {
+		var refErr *engineref.Error
+		if !errors.As(err, &refErr) {
+			return ctrl.Result{}, true, err
+		}
+		msg := fmt.Sprintf("%s; its tokens %s cannot be revoked until the engine is usable: %s",
+			denied.Message, strings.Join(names, ", "), refErr.Message)
+		s.notReady(tokensv1.ReasonNotPermitted, msg)
+		s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, refErr.Reason, refErr.Message)
+		return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+	}
+	s.engine = resolved
+	for _, n := range names {
+		if err := s.engine.Engine.Revoke(ctx, n); err != nil {
+			res, rerr := s.engineFailure(fmt.Sprintf("revoking token %q, which the engine no longer permits", n), err)
+			// NotPermitted says more than the engine error (EngineReachable carries that one).
+			s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonNotPermitted, denied.Message+
+				"; revoking its tokens in the engine failed and is retried, and its Secret is left as it is until then")
+			return res, true, rerr
+		}
+	}
+	s.engineReachable()
+	if err := s.loadSecret(ctx); err != nil {
+		return ctrl.Result{}, true, err
+	}
+	if s.secret != nil && ownedBy(s.secret, s.obj.GetUID()) {
+		sec := s.secret.DeepCopy()
+		if stripToken(sec, &s.spec.Secret) {
+			if err := s.r.Client.Update(ctx, sec); err != nil {
+				res, err := conflictRequeue(err)
+				return res, true, err
+			}
+		}
+	}
+	s.status.Current, s.status.Pending, s.status.Previous = nil, nil, nil
+	msg := fmt.Sprintf("%s. Revoked %s; Secret %q no longer holds a token. A token is minted again once the spec and the engine's policy agree",
+		denied.Message, strings.Join(names, ", "), s.secretName)
+	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonNotPermitted, msg)
+	s.log(ctx).Info("Revoked tokens the engine no longer permits", "tokenNames", names, "engine", resolved.Name)
+	s.event(corev1.EventTypeWarning, tokensv1.ReasonNotPermitted, actionRevoke, msg)
+	return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+}
