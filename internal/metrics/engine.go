@@ -62,7 +62,7 @@ var (
 )
 
 // EngineMetrics are the engine call metrics. Tests create their own with NewEngineMetrics;
-// the manager uses Default through Wrap.
+// the manager uses DefaultEngineMetrics through Wrap.
 type EngineMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -98,20 +98,21 @@ func (m *EngineMetrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.duration, m.minted, m.revoked}
 }
 
-// Default is registered on controller-runtime's registry, which the manager's /metrics endpoint
-// serves.
-var Default = NewEngineMetrics()
+// DefaultEngineMetrics is registered on controller-runtime's registry, which the manager's
+// /metrics endpoint serves.
+var DefaultEngineMetrics = NewEngineMetrics()
 
 func init() {
 	// The kubebuilder convention: registering here means the metrics exist in every process
 	// whose manager serves /metrics, with no wiring to forget.
-	crmetrics.Registry.MustRegister(Default.Collectors()...)
+	crmetrics.Registry.MustRegister(DefaultEngineMetrics.Collectors()...)
 }
 
-// Wrap returns e instrumented with Default. engineName is the engine resource's name, prefixed
-// by its namespace and a slash for a TokenEngine; engineType is one of tokensv1.EngineType*.
+// Wrap returns e instrumented with DefaultEngineMetrics. engineName is the engine resource's
+// name, prefixed by its namespace and a slash for a TokenEngine; engineType is one of
+// tokensv1.EngineType*.
 func Wrap(e engine.Engine, engineKind, engineName, engineType string) engine.Engine {
-	return Default.Wrap(e, engineKind, engineName, engineType)
+	return DefaultEngineMetrics.Wrap(e, engineKind, engineName, engineType)
 }
 
 // Wrap returns e instrumented with m. Call it once per built client, not per call: the

@@ -5,10 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/testr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 // These stand in for prometheus/testutil's ToFloat64, CollectAndCount and GatherAndCompare,
@@ -94,3 +97,10 @@ func lintProblems(t *testing.T, families []*dto.MetricFamily, ownOnly bool) []st
 	}
 	return out
 }
+
+// testLogger sends the collector's log lines to the test log.
+func testLogger(t *testing.T) logr.Logger {
+	return testr.NewWithOptions(t, testr.Options{Verbosity: 1})
+}
+
+func crRegistry() prometheus.Gatherer { return crmetrics.Registry }
