@@ -65,7 +65,7 @@ test: manifests generate control-plane helm ## Run unit, envtest and e2e tests a
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: ## Run the benchmarks (ratios against baselines measured in the same run).
+bench: control-plane ## Run the benchmarks (ratios against baselines measured in the same run).
 	go test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: verify

@@ -133,7 +133,7 @@ func (r recording) Mint(ctx context.Context, req engine.MintRequest) (engine.Min
 }
 
 // newNamespace creates a namespace for one test.
-func newNamespace(t *testing.T) string {
+func newNamespace(t testing.TB) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
 	if err := k8s.Create(context.Background(), ns); err != nil {
@@ -161,16 +161,20 @@ type runningManager struct {
 func (m *runningManager) stop() { m.cancel(); <-m.done }
 
 // startManager runs a manager with the token reconcilers over namespace ns until the test ends.
-func startManager(t *testing.T, ns string, deps controllers.TokenDeps) *runningManager {
+func startManager(t testing.TB, ns string, deps controllers.TokenDeps) *runningManager {
 	t.Helper()
 	return startManagerWith(t, ns, deps)
 }
 
 // startManagerWith runs a manager with the token reconcilers over namespace ns; it is stopped
 // at test cleanup at the latest.
-func startManagerWith(t *testing.T, ns string, deps controllers.TokenDeps, wrap ...transport.WrapperFunc) *runningManager {
+func startManagerWith(t testing.TB, ns string, deps controllers.TokenDeps, wrap ...transport.WrapperFunc) *runningManager {
 	t.Helper()
-	logger := zap.New(zap.WriteTo(io.MultiWriter(&managerLogs, testWriter{t})), zap.UseDevMode(false))
+	var logs io.Writer = io.MultiWriter(&managerLogs, testWriter{t})
+	if _, ok := t.(*testing.B); ok {
+		logs = io.Discard // benchmarks print every b.Log line
+	}
+	logger := zap.New(zap.WriteTo(logs), zap.UseDevMode(false))
 	cfg := rest.CopyConfig(restCfg)
 	for _, w := range wrap {
 		cfg.Wrap(w)
@@ -206,7 +210,7 @@ func startManagerWith(t *testing.T, ns string, deps controllers.TokenDeps, wrap 
 }
 
 // testWriter sends manager logs to the test's log, shown for failed tests.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
