@@ -129,4 +129,3 @@ func baselineMint(ctx context.Context, ns, name string) error {
 	obj.Status.Current = &tokensv1.TokenRecord{TokenName: tokenName, Revision: 1}
 	return k8s.Status().Patch(ctx, obj, patch)
 }
-
