@@ -1,0 +1,176 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/testenv"
+	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
+)
+
+// TestManagerMetrics scrapes a running `token-operator manager` process: once a DatabaseToken
+// with rotation is served, /metrics shows its expiry and renewal timestamps, the token count by
+// Ready, and the engine calls that minted it, passes promtool's linter, and holds no credential.
+func TestManagerMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts a control plane")
+	}
+	g := NewWithT(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	env, err := testenv.New(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kubeconfig, err := testenv.AdminKubeconfig(env)
+	g.Expect(err).NotTo(HaveOccurred())
+	kubeconfigPath := filepath.Join(dir, "kubeconfig")
+	g.Expect(os.WriteFile(kubeconfigPath, kubeconfig, 0o600)).To(Succeed())
+	scheme := runtime.NewScheme()
+	g.Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	g.Expect(tokensv1.AddToScheme(scheme)).To(Succeed())
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+	bin, err := testenv.BuildOperator(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	inst := tokenenginetest.Start(t)
+	const opNS, appNS = "tokens-system", "monitoring"
+	for _, ns := range []string{opNS, appNS} {
+		g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	}
+	g.Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: opNS, Name: "token-engine-admin"},
+		Data: map[string][]byte{"token": []byte(inst.AdminToken)}})).To(Succeed())
+	g.Expect(k8s.Create(ctx, &tokensv1.ClusterTokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
+		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+			URL: tokensv1.EngineURL(inst.URL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "token-engine-admin"},
+		}}},
+	})).To(Succeed())
+
+	metricsAddr := freeAddr(t)
+	var logs lockedBuffer
+	cmd := exec.Command(bin, "manager", "--kubeconfig", kubeconfigPath, "--namespace", opNS, "--leader-elect=false",
+		"--health-probe-bind-address", freeAddr(t), "--metrics-bind-address", metricsAddr)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	g.Expect(cmd.Start()).To(Succeed())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("manager output:\n%s", logs.String())
+		}
+	})
+	g.Eventually(func() int { return httpStatus("http://" + metricsAddr + "/metrics") }).
+		WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(http.StatusOK))
+
+	dbt := &tokensv1.DatabaseToken{
+		ObjectMeta: metav1.ObjectMeta{Namespace: appNS, Name: "telegraf-writer"},
+		Spec: tokensv1.DatabaseTokenSpec{
+			Permissions: []tokensv1.DatabasePermission{
+				{Databases: []tokensv1.DatabaseName{"telemetry"}, Actions: []tokensv1.Action{tokensv1.ActionWrite}},
+			},
+			TokenCommonSpec: tokensv1.TokenCommonSpec{
+				ExpiresAfter: ptr.To(tokensv1.Duration("720h")),
+				Rotation:     &tokensv1.Rotation{RenewBefore: ptr.To(tokensv1.Duration("168h"))},
+			},
+		},
+	}
+	g.Expect(k8s.Create(ctx, dbt)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(dbt), dbt)).To(Succeed())
+		c := meta.FindStatusCondition(dbt.Status.Conditions, tokensv1.ConditionReady)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
+		g.Expect(dbt.Status.Current).NotTo(BeNil())
+		g.Expect(dbt.Status.Current.ExpiresAt).NotTo(BeNil())
+		g.Expect(dbt.Status.Current.RenewAt).NotTo(BeNil())
+	}).WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+	ready := meta.FindStatusCondition(dbt.Status.Conditions, tokensv1.ConditionReady)
+	sec := &corev1.Secret{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: appNS, Name: dbt.Name}, sec)).To(Succeed())
+
+	tokenLabels := `{kind="DatabaseToken",name="telegraf-writer",namespace="monitoring"}`
+	engineLabels := `engine="default",engine_kind="ClusterTokenEngine",engine_type="influxdb3"`
+	want := []string{
+		"token_operator_token_expiry_timestamp_seconds" + tokenLabels + " " + promFloat(dbt.Status.Current.ExpiresAt.Unix()),
+		"token_operator_token_renewal_timestamp_seconds" + tokenLabels + " " + promFloat(dbt.Status.Current.RenewAt.Unix()),
+		fmt.Sprintf(`token_operator_tokens{kind="DatabaseToken",ready="True",reason=%q} 1`, ready.Reason),
+		"token_operator_tokens_minted_total{" + engineLabels + "} 1",
+		"token_operator_engine_requests_total{" + engineLabels + `,operation="mint",outcome="success"} 1`,
+		"token_operator_engine_request_duration_seconds_count{" + engineLabels + `,operation="mint"} 1`,
+		"token_operator_engine_requests_total{" + engineLabels + `,operation="check",outcome="success"}`,
+		"token_operator_tokens_revoked_total{" + engineLabels + "} 0",
+	}
+	var body string
+	g.Eventually(func(g Gomega) {
+		body = scrape(g, "http://"+metricsAddr+"/metrics")
+		for _, line := range want {
+			g.Expect(body).To(ContainSubstring(line))
+		}
+	}).WithTimeout(30 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+
+	// promtool's linter finds nothing in the whole endpoint, controller-runtime's metrics included.
+	problems, err := promlint.New(strings.NewReader(body)).Lint()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(problems).To(BeEmpty())
+
+	// No credential and no fingerprint in any label.
+	g.Expect(body).NotTo(ContainSubstring(string(sec.Data[tokensv1.TokenSecretKey])))
+	g.Expect(body).NotTo(ContainSubstring(inst.AdminToken))
+	g.Expect(body).NotTo(ContainSubstring(dbt.Status.Current.Fingerprint))
+	g.Expect(body).NotTo(ContainSubstring(dbt.Status.Current.TokenName))
+
+	g.Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+	select {
+	case err := <-exited:
+		g.Expect(err).NotTo(HaveOccurred(), "manager exit")
+	case <-time.After(30 * time.Second):
+		t.Fatal("manager did not stop within 30s of SIGTERM")
+	}
+}
+
+// promFloat formats a Unix time as the text exposition format writes a float sample.
+func promFloat(unix int64) string { return strconv.FormatFloat(float64(unix), 'g', -1, 64) }
+
+func scrape(g Gomega, url string) string {
+	resp, err := http.Get(url) //nolint:gosec // test URL on loopback
+	g.Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	var b bytes.Buffer
+	_, err = io.Copy(&b, resp.Body)
+	g.Expect(err).NotTo(HaveOccurred())
+	return b.String()
+}
