@@ -22,6 +22,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tokenops/token-operator/internal/testenv"
@@ -287,6 +288,13 @@ func TestDeploymentHardening(t *testing.T) {
 // them) and returns a cluster-admin kubeconfig path.
 func startAPIServer(t *testing.T) string {
 	t.Helper()
+	path, _ := startAPIServerEnv(t)
+	return path
+}
+
+// startAPIServerEnv is startAPIServer that also returns the environment, to add users.
+func startAPIServerEnv(t *testing.T) (string, *envtest.Environment) {
+	t.Helper()
 	env, err := testenv.New(false)
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +311,7 @@ func startAPIServer(t *testing.T) string {
 	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return path, env
 }
 
 // adminToken reads the engine admin Secret and checks its two keys agree.
@@ -615,5 +623,146 @@ func TestGeneratedAdminSecretWorksWithTheEngine(t *testing.T) {
 	}
 	if code := get("/health", "apiv3_not-the-admin-token"); code != http.StatusUnauthorized {
 		t.Errorf("GET /health with another token: %d, want 401", code)
+	}
+}
+
+// containerArgs reads the args of the first container of a Deployment or StatefulSet in the cluster.
+func (r *runner) containerArgs(kind, name string) []string {
+	r.t.Helper()
+	var args []string
+	out := r.Kubectl("", "get", kind, name, "-n", namespace, "-o", "jsonpath={.spec.template.spec.containers[0].args}")
+	if err := json.Unmarshal([]byte(out), &args); err != nil {
+		r.t.Fatalf("%s/%s args %q: %v", kind, name, out, err)
+	}
+	return args
+}
+
+// startProcess runs bin and stops it when the test ends, logging its output if the test failed.
+func startProcess(t *testing.T, name, bin string, env []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, logs.String())
+		}
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestInstalledChartServesTokens runs what the chart installs as the pods would, minus the
+// kubelet: the engine binary with the StatefulSet's args and the generated admin token, and the
+// manager binary with the Deployment's args, POD_NAMESPACE, and the identity of the chart's
+// ServiceAccount, so that only the chart's RBAC authorizes it. A DatabaseToken then becomes Ready
+// through the default ClusterTokenEngine, and its token is accepted by the engine.
+func TestInstalledChartServesTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts a control plane")
+	}
+	kcPath, env := startAPIServerEnv(t)
+	r := newRunner(t, kcPath)
+	bin := operatorBinary(t)
+	r.Kubectl("", "create", "namespace", namespace)
+	r.Kubectl("", "create", "namespace", "apps")
+	r.Helm("install", release, chartDir, "-n", namespace)
+
+	// The engine pod: the chart's args, with its paths and port moved here.
+	dir := t.TempDir()
+	var secret struct {
+		Data map[string][]byte `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(r.Kubectl("", "get", "secret", "token-engine-admin", "-n", namespace, "-o", "json")), &secret); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "admin-token.json")
+	if err := os.WriteFile(tokenFile, secret.Data["admin-token.json"], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	engineAddr := freeAddr(t)
+	startProcess(t, "engine", bin, nil, append(r.containerArgs("statefulset", "token-engine"),
+		"--listen="+engineAddr, "--data-dir="+filepath.Join(dir, "data"), "--admin-token-file="+tokenFile)...)
+	// Without cluster DNS the engine Service name does not resolve here: point the chart's
+	// ClusterTokenEngine at the engine process instead.
+	r.Kubectl("", "patch", "clustertokenengine", "default", "--type=merge", "-p",
+		`{"spec":{"influxdb3":{"url":"http://`+engineAddr+`"}}}`)
+
+	// The manager pod: the chart's args and env, as the chart's ServiceAccount.
+	sa, err := env.AddUser(envtest.User{Name: "system:serviceaccount:" + namespace + ":token-operator",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saKubeconfig, err := sa.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saPath := filepath.Join(dir, "sa-kubeconfig")
+	if err := os.WriteFile(saPath, saKubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	probeAddr := freeAddr(t)
+	startProcess(t, "manager", bin, []string{"POD_NAMESPACE=" + namespace}, append(r.containerArgs("deployment", "token-operator"),
+		"--kubeconfig="+saPath, "--health-probe-bind-address="+probeAddr, "--metrics-bind-address="+freeAddr(t))...)
+
+	r.Kubectl(`apiVersion: tokens.tokenops.dev/v1alpha1
+kind: DatabaseToken
+metadata: {name: writer, namespace: apps}
+spec:
+  permissions: [{databases: [telemetry], actions: [write]}]
+`, "apply", "-f", "-")
+	r.Kubectl("", "wait", "--for=condition=Ready", "--timeout=90s", "clustertokenengine/default")
+	r.Kubectl("", "wait", "--for=condition=Ready", "--timeout=90s", "-n", "apps", "databasetoken/writer")
+	var tokenSecret struct {
+		Data map[string][]byte `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(r.Kubectl("", "get", "secret", "writer", "-n", "apps", "-o", "json")), &tokenSecret); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+engineAddr+"/api/v3/authorize?db=telemetry&action=write", nil)
+	req.Header.Set("Authorization", "Bearer "+string(tokenSecret.Data["token"]))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("the engine answered %d to the minted token, want 204", resp.StatusCode)
+	}
+	// Leader election ran under the chart's Role.
+	if !r.exists("lease/token-operator.tokens.tokenops.dev", "-n", namespace) {
+		t.Error("no leader election lease in the release namespace")
 	}
 }
