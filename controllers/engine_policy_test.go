@@ -120,7 +120,7 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 	system.Spec.EngineRef = ref
 	g.Expect(k8s.Create(ctx, system)).To(Succeed())
 	waitNotPermitted(t, databaseTokenKind, denied, rule+` does not permit database "billing" (it permits databases [telemetry, team-*])`)
-	waitNotPermitted(t, databaseTokenKind, tooLong, rule+" permits at most expiresAfter 30d and the token asks for 1440h0m0s")
+	waitNotPermitted(t, databaseTokenKind, tooLong, rule+" permits at most expiresAfter 30d and the token asks for 60d")
 	waitNotPermitted(t, databaseTokenKind, forever, rule+" permits at most expiresAfter 30d and the token never expires")
 	waitNotPermitted(t, systemTokenKind, system, rule+` does not permit system resource "metrics" (the rule has no systemResources)`)
 	for _, obj := range []client.Object{denied, tooLong, forever, system} {
@@ -156,8 +156,23 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 		g.Expect(authorizeStatus(inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 
-	// Deletion is never blocked by the policy: the denied tokens go at once.
-	for _, obj := range []client.Object{denied, tooLong, forever, system} {
+	// allowedNamespaces is re-evaluated the same way: narrowed to exclude the namespace, the new
+	// token is revoked too.
+	var secondToken string
+	g.Eventually(func(g Gomega) {
+		secondToken = string(secret(g, e.ns, "allowed").Data[tokensv1.TokenSecretKey])
+		g.Expect(secondToken).NotTo(BeEmpty())
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	patch = client.MergeFrom(cte.DeepCopy())
+	cte.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{e.other}}
+	g.Expect(k8s.Patch(ctx, cte, patch)).To(Succeed())
+	g.Eventually(func(g Gomega) []string { return warnings(g, e.ns, "allowed") }).WithTimeout(engTimeout).WithPolling(engPoll).
+		Should(ContainElement(And(ContainSubstring("does not allow namespace "+e.ns), ContainSubstring("Revoked "+again.Current.TokenName))))
+	waitNotPermitted(t, databaseTokenKind, allowed, "does not allow namespace "+e.ns)
+	g.Expect(authorizeStatus(inst.URL, secondToken, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
+
+	// Deletion is never blocked by the policy or allowedNamespaces: the tokens go at once.
+	for _, obj := range []client.Object{allowed, denied, tooLong, forever, system} {
 		g.Expect(k8s.Delete(ctx, obj)).To(Succeed())
 		waitGone(t, obj)
 	}

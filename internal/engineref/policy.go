@@ -96,7 +96,7 @@ func evaluateRule(rule *tokensv1.PolicyRule, namespace string, req Request) erro
 			*rule.MaxExpiresAfter, *rule.MaxExpiresAfter)
 	case req.ExpiresAfter > maxAge:
 		return deny("permits at most expiresAfter %s and the token asks for %s; shorten spec.expiresAfter",
-			*rule.MaxExpiresAfter, req.ExpiresAfter)
+			*rule.MaxExpiresAfter, formatDuration(req.ExpiresAfter))
 	}
 	return nil
 }
@@ -143,4 +143,14 @@ func permittedList(field string, values []string) string {
 		return "the rule has no " + field
 	}
 	return "it permits " + field + " [" + strings.Join(values, ", ") + "]"
+}
+
+// formatDuration renders a lifetime in the units people write in specs: whole days as 60d,
+// anything else as Go does (36h0m0s).
+func formatDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
 }
