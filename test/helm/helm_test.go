@@ -221,8 +221,13 @@ func rules(t *testing.T, objs []map[string]any, kind string) []string {
 }
 
 // TestRBACEqualsGenerated: the chart grants exactly what the +kubebuilder:rbac markers ask for
-// (config/rbac/role.yaml): the ClusterRole, and the leader-election Role in the release namespace.
+// (config/rbac/role.yaml, copied to the chart's files/role.yaml by `make manifests`): the
+// ClusterRole, and the leader-election Role in the release namespace.
 func TestRBACEqualsGenerated(t *testing.T) {
+	want, _ := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if got, _ := os.ReadFile(filepath.Join(chartDir, "files", "role.yaml")); !bytes.Equal(got, want) {
+		t.Error("charts/token-operator/files/role.yaml differs from config/rbac/role.yaml; run `make manifests`")
+	}
 	r := newRunner(t, "")
 	rendered := objects(t, r.Helm("template", release, chartDir, "-n", namespace))
 	gen, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
