@@ -38,6 +38,7 @@ help: ## Show this help.
 manifests: controller-gen ## Generate CRDs and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=token-operator-manager crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	rm -f charts/token-operator/crds/*.yaml && cp config/crd/bases/*.yaml charts/token-operator/crds/
+	cp config/rbac/role.yaml charts/token-operator/files/role.yaml
 
 .PHONY: generate
 generate: controller-gen crd-ref-docs ## Generate DeepCopy methods and the API reference (docs/api-reference.md).
@@ -71,10 +72,10 @@ bench: control-plane ## Run the benchmarks (ratios against baselines measured in
 .PHONY: verify
 verify: manifests generate ## Fail if generated files are stale, go.mod is untidy, or vet/lint/gofmt complain.
 	go mod tidy
-	@if [ -n "$$(git status --porcelain -- config charts/token-operator/crds api docs/api-reference.md go.mod go.sum)" ]; then \
+	@if [ -n "$$(git status --porcelain -- config charts/token-operator/crds charts/token-operator/files api docs/api-reference.md go.mod go.sum)" ]; then \
 		echo "verify: generated files or go.mod/go.sum are stale; run 'make manifests generate' and 'go mod tidy' and commit:"; \
-		git status --porcelain -- config charts/token-operator/crds api docs/api-reference.md go.mod go.sum; \
-		git --no-pager diff --stat -- config charts/token-operator/crds api docs/api-reference.md go.mod go.sum; exit 1; fi
+		git status --porcelain -- config charts/token-operator/crds charts/token-operator/files api docs/api-reference.md go.mod go.sum; \
+		git --no-pager diff --stat -- config charts/token-operator/crds charts/token-operator/files api docs/api-reference.md go.mod go.sum; exit 1; fi
 	@if [ -n "$$(gofmt -s -l $$(git ls-files '*.go'))" ]; then echo "verify: gofmt -s needed:"; gofmt -s -l $$(git ls-files '*.go'); exit 1; fi
 	$(MAKE) vet lint
 
