@@ -171,13 +171,14 @@ func TestCRDsEqualGenerated(t *testing.T) {
 	}
 }
 
-// objects splits a multi-document YAML stream into objects, skipping empty documents.
+// objects splits a multi-document YAML stream into objects, skipping empty documents. Duplicate
+// keys fail: the API server keeps one silently, other YAML tools refuse the document.
 func objects(t *testing.T, stream string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(stream, -1) {
 		var o map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+		if err := yaml.UnmarshalStrict([]byte(doc), &o); err != nil {
 			t.Fatalf("%v in:\n%s", err, doc)
 		}
 		if len(o) > 0 {
