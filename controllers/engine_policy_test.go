@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -205,6 +206,31 @@ func TestPolicyTokenEngine(t *testing.T) {
 	waitNotPermitted(t, databaseTokenKind, other,
 		`TokenEngine `+e.ns+`/own: policy rule "apps" (the first rule matching namespace `+e.ns+`) does not permit database "orders"`)
 	g.Expect(e.engineTokens(g, e.ns, ref, other)).To(BeEmpty())
+
+	// An expired token stays expired across a policy change: it was revoked at its expiry, so
+	// there is nothing to revoke, and being permitted again does not mint it anew.
+	short := policyToken(t, e.ns, "short", ref, "2s", "app-short")
+	expiredName := databaseTokenKind.status(waitReady(t, databaseTokenKind, short)).Current.TokenName
+	isExpired := func(g Gomega) {
+		st := databaseTokenKind.status(fresh(g, databaseTokenKind, short))
+		g.Expect(cond(st, tokensv1.ConditionExpired).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(st.Current).NotTo(BeNil())
+		g.Expect(st.Current.TokenName).To(Equal(expiredName))
+		g.Expect(st.Revision).To(Equal(int64(1)))
+	}
+	g.Eventually(isExpired).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	setRules := func(dbs ...string) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(te), te)).To(Succeed())
+		patch := client.MergeFrom(te.DeepCopy())
+		te.Spec.Policy.Rules[0].Databases = dbs
+		g.Expect(k8s.Patch(ctx, te, patch)).To(Succeed())
+	}
+	setRules("other-*")
+	waitNotPermitted(t, databaseTokenKind, short, `does not permit database "app-short"`)
+	setRules("app-*")
+	waitReady(t, databaseTokenKind, ok) // the policy change was seen
+	g.Consistently(isExpired).WithTimeout(3 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+	g.Expect(warnings(g, e.ns, "short")).NotTo(ContainElement(ContainSubstring("Revoked")))
 
 	// The same engine name in another namespace is not this engine: its policy is not consulted.
 	elsewhere := policyToken(t, e.other, "ok", ref, "7d", "app-orders")

@@ -41,18 +41,30 @@ func (s *scope[T]) policyRequest() engineref.Request {
 	return req
 }
 
-// hasLiveTokens reports whether the resource may own engine tokens (current, pending or previous).
+// hasLiveTokens reports whether the resource may own live engine tokens.
 func (s *scope[T]) hasLiveTokens() bool {
-	return len(s.tokenNames("")) > 0
+	return len(s.liveTokenNames()) > 0
+}
+
+// liveTokenNames lists the engine tokens the resource may own (current, pending, previous),
+// except a current token whose expiry was carried out: it was revoked then, and it stays in
+// status so that the resource stays expired rather than minting again once permitted.
+func (s *scope[T]) liveTokenNames() []string {
+	var expired string
+	if s.expired() && s.status.Current != nil {
+		expired = s.status.Current.TokenName
+	}
+	return s.tokenNames(expired)
 }
 
 // revokeNotPermitted takes away the tokens of a resource its engine no longer permits (a policy
 // or allowedNamespaces change, or a spec asking for more than the policy allows): every engine
 // token of the resource is revoked, the Secret keeps no token (like expiry), status forgets the
 // tokens, and Ready=False NotPermitted with a Warning event. Should the engine permit the spec
-// again, the next pass mints a new token as if for the first time.
+// again, the next pass mints a new token as if for the first time; an expired resource stays
+// expired (its current record is kept, as liveTokenNames explains).
 func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Error) (ctrl.Result, bool, error) {
-	names := s.tokenNames("")
+	names := s.liveTokenNames()
 	resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
 	if err != nil {
 		var refErr *engineref.Error
@@ -88,7 +100,10 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Err
 			}
 		}
 	}
-	s.status.Current, s.status.Pending, s.status.Previous = nil, nil, nil
+	s.status.Pending, s.status.Previous = nil, nil
+	if !s.expired() {
+		s.status.Current = nil
+	}
 	msg := fmt.Sprintf("%s. Revoked %s; Secret %q no longer holds a token. A token is minted again once the spec and the engine's policy agree",
 		denied.Message, strings.Join(names, ", "), s.secretName)
 	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonNotPermitted, msg)
