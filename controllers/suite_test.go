@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,7 +41,7 @@ var (
 	scheme  = runtime.NewScheme()
 
 	// managerLogs collects every manager's log output for the plaintext scan.
-	managerLogs syncBuffer
+	managerLogs testenv.Buffer
 	// minted collects every plaintext any engine handed to a manager, for the plaintext scan.
 	minted plaintexts
 )
@@ -77,24 +76,6 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // plaintexts is the set of token plaintexts minted during the run.

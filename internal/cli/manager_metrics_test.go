@@ -78,10 +78,10 @@ func TestManagerMetrics(t *testing.T) {
 		}}},
 	})).To(Succeed())
 
-	metricsAddr := freeAddr(t)
-	var logs lockedBuffer
+	metricsAddr := testenv.FreeAddr(t)
+	var logs testenv.Buffer
 	cmd := exec.Command(bin, "manager", "--kubeconfig", kubeconfigPath, "--namespace", opNS, "--leader-elect=false",
-		"--health-probe-bind-address", freeAddr(t), "--metrics-bind-address", metricsAddr)
+		"--health-probe-bind-address", testenv.FreeAddr(t), "--metrics-bind-address", metricsAddr)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	g.Expect(cmd.Start()).To(Succeed())
 	exited := make(chan error, 1)

@@ -1,16 +1,13 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -83,8 +80,8 @@ func TestManagerProcess(t *testing.T) {
 	}
 	g.Expect(k8s.Create(ctx, cte)).To(Succeed())
 
-	probeAddr, metricsAddr := freeAddr(t), freeAddr(t)
-	var logs lockedBuffer
+	probeAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	var logs testenv.Buffer
 	cmd := exec.Command(bin, "manager",
 		"--kubeconfig", kubeconfigPath,
 		"--namespace", opNS,
@@ -181,32 +178,4 @@ func authorize(base, token, db, action string) int {
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// lockedBuffer collects the process output from two pipes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

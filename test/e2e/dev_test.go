@@ -51,7 +51,7 @@ func operatorBinary(t *testing.T) string {
 // devProcess is a running `token-operator dev`.
 type devProcess struct {
 	cmd        *exec.Cmd
-	out        *syncBuffer
+	out        *testenv.Buffer
 	kubeconfig string
 	engineURL  string
 	exited     chan error
@@ -63,7 +63,7 @@ var engineLine = regexp.MustCompile(`Token engine: (http://\S+)`)
 func startDev(t *testing.T, bin, state string) *devProcess {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--state-dir", state, "--engine-address", "127.0.0.1:0", "--metrics-bind-address", "0")
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, pw), out
 	if err := cmd.Start(); err != nil {
@@ -240,22 +240,4 @@ func applyStdin(t *testing.T, d *devProcess, manifest string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-}
-
-// syncBuffer is a strings.Builder safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

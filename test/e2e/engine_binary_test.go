@@ -45,7 +45,7 @@ func TestEngineBinaryServesTLSSurvivesRestartAndStopsOnSIGTERM(t *testing.T) {
 	if err := os.WriteFile(adminFile, []byte(fmt.Sprintf(`{"token":%q,"name":"_admin"}`, admin)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	url := "https://" + addr
 	var logs bytes.Buffer
 	start := func() *exec.Cmd {
@@ -147,16 +147,6 @@ func tlsClient(caPEM []byte) *http.Client {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
 }
 
 // selfSignedCert writes a certificate for 127.0.0.1 and its key; the certificate is its own CA.

@@ -33,24 +33,8 @@ import (
 // Secret holds, and none leaked. A rotating token's Secret is swapped before its first token expires.
 func TestManagerKilledMidChurnLeaksNothing(t *testing.T) {
 	bin := operatorBinary(t)
-	env, err := testenv.New(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	kc, err := testenv.AdminKubeconfig(env)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, kubeconfig := testenv.Start(t, true)
 	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = tokensv1.AddToScheme(scheme)
@@ -66,7 +50,7 @@ func TestManagerKilledMidChurnLeaksNothing(t *testing.T) {
 	if err := os.WriteFile(adminFile, []byte(fmt.Sprintf(`{"token":%q}`, admin)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	engineURL := "http://" + freeAddr(t)
+	engineURL := "http://" + testenv.FreeAddr(t)
 	engineCmd := exec.Command(bin, "engine", "--listen", strings.TrimPrefix(engineURL, "http://"), "--data-dir", filepath.Join(dir, "engine"), "--admin-token-file", adminFile)
 	if err := engineCmd.Start(); err != nil {
 		t.Fatal(err)
@@ -85,10 +69,10 @@ func TestManagerKilledMidChurnLeaksNothing(t *testing.T) {
 		}}},
 	}))
 
-	var logs syncBuffer
+	var logs testenv.Buffer
 	startManager := func() *exec.Cmd {
 		cmd := exec.Command(bin, "manager", "--kubeconfig", kubeconfig, "--namespace", "token-operator", "--leader-elect=false",
-			"--metrics-bind-address", "0", "--health-probe-bind-address", freeAddr(t))
+			"--metrics-bind-address", "0", "--health-probe-bind-address", testenv.FreeAddr(t))
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
