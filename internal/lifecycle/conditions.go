@@ -51,6 +51,9 @@ func (s *scope[T]) notReadyUnlessLive(reason, msg string) {
 	if meta.IsStatusConditionTrue(s.status.Conditions, tokensv1.ConditionReady) && s.status.Current != nil {
 		return
 	}
+	if s.expired() && reason != tokensv1.ReasonNotPermitted {
+		return // Expired says more than an engine problem; EngineReachable carries that
+	}
 	s.notReady(reason, msg)
 }
 

@@ -54,8 +54,9 @@ const (
 	DefaultPendingGrace = 30 * time.Second
 	// DefaultOverlap is rotation.overlap when unset (the CRD also defaults it).
 	DefaultOverlap = 2 * time.Minute
-	// EngineRetryInterval is when a token whose engine cannot be resolved is looked at again:
-	// the token controllers do not watch engine resources (that would fan out to every token).
+	// EngineRetryInterval is when a token whose engine cannot be resolved is looked at again. The
+	// token controllers also follow engine spec and readiness changes (controllers/engine_watch.go);
+	// this covers what those do not show, such as a Namespace whose labels changed.
 	EngineRetryInterval = 30 * time.Second
 	// UnsupportedRetryInterval re-checks a token its engine cannot serve (a SystemToken on an
 	// engine without system tokens), in case the engine resource changes.

@@ -81,6 +81,13 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 		return s.expire(ctx)
 	}
 	// Wait: steady state, or a pending mint inside its grace.
+	if s.expired() {
+		// An earlier pass may have put another reason on Ready (an engine or policy problem that
+		// has since cleared); the token is still expired.
+		if c := apimeta.FindStatusCondition(s.status.Conditions, tokensv1.ConditionExpired); c != nil {
+			s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, c.Message)
+		}
+	}
 	steady := s.status.Current != nil && s.status.Pending == nil && !s.expired()
 	if !steady {
 		return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
