@@ -1,14 +1,11 @@
 package argocd
 
 import (
-	"bytes"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -94,12 +91,12 @@ apiVersion: tokens.tokenops.dev/v1alpha1
 kind: ClusterTokenEngine
 metadata: {name: down}
 spec:
-  influxdb3: {url: "http://`+closedAddr(t)+`", adminTokenSecretRef: {name: token-engine-admin}}
+  influxdb3: {url: "http://`+testenv.FreeAddr(t)+`", adminTokenSecretRef: {name: token-engine-admin}}
 `, "apply", "-f", "-")
 
-	var logs syncBuffer
+	var logs testenv.Buffer
 	cmd := exec.Command(bin, "manager", "--kubeconfig", kcPath, "--namespace", "token-operator",
-		"--health-probe-bind-address", closedAddr(t), "--metrics-bind-address", "0", "--leader-elect=false",
+		"--health-probe-bind-address", testenv.FreeAddr(t), "--metrics-bind-address", "0", "--leader-elect=false",
 		"--engine-retry-interval", "1s")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -194,33 +191,4 @@ spec:
 			}
 		})
 	}
-}
-
-// closedAddr returns a loopback address nothing listens on (until something is started there).
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer collects a process's output from two pipes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -294,11 +293,12 @@ func TestDeploymentHardening(t *testing.T) {
 // them) and returns a cluster-admin kubeconfig path.
 func startAPIServer(t *testing.T) string {
 	t.Helper()
-	path, _ := startAPIServerEnv(t)
+	_, path := testenv.Start(t, false)
 	return path
 }
 
-// startAPIServerEnv is startAPIServer that also returns the environment, to add users.
+// startAPIServerEnv starts the control plane like startAPIServer and also returns the
+// environment, to add users.
 func startAPIServerEnv(t *testing.T) (string, *envtest.Environment) {
 	t.Helper()
 	env, err := testenv.New(false)
@@ -589,12 +589,7 @@ func TestGeneratedAdminSecretWorksWithTheEngine(t *testing.T) {
 	if err := os.WriteFile(tokenFile, secret.Data["admin-token.json"], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := testenv.FreeAddr(t)
 	// The chart's args, with the pod's paths and port moved here (the last of a repeated flag wins).
 	args := append(sts.Spec.Template.Spec.Containers[0].Args, "--listen="+addr, "--data-dir="+filepath.Join(dir, "data"), "--admin-token-file="+tokenFile)
 	cmd := exec.Command(bin, args...)
@@ -648,7 +643,7 @@ func startProcess(t *testing.T, name, bin string, env []string, args ...string) 
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -660,33 +655,6 @@ func startProcess(t *testing.T, name, bin string, env []string, args ...string) 
 			t.Logf("%s output:\n%s", name, logs.String())
 		}
 	})
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // TestInstalledChartServesTokens runs what the chart installs as the pods would, minus the
@@ -717,7 +685,7 @@ func TestInstalledChartServesTokens(t *testing.T) {
 	if err := os.WriteFile(tokenFile, secret.Data["admin-token.json"], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	engineAddr := freeAddr(t)
+	engineAddr := testenv.FreeAddr(t)
 	startProcess(t, "engine", bin, nil, append(r.containerArgs("statefulset", "token-engine"),
 		"--listen="+engineAddr, "--data-dir="+filepath.Join(dir, "data"), "--admin-token-file="+tokenFile)...)
 	// Without cluster DNS the engine Service name does not resolve here: point the chart's
@@ -739,9 +707,9 @@ func TestInstalledChartServesTokens(t *testing.T) {
 	if err := os.WriteFile(saPath, saKubeconfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	probeAddr := freeAddr(t)
+	probeAddr := testenv.FreeAddr(t)
 	startProcess(t, "manager", bin, []string{"POD_NAMESPACE=" + namespace}, append(r.containerArgs("deployment", "token-operator"),
-		"--kubeconfig="+saPath, "--health-probe-bind-address="+probeAddr, "--metrics-bind-address="+freeAddr(t))...)
+		"--kubeconfig="+saPath, "--health-probe-bind-address="+probeAddr, "--metrics-bind-address="+testenv.FreeAddr(t))...)
 
 	r.Kubectl(`apiVersion: tokens.tokenops.dev/v1alpha1
 kind: DatabaseToken
