@@ -8,7 +8,12 @@ import (
 	"sync"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
 
 // Buffer is a bytes.Buffer safe for concurrent writers: a log sink for servers, managers and
@@ -66,4 +71,21 @@ func Start(t testing.TB, withCRDs bool) (*rest.Config, string) {
 		t.Fatal(err)
 	}
 	return cfg, path
+}
+
+// Client returns a client for cfg that knows the Kubernetes types and ours.
+func Client(t testing.TB, cfg *rest.Config) client.Client {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := tokensv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -14,8 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
@@ -35,13 +33,7 @@ func TestManagerKilledMidChurnLeaksNothing(t *testing.T) {
 	bin := operatorBinary(t)
 	cfg, kubeconfig := testenv.Start(t, true)
 	dir := t.TempDir()
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = tokensv1.AddToScheme(scheme)
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k8s := testenv.Client(t, cfg)
 	ctx := context.Background()
 
 	// The token engine, as a process.
