@@ -201,7 +201,24 @@ func TestPolicyTokenEngine(t *testing.T) {
 	ref := &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"}
 
 	ok := policyToken(t, e.ns, "ok", ref, "7d", "app-orders")
-	waitReady(t, databaseTokenKind, ok)
+	okName := databaseTokenKind.status(waitReady(t, databaseTokenKind, ok)).Current.TokenName
+
+	// A spec edited to ask for more than the rule permits is refused, and the live token, which
+	// the rule still permits, keeps working: a typo must not cost workloads their token.
+	writeTo := func(db tokensv1.DatabaseName) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ok), ok)).To(Succeed())
+		patch := client.MergeFrom(ok.DeepCopy())
+		ok.Spec.Permissions = []tokensv1.DatabasePermission{{Databases: []tokensv1.DatabaseName{db}, Actions: []tokensv1.Action{tokensv1.ActionWrite}}}
+		g.Expect(k8s.Patch(ctx, ok, patch)).To(Succeed())
+	}
+	writeTo("orders")
+	waitNotPermitted(t, databaseTokenKind, ok, `does not permit database "orders"`, "keeps working")
+	g.Expect(e.engineTokens(g, e.ns, ref, ok)).To(ConsistOf(okName))
+	g.Expect(secret(g, e.ns, "ok").Data).To(HaveKey(tokensv1.TokenSecretKey))
+	g.Expect(warnings(g, e.ns, "ok")).NotTo(ContainElement(ContainSubstring("Revoked")))
+	writeTo("app-orders")
+	g.Expect(databaseTokenKind.status(waitReady(t, databaseTokenKind, ok)).Current.TokenName).To(Equal(okName),
+		"back to what the live token grants: no new mint")
 	other := policyToken(t, e.ns, "other", ref, "7d", "orders")
 	waitNotPermitted(t, databaseTokenKind, other,
 		`TokenEngine `+e.ns+`/own: policy rule "apps" (the first rule matching namespace `+e.ns+`) does not permit database "orders"`)

@@ -64,6 +64,13 @@ func (s *scope[T]) liveTokenNames() []string {
 // again, the next pass mints a new token as if for the first time; an expired resource stays
 // expired (its current record is kept, as liveTokenNames explains).
 func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Error) (ctrl.Result, bool, error) {
+	if s.liveTokenStillPermitted(ctx) {
+		// Only the spec asks for too much: refuse the change, keep the token that works.
+		c := s.status.Current
+		s.notReady(tokensv1.ReasonNotPermitted, fmt.Sprintf("%s; the change is not applied, and the live token %q (%s) keeps working in Secret %q",
+			denied.Message, c.TokenName, c.Permissions, s.secretName))
+		return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+	}
 	names := s.liveTokenNames()
 	resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
 	if err != nil {
@@ -110,4 +117,42 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Err
 	s.log(ctx).Info("Revoked tokens the engine no longer permits", "tokenNames", names, "engine", resolved.Name)
 	s.event(corev1.EventTypeWarning, tokensv1.ReasonNotPermitted, actionRevoke, msg)
 	return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+}
+
+// liveTokenStillPermitted reports whether the engine still permits what the current token was
+// minted with (status.current.permissions and expiresAfter), so that a spec edited to ask for
+// more than the policy allows does not cost workloads their working token.
+func (s *scope[T]) liveTokenStillPermitted(ctx context.Context) bool {
+	c := s.status.Current
+	if c == nil || c.Permissions == "" || s.expired() || s.status.Pending != nil {
+		return false
+	}
+	req, ok := requestFromSummary(c.Permissions)
+	if !ok {
+		return false
+	}
+	req.ExpiresAfter, _ = tokensv1.Duration(c.ExpiresAfter).Parse()
+	_, err := s.r.Resolver.Resolve(ctx, s.obj.GetNamespace(), s.spec.EngineRef, req)
+	return err == nil
+}
+
+// requestFromSummary reads a permissions summary (see Summarize) back into a policy request.
+func requestFromSummary(summary string) (engineref.Request, bool) {
+	var req engineref.Request
+	for _, p := range strings.Fields(summary) {
+		parts := strings.Split(p, ":")
+		if len(parts) != 3 {
+			return req, false
+		}
+		names := strings.Split(parts[1], ",")
+		switch engine.ResourceType(parts[0]) {
+		case engine.ResourceDatabase:
+			req.Databases = append(req.Databases, names...)
+		case engine.ResourceSystem:
+			req.SystemResources = append(req.SystemResources, names...)
+		default:
+			return req, false
+		}
+	}
+	return req, true
 }
