@@ -63,6 +63,7 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 	if err := s.releaseSecret(ctx, retain); err != nil {
 		return conflictRequeue(err)
 	}
+	r.verified.Delete(s.obj.GetUID()) // keep the in-memory verify times bounded by live resources
 	controllerutil.RemoveFinalizer(s.obj, tokensv1.Finalizer)
 	if err := r.Client.Patch(ctx, s.obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsNotFound(err) {
