@@ -23,7 +23,6 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/testenv"
-	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
 )
 
 // TestManagerMetrics scrapes a running `token-operator manager` process: once a DatabaseToken
@@ -35,28 +34,8 @@ func TestManagerMetrics(t *testing.T) {
 	}
 	g := NewWithT(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-
-	cfg, kubeconfigPath := testenv.Start(t, true)
-	k8s := testenv.Client(t, cfg)
-	bin, err := testenv.BuildOperator(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	inst := tokenenginetest.Start(t)
-	const opNS, appNS = "tokens-system", "monitoring"
-	for _, ns := range []string{opNS, appNS} {
-		g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-	}
-	g.Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: opNS, Name: "token-engine-admin"},
-		Data: map[string][]byte{"token": []byte(inst.AdminToken)}})).To(Succeed())
-	g.Expect(k8s.Create(ctx, &tokensv1.ClusterTokenEngine{
-		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
-		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
-			URL: tokensv1.EngineURL(inst.URL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "token-engine-admin"},
-		}}},
-	})).To(Succeed())
+	in := newInstallation(t)
+	bin, kubeconfigPath, k8s, inst := in.bin, in.kubeconfig, in.k8s, in.engine
 
 	metricsAddr := testenv.FreeAddr(t)
 	var logs testenv.Buffer

@@ -20,7 +20,6 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/testenv"
-	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
 )
 
 // TestManagerProcess runs `token-operator manager` as a process against the real API server with
@@ -33,31 +32,9 @@ func TestManagerProcess(t *testing.T) {
 	}
 	g := NewWithT(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-
-	cfg, kubeconfigPath := testenv.Start(t, true)
-	k8s := testenv.Client(t, cfg)
-
-	bin, err := testenv.BuildOperator(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	// The installation: operator namespace, the engine's admin Secret there, the default engine.
-	inst := tokenenginetest.Start(t)
-	const opNS, appNS = "tokens-system", "monitoring"
-	for _, ns := range []string{opNS, appNS} {
-		g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-	}
-	g.Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: opNS, Name: "token-engine-admin"},
-		Data: map[string][]byte{"token": []byte(inst.AdminToken)}})).To(Succeed())
-	cte := &tokensv1.ClusterTokenEngine{
-		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
-		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
-			URL: tokensv1.EngineURL(inst.URL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "token-engine-admin"},
-		}}},
-	}
-	g.Expect(k8s.Create(ctx, cte)).To(Succeed())
+	in := newInstallation(t)
+	bin, kubeconfigPath, k8s, inst, cte := in.bin, in.kubeconfig, in.k8s, in.engine, in.cte
 
 	probeAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	var logs testenv.Buffer
