@@ -244,4 +244,13 @@ func TestSummarize(t *testing.T) {
 	if got, want := Summarize(perms), "db:telemetry,logs:write db:*:read"; got != want {
 		t.Errorf("Summarize() = %q, want %q", got, want)
 	}
+	back, ok := ParseSummary(Summarize(perms))
+	if !ok || Summarize(back) != Summarize(perms) || len(back) != 2 || back[0].Names[1] != "logs" {
+		t.Errorf("ParseSummary(Summarize()) = %+v, %v; want the permissions back", back, ok)
+	}
+	for _, bad := range []string{"", "db:x", "db::read", "queue:x:read"} {
+		if _, ok := ParseSummary(bad); ok {
+			t.Errorf("ParseSummary(%q) succeeded", bad)
+		}
+	}
 }

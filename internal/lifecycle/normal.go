@@ -132,13 +132,7 @@ func (s *scope[T]) refreshRenewAt() {
 	if c == nil || c.ExpiresAt == nil {
 		return
 	}
-	want := s.renewAt(c.ExpiresAt.Time, c.TokenName)
-	switch {
-	case want == nil:
-		c.RenewAt = nil
-	case c.RenewAt == nil || !c.RenewAt.Time.Equal(want.Time):
-		c.RenewAt = want
-	}
+	c.RenewAt = s.renewAt(c.ExpiresAt.Time, c.TokenName) // an unchanged value patches nothing
 }
 
 // renewAt is status.current.renewAt for a token of that name expiring at expiresAt, or nil

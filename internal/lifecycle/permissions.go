@@ -20,3 +20,24 @@ func Summarize(perms []engine.Permission) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// ParseSummary reads a Summarize string back into permissions (names and actions as written);
+// false when it is not one.
+func ParseSummary(summary string) ([]engine.Permission, bool) {
+	var perms []engine.Permission
+	for _, part := range strings.Fields(summary) {
+		f := strings.Split(part, ":")
+		if len(f) != 3 || f[1] == "" || f[2] == "" {
+			return nil, false
+		}
+		p := engine.Permission{Type: engine.ResourceType(f[0]), Names: strings.Split(f[1], ",")}
+		if p.Type != engine.ResourceDatabase && p.Type != engine.ResourceSystem {
+			return nil, false
+		}
+		for _, a := range strings.Split(f[2], ",") {
+			p.Actions = append(p.Actions, engine.Action(a))
+		}
+		perms = append(perms, p)
+	}
+	return perms, len(perms) > 0
+}

@@ -28,8 +28,15 @@ func (s *scope[T]) resolve(ctx context.Context) (*engineref.Resolved, error) {
 // policyRequest is what the spec asks of the engine, for its policy. A malformed expiresAfter
 // counts as none here; minting reports it as InvalidSpec.
 func (s *scope[T]) policyRequest() engineref.Request {
+	req := requestFor(s.perms)
+	req.ExpiresAfter, _ = ParseDuration(s.spec.ExpiresAfter)
+	return req
+}
+
+// requestFor lists the database and system names permissions ask for.
+func requestFor(perms []engine.Permission) engineref.Request {
 	var req engineref.Request
-	for _, p := range s.perms {
+	for _, p := range perms {
 		switch p.Type {
 		case engine.ResourceDatabase:
 			req.Databases = append(req.Databases, p.Names...)
@@ -37,7 +44,6 @@ func (s *scope[T]) policyRequest() engineref.Request {
 			req.SystemResources = append(req.SystemResources, p.Names...)
 		}
 	}
-	req.ExpiresAfter, _ = ParseDuration(s.spec.ExpiresAfter)
 	return req
 }
 
@@ -127,32 +133,12 @@ func (s *scope[T]) liveTokenStillPermitted(ctx context.Context) bool {
 	if c == nil || c.Permissions == "" || s.expired() || s.status.Pending != nil {
 		return false
 	}
-	req, ok := requestFromSummary(c.Permissions)
+	perms, ok := ParseSummary(c.Permissions)
 	if !ok {
 		return false
 	}
+	req := requestFor(perms)
 	req.ExpiresAfter, _ = tokensv1.Duration(c.ExpiresAfter).Parse()
 	_, err := s.r.Resolver.Resolve(ctx, s.obj.GetNamespace(), s.spec.EngineRef, req)
 	return err == nil
-}
-
-// requestFromSummary reads a permissions summary (see Summarize) back into a policy request.
-func requestFromSummary(summary string) (engineref.Request, bool) {
-	var req engineref.Request
-	for _, p := range strings.Fields(summary) {
-		parts := strings.Split(p, ":")
-		if len(parts) != 3 {
-			return req, false
-		}
-		names := strings.Split(parts[1], ",")
-		switch engine.ResourceType(parts[0]) {
-		case engine.ResourceDatabase:
-			req.Databases = append(req.Databases, names...)
-		case engine.ResourceSystem:
-			req.SystemResources = append(req.SystemResources, names...)
-		default:
-			return req, false
-		}
-	}
-	return req, true
 }
