@@ -2,9 +2,7 @@ package argocd
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,36 +18,10 @@ func TestHealthOfLiveObjects(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts a control plane")
 	}
-	env, err := testenv.New(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	kc, err := testenv.AdminKubeconfig(env)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, kcPath := testenv.Start(t, true)
 	dir := t.TempDir()
-	kcPath := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	kubectlBin, err := testenv.Kubectl()
-	if err != nil {
-		t.Fatal(err)
-	}
 	kubectl := func(stdin string, args ...string) []byte {
-		t.Helper()
-		cmd := exec.Command(kubectlBin, append([]string{"--kubeconfig", kcPath}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
+		return []byte(testenv.RunKubectl(t, kcPath, stdin, args...))
 	}
 	bin, err := testenv.BuildOperator(dir)
 	if err != nil {

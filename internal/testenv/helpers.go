@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
@@ -53,6 +56,13 @@ func FreeAddr(t testing.TB) string {
 // and token-operator; it returns the test's rest config and the kubeconfig's path.
 func Start(t testing.TB, withCRDs bool) (*rest.Config, string) {
 	t.Helper()
+	_, cfg, path := StartEnv(t, withCRDs)
+	return cfg, path
+}
+
+// StartEnv is Start that also returns the environment, for tests that add users to it.
+func StartEnv(t testing.TB, withCRDs bool) (*envtest.Environment, *rest.Config, string) {
+	t.Helper()
 	env, err := New(withCRDs)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +80,26 @@ func Start(t testing.TB, withCRDs bool) (*rest.Config, string) {
 	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return cfg, path
+	return env, cfg, path
+}
+
+// RunKubectl runs the kubectl built by `make control-plane` against kubeconfig, from the
+// repository root (so relative paths such as config/default work), with stdin as its input. It
+// fails the test when kubectl fails and returns the combined output.
+func RunKubectl(t testing.TB, kubeconfig, stdin string, args ...string) string {
+	t.Helper()
+	bin, err := Kubectl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Dir = RepoRoot()
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 // Client returns a client for cfg that knows the Kubernetes types and ours.

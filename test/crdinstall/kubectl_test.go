@@ -3,9 +3,6 @@
 package crdinstall
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,36 +33,8 @@ spec:
 `
 
 func TestCRDsApplyWithKubectlAndListAsTokens(t *testing.T) {
-	env, err := testenv.New(false) // the CRDs are installed by kubectl below, not by envtest
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	kubeconfig, err := testenv.AdminKubeconfig(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	kubectlBin, err := testenv.Kubectl()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubectl := func(stdin string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(kubectlBin, append([]string{"--kubeconfig", kcPath}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	_, kcPath := testenv.Start(t, false) // the CRDs are installed by kubectl below, not by envtest
+	kubectl := func(stdin string, args ...string) string { return testenv.RunKubectl(t, kcPath, stdin, args...) }
 
 	kubectl("", "apply", "-f", testenv.CRDPath())
 	kubectl("", "wait", "--for=condition=Established", "--timeout=60s",

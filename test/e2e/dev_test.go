@@ -114,15 +114,7 @@ func (d *devProcess) interrupt(t *testing.T) {
 // kubectl runs the kubectl built by `make control-plane` against dev's API server.
 func (d *devProcess) kubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	kc, err := testenv.Kubectl()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(kc, append([]string{"--kubeconfig", d.kubeconfig}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return testenv.RunKubectl(t, d.kubeconfig, "", args...)
 }
 
 // secretToken reads a Secret's token key.
@@ -231,13 +223,5 @@ spec:
 
 func applyStdin(t *testing.T, d *devProcess, manifest string) {
 	t.Helper()
-	kc, err := testenv.Kubectl()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(kc, "--kubeconfig", d.kubeconfig, "apply", "-f", "-")
-	cmd.Stdin = strings.NewReader(manifest)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	testenv.RunKubectl(t, d.kubeconfig, manifest, "apply", "-f", "-")
 }

@@ -301,22 +301,7 @@ func startAPIServer(t *testing.T) string {
 // environment, to add users.
 func startAPIServerEnv(t *testing.T) (string, *envtest.Environment) {
 	t.Helper()
-	env, err := testenv.New(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	kc, err := testenv.AdminKubeconfig(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(path, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	env, _, path := testenv.StartEnv(t, false)
 	return path, env
 }
 
