@@ -92,8 +92,7 @@ func (c *Client) create(ctx context.Context, req engine.MintRequest, body create
 	}
 	var t token
 	if err := json.Unmarshal(resp.Body, &t); err != nil || t.AccessToken == "" || t.ID == "" {
-		// A success body holds the plaintext, so unlike error bodies it is never quoted.
-		return engine.Minted{}, engine.Errorf("%s: the Management API answered HTTP %d without a readable token", what, resp.Status)
+		return engine.Minted{}, resp.Unreadable(what, "a readable token")
 	}
 	expires := t.ExpiresAt.Ptr()
 	if expires == nil {

@@ -24,7 +24,7 @@ func (s store) Tokens(ctx context.Context, what string, keep func(string) bool) 
 	}
 	var all []token
 	if err := json.Unmarshal(resp.Body, &all); err != nil {
-		return nil, resp.Errorf(engine.Transient, "%s: cannot decode the token listing", what)
+		return nil, resp.Unreadable(what, "a readable token listing")
 	}
 	infos := []engine.TokenInfo{}
 	for _, t := range all {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
 
@@ -31,5 +32,19 @@ func TestExcerptRedactsBeforeTruncating(t *testing.T) {
 	}
 	if len(got) > httpapi.MaxBodyInMessage+len("…") {
 		t.Errorf("Excerpt is %d bytes", len(got))
+	}
+}
+
+// A success answer that cannot be used is reported without its body: create answers and token
+// listings carry credentials that the redaction heuristics cannot all recognise.
+func TestUnreadableNeverQuotesTheBody(t *testing.T) {
+	const secret = "plain-lowercase-token-value"
+	resp := &httpapi.Response{Status: 200, Body: []byte(`[{"token":"` + secret + `"}`)}
+	err := resp.Unreadable("listing tokens", "a readable token listing")
+	if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "HTTP 200") {
+		t.Fatalf("Unreadable() = %q: must name the status and never quote the body", err)
+	}
+	if engine.KindOf(err) != engine.Transient {
+		t.Errorf("Unreadable() kind = %v, want transient", engine.KindOf(err))
 	}
 }

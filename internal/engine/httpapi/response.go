@@ -39,6 +39,13 @@ func (r *Response) Errorf(k engine.Kind, format string, args ...any) *engine.Err
 	return &engine.Error{Kind: k, Message: msg + ": " + r.Describe()}
 }
 
+// Unreadable is the Transient error for a success answer that lacks what the caller needs.
+// Unlike error answers, its body is never quoted: success bodies (create answers, token
+// listings) can hold credentials.
+func (r *Response) Unreadable(what, wanted string) *engine.Error {
+	return engine.Errorf("%s: %s answered HTTP %d without %s", what, r.op, r.Status, wanted)
+}
+
 // DefaultError maps the status the way most HTTP engines mean it: 401/403 Unauthorized,
 // 404 NotFound, 409 Conflict, 429 and 5xx Transient, other 4xx Permanent, and anything else
 // (1xx, 3xx: a proxy or a misconfigured URL) Transient. Adapters handle their special cases first.

@@ -96,7 +96,7 @@ func (c *Client) run(ctx context.Context, q query) ([]result, error) {
 		Error   string   `json:"error"`
 	}
 	if err := json.Unmarshal(resp.Body, &body); err != nil {
-		return nil, redact(resp.Errorf(engine.Transient, "%s: cannot decode the answer", q.what), q.secrets)
+		return nil, resp.Unreadable(q.what, "a readable answer")
 	}
 	if body.Error != "" {
 		return nil, redact(resp.Errorf(engine.Permanent, "%s: the server refused the query", q.what), q.secrets)

@@ -140,7 +140,7 @@ func (c *Client) drop(ctx context.Context, name string) error {
 		return err
 	}
 	if msg := statementError(results); msg != "" && !strings.Contains(msg, "user not found") {
-		return failed(what, msg, nil)
+		return failed(what, msg, []string{scramble.Reveal()})
 	}
 	return nil
 }

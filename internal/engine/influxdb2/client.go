@@ -88,7 +88,7 @@ func (c *Client) get(ctx context.Context, what, path string, query url.Values, o
 		return resp, apiError(resp, what)
 	}
 	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return resp, resp.Errorf(engine.Transient, "%s: cannot decode the answer", what)
+		return resp, resp.Unreadable(what, "a readable answer")
 	}
 	return resp, nil
 }

@@ -154,9 +154,8 @@ func (c *Client) create(ctx context.Context, name string, body createRequest) (e
 	}
 	var a authorization
 	if err := json.Unmarshal(resp.Body, &a); err != nil || a.Token == "" || a.ID == "" {
-		// A success body holds the plaintext, so unlike error bodies it is never quoted. The
-		// caller's Described check finds the authorization if it exists.
-		return engine.Minted{}, engine.Errorf("%s: the server answered HTTP %d without a readable token", what, resp.Status)
+		// The caller's Described check finds the authorization if it exists.
+		return engine.Minted{}, resp.Unreadable(what, "a readable token")
 	}
 	return engine.Minted{Name: name, ID: a.ID, Token: engine.Plaintext(a.Token), CreatedAt: a.CreatedAt.OrNow()}, nil
 }

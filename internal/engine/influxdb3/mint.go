@@ -68,8 +68,7 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 	var obj tokenObject
 	if err := json.Unmarshal(resp.Body, &obj); err != nil || obj.Token == "" {
 		// The token may exist now but we cannot use it; the retry's Conflict path cleans it up.
-		// A success body can hold the plaintext, so unlike error bodies it is never quoted.
-		return engine.Minted{}, engine.Errorf("%s: the engine answered HTTP %d without a readable token", what, resp.Status)
+		return engine.Minted{}, resp.Unreadable(what, "a readable token")
 	}
 	created := obj.CreatedAt.orNow()
 	expires := obj.Expiry.ptr()

@@ -47,7 +47,7 @@ func (c *Client) queryTokens(ctx context.Context, what, sql string) ([]tokenRow,
 	var rows []tokenRow
 	if body := strings.TrimSpace(string(resp.Body)); body != "" {
 		if err := json.Unmarshal(resp.Body, &rows); err != nil {
-			return nil, resp.Errorf(engine.Transient, "%s: cannot decode the token listing", what)
+			return nil, resp.Unreadable(what, "a readable token listing")
 		}
 	}
 	return rows, nil
