@@ -1,6 +1,7 @@
 package enginefactory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -33,23 +34,37 @@ func SecretKey(obj tokensv1.GenericEngine, refNamespace, name, managerNamespace 
 }
 
 func (f *Factory) readKey(ctx context.Context, obj tokensv1.GenericEngine, refNamespace, name, key string) (credential, error) {
-	if key == "" {
-		key = tokensv1.TokenSecretKey
+	creds, err := f.readKeys(ctx, obj, refNamespace, name, key)
+	if err != nil {
+		return credential{}, err
 	}
+	return creds[0], nil
+}
+
+// readKeys reads several keys of one Secret with a single uncached read (InfluxDB 1.x keeps the
+// username and password side by side); an empty key is the token key.
+func (f *Factory) readKeys(ctx context.Context, obj tokensv1.GenericEngine, refNamespace, name string, keys ...string) ([]credential, error) {
 	nn := SecretKey(obj, refNamespace, name, f.ManagerNamespace)
-	where := fmt.Sprintf("Secret %s key %q", nn, key)
 	sec := &corev1.Secret{}
 	if err := f.Reader.Get(ctx, nn, sec); err != nil {
+		first := cmp.Or(keys[0], tokensv1.TokenSecretKey)
+		where := fmt.Sprintf("Secret %s key %q", nn, first)
 		if apierrors.IsNotFound(err) {
-			return credential{}, engine.PermanentErrorf("%s does not exist: create it with the engine's admin token, e.g. kubectl -n %s create secret generic %s --from-file=%s=<file>",
-				where, nn.Namespace, nn.Name, key).WithReason(tokensv1.ReasonCredentialsNotFound)
+			return nil, engine.PermanentErrorf("%s does not exist: create it with the engine's admin token, e.g. kubectl -n %s create secret generic %s --from-file=%s=<file>",
+				where, nn.Namespace, nn.Name, first).WithReason(tokensv1.ReasonCredentialsNotFound)
 		}
-		return credential{}, engine.Errorf("reading %s", where).WithCause(err)
+		return nil, engine.Errorf("reading %s", where).WithCause(err)
 	}
-	v, ok := sec.Data[key]
-	if !ok {
-		return credential{}, engine.PermanentErrorf("%s: the Secret has no such key; add it, or point the reference's key at the one that holds the token", where).
-			WithReason(tokensv1.ReasonCredentialsNotFound)
+	creds := make([]credential, len(keys))
+	for i, key := range keys {
+		key = cmp.Or(key, tokensv1.TokenSecretKey)
+		where := fmt.Sprintf("Secret %s key %q", nn, key)
+		v, ok := sec.Data[key]
+		if !ok {
+			return nil, engine.PermanentErrorf("%s: the Secret has no such key; add it, or point the reference's key at the one that holds the token", where).
+				WithReason(tokensv1.ReasonCredentialsNotFound)
+		}
+		creds[i] = credential{value: string(v), version: sec.ResourceVersion, where: where}
 	}
-	return credential{value: string(v), version: sec.ResourceVersion, where: where}, nil
+	return creds, nil
 }

@@ -114,14 +114,11 @@ func (f *Factory) influxDB1(ctx context.Context, obj tokensv1.GenericEngine, s *
 		return nil, err
 	}
 	ref := s.CredentialsSecretRef
-	user, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, cmp.Or(ref.UsernameKey, "username"))
+	creds, err := f.readKeys(ctx, obj, ref.Namespace, ref.Name, cmp.Or(ref.UsernameKey, "username"), cmp.Or(ref.PasswordKey, "password"))
 	if err != nil {
 		return nil, err
 	}
-	pass, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, cmp.Or(ref.PasswordKey, "password"))
-	if err != nil {
-		return nil, err
-	}
+	user, pass := creds[0], creds[1]
 	c, err := influxdb1.New(influxdb1.Config{Config: cfg, Username: strings.TrimSpace(user.value),
 		Password: engine.Plaintext(strings.TrimSpace(pass.value))})
 	if engine.IsUnauthorized(err) {
