@@ -198,33 +198,34 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// assertNoPlaintext fails when any minted plaintext appears in the manager logs, the events or
-// the token resources' status in namespace ns.
+// assertNoPlaintext fails when any minted plaintext or engine admin token appears in the
+// manager logs, any event, the token resources' status in namespace ns, or any engine's status.
 func assertNoPlaintext(t *testing.T, ns string) {
 	t.Helper()
 	ctx := context.Background()
 	var haystack strings.Builder
 	haystack.WriteString(managerLogs.String())
-	var events eventsv1.EventList
-	if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
+	var events eventsv1.EventList // every namespace: ClusterTokenEngine events live in "default"
 	var dbts tokensv1.DatabaseTokenList
 	var sts tokensv1.SystemTokenList
-	if err := k8s.List(ctx, &dbts, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	if err := k8s.List(ctx, &sts, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range []any{events.Items, dbts.Items, sts.Items} {
-		b, _ := json.Marshal(v)
+	var ctes tokensv1.ClusterTokenEngineList
+	var tes tokensv1.TokenEngineList
+	for _, l := range []struct {
+		list client.ObjectList
+		opts []client.ListOption
+	}{{&events, nil}, {&dbts, []client.ListOption{client.InNamespace(ns)}}, {&sts, []client.ListOption{client.InNamespace(ns)}},
+		{&ctes, nil}, {&tes, nil}} {
+		if err := k8s.List(ctx, l.list, l.opts...); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(l.list)
 		haystack.Write(b)
 	}
+	all := haystack.String()
 	secrets := minted.all()
 	for _, p := range secrets {
-		if strings.Contains(haystack.String(), p) {
-			t.Errorf("a token plaintext (%s…) appears in logs, events or status", p[:10])
+		if strings.Contains(all, p) {
+			t.Errorf("a token plaintext (%d characters) appears in logs, events or status", len(p))
 		}
 	}
 	if len(secrets) == 0 {
