@@ -14,8 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/transport"
 	"k8s.io/utils/ptr"
@@ -29,6 +27,7 @@ import (
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/controllers"
 	"github.com/tokenops/token-operator/internal/engine"
+	opscheme "github.com/tokenops/token-operator/internal/scheme"
 	"github.com/tokenops/token-operator/internal/testenv"
 )
 
@@ -38,7 +37,7 @@ import (
 var (
 	restCfg *rest.Config
 	k8s     client.Client
-	scheme  = runtime.NewScheme()
+	scheme  = opscheme.New()
 
 	// managerLogs collects every manager's log output for the plaintext scan.
 	managerLogs testenv.Buffer
@@ -51,12 +50,6 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	if err := tokensv1.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
 	// Loggers outside a manager (client-go reflectors) also go to the scanned buffer.
 	ctrl.SetLogger(zap.New(zap.WriteTo(&managerLogs)))
 	env, err := testenv.New(true)
@@ -125,11 +118,7 @@ func newNamespace(t testing.TB) string {
 
 // managerCache is the production cache shape (only our Secrets, managedFields stripped),
 // restricted to one namespace.
-func managerCache(ns string) cache.Options {
-	opts := controllers.CacheOptions(nil)
-	opts.DefaultNamespaces = map[string]cache.Config{ns: {}}
-	return opts
-}
+func managerCache(ns string) cache.Options { return controllers.CacheOptions([]string{ns}) }
 
 // runningManager is a manager started by startManagerWith.
 type runningManager struct {

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/tokenops/token-operator/config/crd"
-	"github.com/tokenops/token-operator/controllers"
 	"github.com/tokenops/token-operator/internal/controlplane"
 	"github.com/tokenops/token-operator/internal/tokenengine"
 )
@@ -94,13 +93,14 @@ func runDev(ctx context.Context, f *devFlags, out io.Writer) (err error) {
 	if err := writeAdminKubeconfig(env, kubeconfig); err != nil {
 		return err
 	}
-	adminToken, err := devAdminToken(filepath.Join(state, "engine", "admin-token.json"))
+	adminFile := filepath.Join(state, "engine", "admin-token.json")
+	adminToken, err := devAdminToken(adminFile)
 	if err != nil {
 		return err
 	}
 
 	engineCtx, stopEngine := context.WithCancel(context.Background())
-	engineURL, engineDone, err := startDevEngine(engineCtx, f.engineAddr, state)
+	engineURL, engineDone, err := startDevEngine(engineCtx, f.engineAddr, filepath.Join(state, "engine"), adminFile)
 	if err != nil {
 		stopEngine()
 		return err
@@ -123,14 +123,11 @@ Token engine: %s (admin token in Secret %s/%s; ClusterTokenEngine %q is the defa
 
 `, state, kubeconfig, cpDir, engineURL, devNamespace, devAdminSecretName, devEngineName)
 
-	mf := &managerFlags{
-		kubeconfig: kubeconfig, namespace: devNamespace, leaderElect: false,
-		metricsAddr: f.metricsAddr, probeAddr: "0",
-		maxConcurrent: controllers.DefaultMaxConcurrentReconciles, qps: 200, burst: 400,
-		engineCheckInterval: controllers.DefaultEngineCheckInterval, engineRetryInterval: controllers.DefaultEngineRetryInterval,
-		zap: zap.Options{Development: true, TimeEncoder: zapcore.RFC3339TimeEncoder},
-	}
-	return runManager(ctx, mf)
+	mf := defaultManagerFlags()
+	mf.kubeconfig, mf.namespace, mf.leaderElect = kubeconfig, devNamespace, false
+	mf.metricsAddr, mf.probeAddr = f.metricsAddr, "0"
+	mf.zap = zap.Options{Development: true, TimeEncoder: zapcore.RFC3339TimeEncoder}
+	return runManager(ctx, &mf)
 }
 
 // ensureControlPlane returns the control plane folder, building it with the repository's script
@@ -157,11 +154,7 @@ func ensureControlPlane(out io.Writer) (string, error) {
 // writeAdminKubeconfig writes a cluster-admin kubeconfig for the running control plane. Ports and
 // certificates are new at every start, so it is rewritten every time.
 func writeAdminKubeconfig(env *envtest.Environment, path string) error {
-	user, err := env.AddUser(envtest.User{Name: "dev-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return err
-	}
-	kc, err := user.KubeConfig()
+	kc, err := controlplane.AdminKubeconfig(env)
 	if err != nil {
 		return err
 	}
@@ -191,14 +184,14 @@ func devAdminToken(path string) (string, error) {
 }
 
 // startDevEngine serves the token engine until ctx ends; done delivers Serve's result.
-func startDevEngine(ctx context.Context, addr, state string) (url string, done <-chan error, err error) {
+func startDevEngine(ctx context.Context, addr, dataDir, adminFile string) (url string, done <-chan error, err error) {
 	bound := make(chan net.Addr, 1)
 	result := make(chan error, 1)
 	go func() {
 		result <- tokenengine.Serve(ctx, tokenengine.ServeConfig{
 			Config: tokenengine.Config{
-				DataDir:        filepath.Join(state, "engine"),
-				AdminTokenFile: filepath.Join(state, "engine", "admin-token.json"),
+				DataDir:        dataDir,
+				AdminTokenFile: adminFile,
 			},
 			Listen:      addr,
 			OnListening: func(a net.Addr) { bound <- a },

@@ -10,16 +10,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/scheme"
 )
 
 // installDevEngine creates (or brings up to date, on a restart with a new engine address) the
 // namespace, the engine's admin token Secret and the default ClusterTokenEngine of `dev`.
 func installDevEngine(ctx context.Context, cfg *rest.Config, url, adminToken string) error {
-	s, err := newScheme()
-	if err != nil {
-		return err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: s})
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return err
 	}

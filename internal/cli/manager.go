@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,11 +18,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/controllers"
 	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/metrics"
+	"github.com/tokenops/token-operator/internal/scheme"
 )
 
 // Leader election: one lease in the manager's namespace. The Role (not a ClusterRole) limits it there.
@@ -50,7 +48,25 @@ type managerFlags struct {
 	zap                 zap.Options
 }
 
+// High enough that a burst of 10,000 tokens is limited by the API server, not by client-side
+// throttling (DESIGN §8).
+const (
+	defaultQPS   = 200
+	defaultBurst = 400
+)
+
+// defaultManagerFlags are the manager's flag defaults; `dev` starts from them too.
+func defaultManagerFlags() managerFlags {
+	return managerFlags{
+		namespace: envOr("POD_NAMESPACE", "token-operator"), leaderElect: true,
+		metricsAddr: ":8080", probeAddr: ":8081",
+		maxConcurrent: controllers.DefaultMaxConcurrentReconciles, qps: defaultQPS, burst: defaultBurst,
+		engineCheckInterval: controllers.DefaultEngineCheckInterval, engineRetryInterval: controllers.DefaultEngineRetryInterval,
+	}
+}
+
 func newManagerCommand() *cobra.Command {
+	d := defaultManagerFlags()
 	f := &managerFlags{}
 	cmd := &cobra.Command{
 		Use:   "manager",
@@ -62,20 +78,19 @@ func newManagerCommand() *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig; default: $KUBECONFIG, the in-cluster config, or ~/.kube/config")
-	fs.StringVar(&f.namespace, "namespace", envOr("POD_NAMESPACE", "token-operator"),
+	fs.StringVar(&f.namespace, "namespace", d.namespace,
 		"namespace the operator runs in: the leader election lease, and ClusterTokenEngine Secret references without a namespace ($POD_NAMESPACE)")
 	fs.StringSliceVar(&f.watchNamespaces, "watch-namespaces", nil,
 		"comma-separated namespaces whose tokens and TokenEngines are reconciled; empty: all. ClusterTokenEngines are always watched")
-	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect a leader so that only one replica reconciles")
-	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint; "0" disables it`)
-	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
-	fs.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "workers per token kind")
-	// High enough that a burst of 10,000 tokens is limited by the API server, not by client-side throttling (DESIGN §8).
-	fs.Float64Var(&f.qps, "kube-api-qps", 200, "sustained requests per second to the Kubernetes API")
-	fs.IntVar(&f.burst, "kube-api-burst", 400, "request burst to the Kubernetes API")
-	fs.DurationVar(&f.engineCheckInterval, "engine-check-interval", controllers.DefaultEngineCheckInterval,
+	fs.BoolVar(&f.leaderElect, "leader-elect", d.leaderElect, "elect a leader so that only one replica reconciles")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", d.metricsAddr, `address of the Prometheus metrics endpoint; "0" disables it`)
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", d.probeAddr, "address of the /healthz and /readyz probes")
+	fs.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", d.maxConcurrent, "workers per token kind")
+	fs.Float64Var(&f.qps, "kube-api-qps", d.qps, "sustained requests per second to the Kubernetes API")
+	fs.IntVar(&f.burst, "kube-api-burst", d.burst, "request burst to the Kubernetes API")
+	fs.DurationVar(&f.engineCheckInterval, "engine-check-interval", d.engineCheckInterval,
 		"how often a Ready engine is re-checked (±10%); also how long an unlabelled credentials Secret change may take to be seen")
-	fs.DurationVar(&f.engineRetryInterval, "engine-retry-interval", controllers.DefaultEngineRetryInterval,
+	fs.DurationVar(&f.engineRetryInterval, "engine-retry-interval", d.engineRetryInterval,
 		"how often an engine that is not Ready is re-checked (±10%)")
 	// Production logs are JSON; --zap-devel=true gives human-readable console logs.
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
@@ -142,25 +157,9 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// newScheme registers the Kubernetes types and ours.
-func newScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	if err := tokensv1.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 func managerOptions(f *managerFlags) ctrl.Options {
-	s, err := newScheme()
-	if err != nil {
-		panic(err) // static registrations; cannot fail at run time
-	}
 	return ctrl.Options{
-		Scheme:                        s,
+		Scheme:                        scheme.New(),
 		Cache:                         controllers.CacheOptions(cleanNamespaces(f.watchNamespaces)),
 		Metrics:                       metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress:        f.probeAddr,

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/metrics"
@@ -94,16 +95,8 @@ func (c *Cache) lookup(key Key, obj tokensv1.GenericEngine, version string) *Bui
 // store keeps b, first instrumenting its client: wrapping here, once per cached client, means
 // every call through the cache is counted and timed, and building is not made dearer.
 func (c *Cache) store(key Key, obj tokensv1.GenericEngine, b *Built) {
-	b.Engine = metrics.Wrap(b.Engine, string(key.Kind), metricsName(key), b.Type)
+	b.Engine = metrics.Wrap(b.Engine, string(key.Kind), toolscache.NewObjectName(key.Namespace, key.Name).String(), b.Type)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.entries[key] = entry{uid: obj.GetUID(), generation: obj.GetGeneration(), built: b}
-}
-
-// metricsName is the engine label: a TokenEngine's name alone would not say which one.
-func metricsName(k Key) string {
-	if k.Namespace == "" {
-		return k.Name
-	}
-	return k.Namespace + "/" + k.Name
 }

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
@@ -65,11 +66,9 @@ func Readiness(obj tokensv1.GenericEngine) (bool, string) {
 	return true, ""
 }
 
+// qualifiedName is ns/name for a TokenEngine and name for a ClusterTokenEngine.
 func qualifiedName(obj tokensv1.GenericEngine) string {
-	if obj.GetNamespace() == "" {
-		return obj.GetName()
-	}
-	return obj.GetNamespace() + "/" + obj.GetName()
+	return toolscache.MetaObjectToName(obj).String()
 }
 
 func kubectlName(obj tokensv1.GenericEngine) string {

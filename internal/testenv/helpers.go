@@ -10,13 +10,11 @@ import (
 	"sync"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/scheme"
 )
 
 // Buffer is a bytes.Buffer safe for concurrent writers: a log sink for servers, managers and
@@ -105,14 +103,7 @@ func RunKubectl(t testing.TB, kubeconfig, stdin string, args ...string) string {
 // Client returns a client for cfg that knows the Kubernetes types and ours.
 func Client(t testing.TB, cfg *rest.Config) client.Client {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := tokensv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,11 +22,7 @@ func RepoRoot() string {
 
 // ControlPlaneDir returns the folder holding kube-apiserver, etcd and kubectl (see controlplane.Dir).
 func ControlPlaneDir() (string, error) {
-	dir, err := controlplane.Dir()
-	if err != nil {
-		return "", err
-	}
-	return dir, nil
+	return controlplane.Dir()
 }
 
 // Kubectl returns the path of the kubectl built by `make control-plane`.
@@ -58,11 +54,7 @@ func New(withCRDs bool) (*envtest.Environment, error) {
 
 // AdminKubeconfig adds a cluster-admin user to a started environment and returns its kubeconfig.
 func AdminKubeconfig(env *envtest.Environment) ([]byte, error) {
-	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return user.KubeConfig()
+	return controlplane.AdminKubeconfig(env)
 }
 
 // BuildOperator builds the token-operator binary into dir, as `make build` does, and returns its path.
