@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -140,15 +141,14 @@ func (r *engineReconciler[T]) enginesForSecret(ctx context.Context, o client.Obj
 		logf.FromContext(ctx).Error(err, "Failed to list engines for Secret", "secret", key)
 		return nil
 	}
-	items, err := meta.ExtractList(list)
-	if err != nil {
+	return requestsFor(list, nil)
+}
+
+// requestsFor appends a reconcile request for every object of list to reqs.
+func requestsFor(list client.ObjectList, reqs []reconcile.Request) []reconcile.Request {
+	_ = meta.EachListItem(list, func(item runtime.Object) error { // our lists hold only objects: never fails
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(item.(client.Object))})
 		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(items))
-	for _, it := range items {
-		if m, ok := it.(client.Object); ok {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(m)})
-		}
-	}
+	})
 	return reqs
 }

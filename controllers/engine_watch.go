@@ -3,9 +3,6 @@ package controllers
 import (
 	"context"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,11 +68,7 @@ func watchEngines(b *builder.TypedBuilder[reconcile.Request], mgr ctrl.Manager, 
 				logf.FromContext(ctx).Error(err, "Failed to list the tokens of an engine", "engine", eng.GetName())
 				continue
 			}
-			_ = meta.EachListItem(list, func(item runtime.Object) error {
-				t := item.(client.Object)
-				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: t.GetNamespace(), Name: t.GetName()}})
-				return nil
-			})
+			reqs = requestsFor(list, reqs)
 		}
 		return reqs
 	})
