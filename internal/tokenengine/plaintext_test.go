@@ -53,8 +53,10 @@ func TestPlaintextOnlyInCreateResponse(t *testing.T) {
 	// Every way a token is presented, including the failing ones.
 	wantCode(t, authorize(t, inst.URL, o.Token, "a", "write"), 204)
 	wantCode(t, authorize(t, inst.URL, o.Token, "b", "write"), 403)
-	wantCode(t, call(t, http.MethodGet, inst.URL+tokenengine.PathAuthorize, "", "", "X-Original-URI", "/query?db=a&p="+url.QueryEscape(o.Token)), 204)
-	wantCode(t, call(t, http.MethodGet, inst.URL+tokenengine.PathAuthorize+"/write?db=a&p="+url.QueryEscape(o.Token), "", ""), 204)
+	wantCode(t, call(t, http.MethodGet, inst.URL+tokenengine.PathAuthorize+"/nginx", "", "", "X-Original-URI", "/query?db=a&q=show+measurements&p="+url.QueryEscape(o.Token), "X-Original-Method", "GET"), 200)
+	wantCode(t, call(t, http.MethodPost, inst.URL+tokenengine.PathAuthorize+"/envoy/write?db=a&p="+url.QueryEscape(o.Token), "", ""), 200)
+	wantCode(t, call(t, http.MethodPost, inst.URL+tokenengine.PathAuthorize+"/envoy/write?db=b&p="+url.QueryEscape(o.Token), "", ""), 403)
+	wantCode(t, call(t, http.MethodPost, inst.URL+tokenengine.PathAuthorize+"/envoy/write?db=a&p="+url.QueryEscape(o.Token), bearer(o.Token), ""), 400)
 	wantCode(t, call(t, http.MethodGet, inst.URL+tokenengine.PathAuthorize+"?db=a&action=read", "Basic "+base64.StdEncoding.EncodeToString([]byte("u:"+o.Token)), ""), 204)
 	wantCode(t, call(t, http.MethodGet, inst.URL+tokenengine.PathAuthorize+"?db=a&action=read", "bearer "+o.Token, ""), 400)
 	wantCode(t, call(t, http.MethodGet, inst.URL+"/health", bearer(sys.Token), ""), 200)

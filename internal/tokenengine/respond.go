@@ -3,13 +3,15 @@ package tokenengine
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/tokenops/token-operator/internal/influxaccess"
 )
 
 // Error messages the real server sends; clients match on them.
 const (
 	msgUnauthenticated = "the request was not authenticated"
 	msgForbidden       = "unauthorized to perform requested action with the token"
-	msgMalformedAuth   = "Authorization header was malformed, the request was not in the form of 'Authorization: <auth-scheme> <token>', supported auth-schemes are Bearer, Token and Basic"
+	msgMalformedAuth   = influxaccess.MsgMalformedAuth
 )
 
 // writeJSONError sends {"error": msg}, the shape InfluxDB 3 uses for 400, 401 and 403.
