@@ -13,6 +13,6 @@ func NewRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newManagerCommand(), newEngineCommand(), newDevCommand())
+	root.AddCommand(newManagerCommand(), newEngineCommand(), newDevCommand(), newGatewayCommand())
 	return root
 }

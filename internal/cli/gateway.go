@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenops/token-operator/internal/gateway"
+)
+
+func newGatewayCommand() *cobra.Command {
+	var (
+		cfg                                gateway.Config
+		listen, upstream, tokenFile        string
+		logFormat, tlsCertFile, tlsKeyFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the authorizing reverse proxy in front of InfluxDB (tokens checked by the token engine)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logFormat)
+			if err != nil {
+				return err
+			}
+			if cfg.Upstream, err = url.Parse(upstream); err != nil {
+				return fmt.Errorf("--upstream: %w", err)
+			}
+			if cfg.UpstreamToken, err = readUpstreamToken(tokenFile); err != nil {
+				return err
+			}
+			cfg.Logger = logger
+			p, err := gateway.New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serveGateway(ctx, p, listen, tlsCertFile, tlsKeyFile, logger.Info)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", ":8182", "TCP address to serve on")
+	f.StringVar(&upstream, "upstream", "", "InfluxDB base URL, e.g. http://influxdb3:8181 (required)")
+	f.StringVar(&tokenFile, "upstream-token-file", "", `file with the token sent upstream: the token alone, or JSON {"token":"…"} (required)`)
+	f.StringVar(&cfg.EngineURL, "engine-url", "", "token engine base URL, e.g. http://token-engine:8181 (required)")
+	f.Int64Var(&cfg.MaxQueryBody, "max-query-body", gateway.DefaultMaxQueryBody, "largest POST query body read to authorize it, in bytes (larger: 413)")
+	f.DurationVar(&cfg.CacheTTL, "auth-cache-ttl", gateway.DefaultCacheTTL, "how long an engine answer is reused; bounds how late a revocation takes effect (negative: no cache)")
+	f.StringVar(&tlsCertFile, "tls-cert-file", "", "TLS certificate file; serves HTTPS together with --tls-key-file")
+	f.StringVar(&tlsKeyFile, "tls-key-file", "", "TLS private key file")
+	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	for _, name := range []string{"upstream", "upstream-token-file", "engine-url"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+// readUpstreamToken reads the token alone or InfluxDB 3's admin token file format.
+func readUpstreamToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--upstream-token-file: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if strings.HasPrefix(s, "{") {
+		var f struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal([]byte(s), &f); err != nil {
+			return "", errors.New("--upstream-token-file: not a JSON token file")
+		}
+		s = f.Token
+	}
+	if s == "" {
+		return "", errors.New("--upstream-token-file: the file holds no token")
+	}
+	return s, nil
+}
+
+// serveGateway serves h until ctx ends, then drains for up to 10 s.
+func serveGateway(ctx context.Context, h http.Handler, listen, certFile, keyFile string, info func(string, ...any)) error {
+	if (certFile == "") != (keyFile == "") {
+		return errors.New("--tls-cert-file and --tls-key-file go together")
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() {
+		if certFile != "" {
+			errc <- srv.ServeTLS(ln, certFile, keyFile)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	info("Gateway listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
