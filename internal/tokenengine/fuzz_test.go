@@ -3,7 +3,6 @@ package tokenengine_test
 import (
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
@@ -58,41 +57,56 @@ func FuzzDecodeCreateRequest(f *testing.F) {
 	})
 }
 
-// FuzzAuthorize: whatever the headers and URIs, the authorize endpoint answers 204, 400, 401 or
-// 403 with a JSON error, and it allows only requests that present a known token.
+// FuzzAuthorize: whatever the mode, method, headers, URIs and body, the authorize endpoint
+// answers 200 (204 for the direct form), 400, 401 or 403 with a JSON error that never quotes a
+// token, and it allows only requests that present a known token.
 func FuzzAuthorize(f *testing.F) {
 	inst := tokenenginetest.Start(f)
 	ro := mint(f, inst.URL, inst.AdminToken, dbTokenBody("ro", []string{"a"}, []string{"read"}, ""))
 	known := []string{ro.Token, inst.AdminToken}
 	h := inst.Engine().Handler()
-	for _, s := range []struct{ auth, target, origURI string }{
-		{"Bearer " + ro.Token, "/api/v3/authorize?db=a&action=read", ""},
-		{"Token " + ro.Token, "/api/v3/authorize", "/api/v3/write_lp?db=a"},
-		{"", "/api/v3/authorize", "/query?db=a&p=" + url.QueryEscape(ro.Token)},
-		{"Basic dTphcGl2M194", "/api/v3/authorize/api/v2/write?bucket=a", ""},
-		{"Bearer x y", "/api/v3/authorize?db=&action=", ""},
-		{"", "/api/v3/authorize", "%zz"},
-		{"Bearer " + inst.AdminToken, "/api/v3/authorize", "/anything"},
+	for _, s := range []struct{ method, auth, target, origURI, origMethod, fwdURI, ctype, body string }{
+		{"GET", "Bearer " + ro.Token, "/api/v3/authorize?db=a&action=read", "", "", "", "", ""},
+		{"GET", "Token " + ro.Token, "/api/v3/authorize/nginx", "/api/v3/write_lp?db=a", "POST", "", "", ""},
+		{"GET", "", "/api/v3/authorize/nginx", "/query?db=a&q=select+*+from+m&p=" + url.QueryEscape(ro.Token), "GET", "", "", ""},
+		{"GET", "Bearer " + ro.Token, "/api/v3/authorize/traefik", "", "", "/api/v3/query_influxql?db=a&q=SHOW+DATABASES", "", ""},
+		{"POST", "Basic dTphcGl2M194", "/api/v3/authorize/envoy/api/v2/write?bucket=a", "", "", "", "", ""},
+		{"POST", "Bearer " + ro.Token, "/api/v3/authorize/envoy-body/api/v3/query_sql", "", "", "", "application/json", `{"db":"a","q":"select 1"}`},
+		{"POST", "Bearer " + ro.Token, "/api/v3/authorize/envoy-body/query?db=a", "", "", "", "application/x-www-form-urlencoded", "q=SELECT+*+INTO+b..m+FROM+m"},
+		{"POST", "Bearer " + ro.Token, "/api/v3/authorize/check", "", "", "", "application/json", `{"permissions":[{"resource_type":"db","resource_name":"a","action":"read"}]}`},
+		{"GET", "Bearer x y", "/api/v3/authorize?db=&action=", "", "", "", "", ""},
+		{"GET", "", "/api/v3/authorize/nginx", "%zz", "GET", "", "", ""},
+		{"GET", "0", ".", "0", "", "", "", ""}, // a target the mux redirects (an earlier crasher)
+		{"GET", "Bearer " + inst.AdminToken, "/api/v3/authorize/nginx", "/anything", "DELETE", "", "", ""},
 	} {
-		f.Add(s.auth, s.target, s.origURI)
+		f.Add(s.method, s.auth, s.target, s.origURI, s.origMethod, s.fwdURI, s.ctype, s.body)
 	}
-	f.Fuzz(func(t *testing.T, auth, target, origURI string) {
+	f.Fuzz(func(t *testing.T, method, auth, target, origURI, origMethod, fwdURI, ctype, body string) {
 		if !strings.HasPrefix(target, tokenengine.PathAuthorize) {
 			target = tokenengine.PathAuthorize + "/" + target
 		}
 		u, err := url.ParseRequestURI(target)
-		if err != nil {
+		if err != nil || !validMethod(method) {
 			return
 		}
-		req := httptest.NewRequest(http.MethodGet, "http://engine"+tokenengine.PathAuthorize, nil)
+		req := httptest.NewRequest(method, "http://engine"+tokenengine.PathAuthorize, strings.NewReader(body))
 		req.URL, req.RequestURI = u, u.RequestURI()
-		req.Header.Set("Authorization", auth)
-		req.Header.Set(tokenengine.HeaderOriginalURI, origURI)
+		for k, v := range map[string]string{"Authorization": auth, tokenengine.HeaderOriginalURI: origURI, tokenengine.HeaderOriginalMethod: origMethod,
+			tokenengine.HeaderForwardedURI: fwdURI, "Content-Type": ctype} {
+			if v != "" {
+				req.Header.Set(k, v)
+			}
+		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		for _, k := range known {
+			if strings.Contains(rec.Body.String(), k) {
+				t.Fatalf("the answer quotes a token")
+			}
+		}
 		switch rec.Code {
-		case 204:
-			presented := auth + " " + origURI + " " + target
+		case 200, 204:
+			presented := auth + " " + origURI + " " + target + " " + fwdURI
 			if b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(auth, "Basic ")); err == nil {
 				presented += " " + string(b)
 			}
@@ -104,7 +118,7 @@ func FuzzAuthorize(f *testing.F) {
 				ok = ok || strings.Contains(presented, k)
 			}
 			if !ok {
-				t.Fatalf("allowed without a known token: %q %q %q", auth, target, origURI)
+				t.Fatalf("allowed without a known token: %q %q %q %q", method, auth, target, origURI)
 			}
 		case 400, 401, 403:
 			var e struct{ Error string }
@@ -114,7 +128,20 @@ func FuzzAuthorize(f *testing.F) {
 		case 301, 307, 308, 404, 405:
 			// a target the mux cleans, redirects or does not route to the endpoint
 		default:
-			t.Fatalf("unexpected status %d for %q %q %q", rec.Code, auth, target, origURI)
+			t.Fatalf("unexpected status %d for %q %q %q %q", rec.Code, method, auth, target, origURI)
 		}
 	})
+}
+
+// validMethod is an HTTP token, as net/http requires of a request method.
+func validMethod(m string) bool {
+	if m == "" || len(m) > 16 {
+		return false
+	}
+	for _, c := range m {
+		if c < '!' || c > '~' || strings.ContainsRune(`()<>@,;:\"/[]?={}`, c) {
+			return false
+		}
+	}
+	return true
 }
