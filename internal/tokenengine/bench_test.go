@@ -151,3 +151,26 @@ func BenchmarkCreateToken(b *testing.B) {
 	}
 	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "tokens/s")
 }
+
+// BenchmarkAuthorizeNGINXInfluxQL measures the nginx mode in process with 10,000 live tokens on an
+// InfluxQL query that is parsed on every call (authz/s).
+func BenchmarkAuthorizeNGINXInfluxQL(b *testing.B) {
+	inst, toks := seededEngine(b)
+	h := inst.Engine().Handler()
+	uri := "/query?db=bench&q=SELECT+mean(value)+FROM+cpu+WHERE+time+%3E+now()+-+1h+GROUP+BY+time(1m)"
+	i := 0
+	start := time.Now()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, tokenengine.PathAuthorize+"/nginx", nil)
+		req.Header.Set("Authorization", "Bearer "+toks[i%len(toks)])
+		req.Header.Set(tokenengine.HeaderOriginalURI, uri)
+		req.Header.Set(tokenengine.HeaderOriginalMethod, http.MethodGet)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d %s", rec.Code, rec.Body)
+		}
+		i++
+	}
+	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "authz/s")
+}
