@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenops/token-operator/internal/httpstatus"
 	"github.com/tokenops/token-operator/internal/influxaccess"
 )
 
@@ -99,10 +100,10 @@ func New(cfg Config) (*Proxy, error) {
 // never quotes the request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpstatus.Writer{ResponseWriter: w}
 	p.serve(sw, r)
 	p.log.LogAttrs(r.Context(), slog.LevelInfo, "Proxied request", slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), slog.Int("status", sw.code), slog.Duration("duration", time.Since(start)))
+		slog.String("path", r.URL.Path), slog.Int("status", sw.Code), slog.Duration("duration", time.Since(start)))
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
@@ -176,25 +177,3 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }
-
-// statusWriter remembers the status for the log line; Flush and Unwrap keep streaming working.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -4,18 +4,20 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tokenops/token-operator/internal/influxaccess"
 )
 
 // Resource types, actions and names as InfluxDB 3 Enterprise spells them on the wire.
 const (
 	// ResourceDB is the resource type of database permissions.
-	ResourceDB = "db"
+	ResourceDB = influxaccess.ResourceDB
 	// ResourceSystem is the resource type of system-endpoint permissions.
-	ResourceSystem = "system"
+	ResourceSystem = influxaccess.ResourceSystem
 	// ActionRead allows queries on a database, or reading a system endpoint.
-	ActionRead = "read"
+	ActionRead = influxaccess.ActionRead
 	// ActionWrite allows writes to a database.
-	ActionWrite = "write"
+	ActionWrite = influxaccess.ActionWrite
 	// Wildcard as the only resource name means every resource of the type.
 	Wildcard = "*"
 )

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/tokenops/token-operator/internal/httpstatus"
 )
 
 // Paths the engine serves, as on InfluxDB 3 Enterprise, plus the authorize and probe paths.
@@ -44,26 +46,6 @@ func (e *Engine) routes() http.Handler {
 	return mux
 }
 
-// statusWriter remembers the status code for metrics and logs.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
 // instrument counts and logs a request by route pattern. It logs the path only: query strings
 // can carry a token (?p=) and headers and bodies always can.
 func (e *Engine) instrument(pattern string, h http.HandlerFunc) http.Handler {
@@ -73,16 +55,16 @@ func (e *Engine) instrument(pattern string, h http.HandlerFunc) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpstatus.Writer{ResponseWriter: w}
 		r.Body = http.MaxBytesReader(sw, r.Body, MaxBodyBytes)
 		h(sw, r)
-		if sw.code == 0 {
-			sw.code = http.StatusOK
+		if sw.Code == 0 {
+			sw.Code = http.StatusOK
 		}
-		e.metrics.observe(pattern, sw.code)
+		e.metrics.observe(pattern, sw.Code)
 		if e.log.Enabled(r.Context(), level) {
 			e.log.LogAttrs(r.Context(), level, "Served request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", sw.code), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", sw.Code), slog.Duration("duration", time.Since(start)))
 		}
 	})
 }
