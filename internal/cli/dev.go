@@ -15,11 +15,11 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/tokenops/token-operator/config/crd"
 	"github.com/tokenops/token-operator/internal/controlplane"
+	"github.com/tokenops/token-operator/internal/localcluster"
 	"github.com/tokenops/token-operator/internal/tokenengine"
 )
 
@@ -69,6 +69,11 @@ func runDev(ctx context.Context, f *devFlags, out io.Writer) (err error) {
 			return err
 		}
 	}
+	release, err := lockStateDir(state)
+	if err != nil {
+		return err
+	}
+	defer release()
 	cpDir, err := ensureControlPlane(out)
 	if err != nil {
 		return err
@@ -77,20 +82,28 @@ func runDev(ctx context.Context, f *devFlags, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: cpDir,
-		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: crds},
-	}
 	// A fixed etcd data folder is what makes tokens and Secrets survive a restart.
-	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(state, "etcd")}
-	cfg, err := env.Start()
+	cluster, err := localcluster.Start(ctx, localcluster.Options{
+		BinDir:      cpDir,
+		EtcdDataDir: filepath.Join(state, "etcd"),
+		CertDir:     filepath.Join(state, "pki"),
+	})
 	if err != nil {
 		return fmt.Errorf("starting etcd and kube-apiserver from %s: %w", cpDir, err)
 	}
-	defer func() { err = errors.Join(err, env.Stop()) }()
+	defer func() { err = errors.Join(err, cluster.Stop()) }()
+	if err := cluster.InstallCRDs(ctx, crds); err != nil {
+		return err
+	}
+	cfg := cluster.Config
 
 	kubeconfig := filepath.Join(state, "kubeconfig")
-	if err := writeAdminKubeconfig(env, kubeconfig); err != nil {
+	// Ports and certificates are new at every start, so the kubeconfig is rewritten every time.
+	kc, err := cluster.Kubeconfig()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		return err
 	}
 	adminFile := filepath.Join(state, "engine", "admin-token.json")
@@ -149,16 +162,6 @@ func ensureControlPlane(out io.Writer) (string, error) {
 		return "", fmt.Errorf("building the control plane: %w", err)
 	}
 	return controlplane.Dir()
-}
-
-// writeAdminKubeconfig writes a cluster-admin kubeconfig for the running control plane. Ports and
-// certificates are new at every start, so it is rewritten every time.
-func writeAdminKubeconfig(env *envtest.Environment, path string) error {
-	kc, err := controlplane.AdminKubeconfig(env)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, kc, 0o600)
 }
 
 // devAdminToken reads the engine's admin token file, creating it on the first start.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // KubeVersion is the version `make control-plane` builds by default; keep it equal to
@@ -43,13 +41,4 @@ func Dir() (string, error) {
 		}
 	}
 	return dir, nil
-}
-
-// AdminKubeconfig adds a cluster-admin user to a started environment and returns its kubeconfig.
-func AdminKubeconfig(env *envtest.Environment) ([]byte, error) {
-	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return user.KubeConfig()
 }

@@ -54,7 +54,11 @@ func New(withCRDs bool) (*envtest.Environment, error) {
 
 // AdminKubeconfig adds a cluster-admin user to a started environment and returns its kubeconfig.
 func AdminKubeconfig(env *envtest.Environment) ([]byte, error) {
-	return controlplane.AdminKubeconfig(env)
+	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return user.KubeConfig()
 }
 
 // BuildOperator builds the token-operator binary into dir, as `make build` does, and returns its path.
