@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -108,4 +109,29 @@ func Client(t testing.TB, cfg *rest.Config) client.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Helm is $HELM (the Makefile exports the helm it installs with `make helm`), else that
+// same file in bin/. Outside make, a missing helm skips the test with the command that installs it.
+func Helm(t testing.TB) string {
+	t.Helper()
+	if h := os.Getenv("HELM"); h != "" {
+		if _, err := os.Stat(h); err != nil {
+			t.Fatalf("HELM=%s: %v", h, err)
+		}
+		return h
+	}
+	mk, err := os.ReadFile(filepath.Join(RepoRoot(), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^HELM_VERSION \?= (\S+)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile: no HELM_VERSION")
+	}
+	h := filepath.Join(RepoRoot(), "bin", "helm-"+string(m[1]))
+	if _, err := os.Stat(h); err != nil {
+		t.Skipf("helm not installed: run `make helm` (or the tests with `make test`, which installs it): %v", err)
+	}
+	return h
 }

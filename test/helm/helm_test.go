@@ -34,31 +34,6 @@ const (
 
 var chartDir = filepath.Join(testenv.RepoRoot(), "charts", "token-operator")
 
-// helmBinary is $HELM (the Makefile exports the helm it installs with `make helm`), else that
-// same file in bin/. Outside make, a missing helm skips the test with the command that installs it.
-func helmBinary(t *testing.T) string {
-	t.Helper()
-	if h := os.Getenv("HELM"); h != "" {
-		if _, err := os.Stat(h); err != nil {
-			t.Fatalf("HELM=%s: %v", h, err)
-		}
-		return h
-	}
-	mk, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^HELM_VERSION \?= (\S+)$`).FindSubmatch(mk)
-	if m == nil {
-		t.Fatal("Makefile: no HELM_VERSION")
-	}
-	h := filepath.Join(testenv.RepoRoot(), "bin", "helm-"+string(m[1]))
-	if _, err := os.Stat(h); err != nil {
-		t.Skipf("helm not installed: run `make helm` (or the tests with `make test`, which installs it): %v", err)
-	}
-	return h
-}
-
 // runner runs helm and kubectl against one kubeconfig, with helm's own state in a temp dir.
 type runner struct {
 	t                   *testing.T
@@ -69,7 +44,7 @@ type runner struct {
 func newRunner(t *testing.T, kubeconfig string) *runner {
 	t.Helper()
 	home := t.TempDir()
-	r := &runner{t: t, helm: helmBinary(t), kube: kubeconfig}
+	r := &runner{t: t, helm: testenv.Helm(t), kube: kubeconfig}
 	r.env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(home, "cache"),
 		"HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
 	if kubeconfig != "" {
