@@ -23,6 +23,7 @@ func newGatewayCommand() *cobra.Command {
 	var (
 		cfg                                gateway.Config
 		listen, upstream, tokenFile        string
+		probeAddr                          string
 		logFormat, tlsCertFile, tlsKeyFile string
 	)
 	cmd := &cobra.Command{
@@ -47,6 +48,13 @@ func newGatewayCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if probeAddr != "0" {
+				probes, err := serveProbes(ctx, probeAddr)
+				if err != nil {
+					return err
+				}
+				logger.Info("Probes listening", "addr", probes)
+			}
 			return serveGateway(ctx, p, listen, tlsCertFile, tlsKeyFile, logger.Info)
 		},
 	}
@@ -60,6 +68,7 @@ func newGatewayCommand() *cobra.Command {
 	f.StringVar(&tlsCertFile, "tls-cert-file", "", "TLS certificate file; serves HTTPS together with --tls-key-file")
 	f.StringVar(&tlsKeyFile, "tls-key-file", "", "TLS private key file")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	f.StringVar(&probeAddr, "health-probe-bind-address", ":8183", `address of /healthz and /readyz (a port of their own, so no InfluxDB path is shadowed); "0" disables it`)
 	for _, name := range []string{"upstream", "upstream-token-file", "engine-url"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -86,6 +95,25 @@ func readUpstreamToken(path string) (string, error) {
 		return "", errors.New("--upstream-token-file: the file holds no token")
 	}
 	return s, nil
+}
+
+// serveProbes serves /healthz and /readyz until ctx ends. The gateway is ready once it is
+// configured (the upstream token read, the proxy built): that has happened before this is called.
+// Neither probe asks the engine or InfluxDB, so an outage of either does not restart or unroute
+// every gateway pod; requests then get 502 from the proxy itself.
+func serveProbes(ctx context.Context, addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("--health-probe-bind-address: %w", err)
+	}
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }
+	mux.HandleFunc("GET /healthz", ok)
+	mux.HandleFunc("GET /readyz", ok)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	return ln.Addr().String(), nil
 }
 
 // serveGateway serves h until ctx ends, then drains for up to 10 s.

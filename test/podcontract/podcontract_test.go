@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -399,9 +400,12 @@ func runWorkloads(t *testing.T, rt *Runtime, m manifests) map[string]*Container 
 
 // assertTokenServed creates a DatabaseToken in a new namespace, waits for Ready through the
 // containers, and checks the engine container accepts the Secret's token.
-func assertTokenServed(t *testing.T, kubectl func(stdin string, args ...string) string, enginePort int) {
+func assertTokenServed(t *testing.T, kubectl func(stdin string, args ...string) string, enginePort int) string {
 	t.Helper()
 	kubectl("", "create", "namespace", "apps")
+	// The default ClusterTokenEngine (chart and config/engine) serves no namespace until it is
+	// told which (issue 16: secure by default).
+	kubectl("", "patch", "clustertokenengine", "default", "--type=merge", "-p", `{"spec":{"allowedNamespaces":{"matchNames":["apps"]}}}`)
 	kubectl(`apiVersion: tokens.tokenops.dev/v1alpha1
 kind: DatabaseToken
 metadata: {name: writer, namespace: apps}
@@ -431,6 +435,78 @@ spec:
 			t.Errorf("engine container: the minted token writing %s: %d, want %d", tc.db, resp.StatusCode, tc.want)
 		}
 	}
+	return string(plainBytes)
+}
+
+// upstreamToken is InfluxDB's own token in the gateway test: only the gateway holds it.
+const upstreamToken = "apiv3_upstream-admin-token-held-by-the-gateway-only"
+
+// recorder is an InfluxDB stand-in that records what reaches it.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []recorded
+}
+
+type recorded struct{ method, uri, auth, body string }
+
+func newRecorder(t *testing.T) *recorder {
+	r := &recorder{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.seen = append(r.seen, recorded{req.Method, req.URL.RequestURI(), req.Header.Get("Authorization"), string(b)})
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *recorder) take() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.seen
+	r.seen = nil
+	return out
+}
+
+// assertGatewayForwards writes through the gateway container with the minted write token for
+// telemetry: the write reaches InfluxDB with InfluxDB's token and not the client's, and a write
+// to another database never reaches it.
+func assertGatewayForwards(t *testing.T, upstream *recorder, token string) {
+	t.Helper()
+	const line = "cpu,host=a usage=1 1700000000000000000\n"
+	send := func(db string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:8182/api/v3/write_lp?db="+db, strings.NewReader(line))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	upstream.take()
+	if code := send("telemetry"); code != http.StatusNoContent {
+		t.Errorf("write to telemetry through the gateway: %d, want 204", code)
+	}
+	got := upstream.take()
+	if len(got) != 1 || got[0].uri != "/api/v3/write_lp?db=telemetry" || got[0].body != line || got[0].auth != "Token "+upstreamToken {
+		t.Errorf("InfluxDB received %+v, want one write of the line with the upstream token", got)
+	}
+	for _, g := range got {
+		if strings.Contains(g.auth+g.uri, token) {
+			t.Error("the client's token reached InfluxDB")
+		}
+	}
+	if code := send("other"); code != http.StatusForbidden {
+		t.Errorf("write to other through the gateway: %d, want 403", code)
+	}
+	if got := upstream.take(); len(got) != 0 {
+		t.Errorf("a write the token may not make reached InfluxDB: %+v", got)
+	}
 }
 
 // TestHelmChartPodsUnderRunc renders the chart (defaults, and persistence off), installs it, runs
@@ -441,12 +517,16 @@ spec:
 func TestHelmChartPodsUnderRunc(t *testing.T) {
 	runcBinary(t)
 	helm := testenv.Helm(t)
+	upstream := newRecorder(t)
 	for _, tc := range []struct {
-		name string
-		set  []string
+		name    string
+		set     []string
+		gateway bool
 	}{
 		{name: "defaults"},
 		{name: "persistence off", set: []string{"--set", "engine.persistence.enabled=false"}},
+		{name: "gateway", gateway: true, set: []string{"--set", "gateway.enabled=true", "--set", "gateway.replicas=1",
+			"--set", "gateway.upstream=" + upstream.URL, "--set", "gateway.upstreamTokenSecret.name=influxdb-token"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, cfg, kc := testenv.StartEnv(t, false)
@@ -464,15 +544,21 @@ func TestHelmChartPodsUnderRunc(t *testing.T) {
 				return string(out)
 			}
 			kubectl("", "create", "namespace", ns)
+			if tc.gateway {
+				kubectl("", "-n", ns, "create", "secret", "generic", "influxdb-token", "--from-literal=token="+upstreamToken)
+			}
 			helmCmd(append([]string{"install", "token-operator", "charts/token-operator", "-n", ns}, tc.set...)...)
 			m := parseManifests(t, helmCmd("get", "manifest", "token-operator", "-n", ns), ns)
-			if len(m.workloads) != 2 {
-				t.Fatalf("want the manager Deployment and the engine StatefulSet, got %d workloads", len(m.workloads))
+			if want := map[bool]int{false: 2, true: 3}[tc.gateway]; len(m.workloads) != want {
+				t.Fatalf("want the manager Deployment, the engine StatefulSet and the gateway if enabled (%d), got %d workloads", want, len(m.workloads))
 			}
 			cs := kubernetes.NewForConfigOrDie(cfg)
 			rt := newRuntime(t, clusterFor(t, cfg.Host, cfg.CAData, cs, m.services))
 			runWorkloads(t, rt, m)
-			assertTokenServed(t, kubectl, enginePort(t, m))
+			token := assertTokenServed(t, kubectl, enginePort(t, m))
+			if tc.gateway {
+				assertGatewayForwards(t, upstream, token)
+			}
 			// Leader election ran under the chart's Role, in the pod's namespace.
 			kubectl("", "get", "lease", "-n", ns, "token-operator.tokens.tokenops.dev")
 		})

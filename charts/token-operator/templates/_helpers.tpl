@@ -59,3 +59,9 @@ app.kubernetes.io/component: token-engine
 {{- define "token-operator.engineAdminSecretName" -}}
 {{- default (printf "%s-admin" .Values.engine.name) .Values.engine.existingAdminSecret }}
 {{- end }}
+
+{{- define "token-operator.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "token-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end }}
