@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,44 +27,6 @@ import (
 )
 
 const upstreamToken = "upstream-secret-token"
-
-// received is one request as the backend saw it.
-type received struct {
-	method, uri, auth, body string
-	header                  http.Header
-}
-
-// backend records every request and answers like InfluxDB would (204 for writes, 200 otherwise).
-type backend struct {
-	mu  sync.Mutex
-	got []received
-	srv *httptest.Server
-}
-
-func newBackend(t *testing.T) *backend {
-	b := &backend{}
-	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		b.mu.Lock()
-		b.got = append(b.got, received{r.Method, r.RequestURI, r.Header.Get("Authorization"), string(body), r.Header.Clone()})
-		b.mu.Unlock()
-		if strings.Contains(r.URL.Path, "write") {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		_, _ = w.Write([]byte(`[]`))
-	}))
-	t.Cleanup(b.srv.Close)
-	return b
-}
-
-func (b *backend) take() []received {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	g := b.got
-	b.got = nil
-	return g
-}
 
 // tokens minted by the engine for the table.
 type tokens map[string]string
@@ -209,7 +170,7 @@ func send(t *testing.T, base string, c tc, toks tokens) (int, string) {
 
 // runTable sends every row through base and checks the status and what the backend received.
 // proxied: the front is the token-operator gateway (credentials replaced), else forward auth.
-func runTable(t *testing.T, base string, be *backend, toks tokens, proxied bool, denyCode func(int) int) {
+func runTable(t *testing.T, base string, be *testenv.Recorder, toks tokens, proxied bool, denyCode func(int) int) {
 	for _, c := range table() {
 		t.Run(c.name, func(t *testing.T) {
 			want := c.fa
@@ -217,7 +178,7 @@ func runTable(t *testing.T, base string, be *backend, toks tokens, proxied bool,
 				want = c.px
 			}
 			code, body := send(t, base, c, toks)
-			got := be.take()
+			got := be.Take()
 			for name, tok := range toks {
 				if name != "bogus" && strings.Contains(body, tok) {
 					t.Errorf("the answer quotes token %s", name)
@@ -239,16 +200,16 @@ func runTable(t *testing.T, base string, be *backend, toks tokens, proxied bool,
 			wantURI := strings.ReplaceAll(c.uri, "TOKEN", url.QueryEscape(toks[c.tok]))
 			if proxied {
 				wantURI = strings.NewReplacer("&p="+url.QueryEscape(toks[c.tok]), "", "&u=me", "").Replace(wantURI)
-				if r.auth != "Token "+upstreamToken {
-					t.Errorf("backend got Authorization %q, want the upstream token", r.auth)
+				if r.Auth != "Token "+upstreamToken {
+					t.Errorf("backend got Authorization %q, want the upstream token", r.Auth)
 				}
 			}
-			if r.method != c.method || r.uri != wantURI || r.body != c.body {
-				t.Errorf("backend got %s %s %q, want %s %s %q", r.method, r.uri, r.body, c.method, wantURI, c.body)
+			if r.Method != c.method || r.URI != wantURI || r.Body != c.body {
+				t.Errorf("backend got %s %s %q, want %s %s %q", r.Method, r.URI, r.Body, c.method, wantURI, c.body)
 			}
 			if proxied {
 				for name, tok := range toks {
-					if strings.Contains(r.uri+r.body+strings.Join(flatten(r.header), " "), tok) {
+					if strings.Contains(r.URI+r.Body+strings.Join(flatten(r.Header), " "), tok) {
 						t.Errorf("the client's token %s reached the backend", name)
 					}
 				}
@@ -273,8 +234,8 @@ func TestNGINX(t *testing.T) {
 	}
 	inst := tokenenginetest.Start(t)
 	toks := mintTokens(t, inst)
-	be := newBackend(t)
-	addr := startNGINX(t, bin, be.srv.Listener.Addr().String(), strings.TrimPrefix(inst.URL, "http://"))
+	be := testenv.NewRecorder(t)
+	addr := startNGINX(t, bin, be.Listener.Addr().String(), strings.TrimPrefix(inst.URL, "http://"))
 	runTable(t, "http://"+addr, be, toks, false, func(c int) int {
 		if c == 400 {
 			return 500 // auth_request turns any answer but 401/403 into 500
@@ -287,8 +248,8 @@ func TestNGINX(t *testing.T) {
 func TestProxy(t *testing.T) {
 	inst := tokenenginetest.Start(t)
 	toks := mintTokens(t, inst)
-	be := newBackend(t)
-	up, _ := url.Parse(be.srv.URL)
+	be := testenv.NewRecorder(t)
+	up, _ := url.Parse(be.URL)
 	p, err := gateway.New(gateway.Config{Upstream: up, UpstreamToken: upstreamToken, EngineURL: inst.URL, CacheTTL: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -441,40 +440,10 @@ spec:
 // upstreamToken is InfluxDB's own token in the gateway test: only the gateway holds it.
 const upstreamToken = "apiv3_upstream-admin-token-held-by-the-gateway-only"
 
-// recorder is an InfluxDB stand-in that records what reaches it.
-type recorder struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []recorded
-}
-
-type recorded struct{ method, uri, auth, body string }
-
-func newRecorder(t *testing.T) *recorder {
-	r := &recorder{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.seen = append(r.seen, recorded{req.Method, req.URL.RequestURI(), req.Header.Get("Authorization"), string(b)})
-		r.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *recorder) take() []recorded {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.seen
-	r.seen = nil
-	return out
-}
-
 // assertGatewayForwards writes through the gateway container with the minted write token for
 // telemetry: the write reaches InfluxDB with InfluxDB's token and not the client's, and a write
 // to another database never reaches it.
-func assertGatewayForwards(t *testing.T, upstream *recorder, token string) {
+func assertGatewayForwards(t *testing.T, upstream *testenv.Recorder, token string) {
 	t.Helper()
 	const line = "cpu,host=a usage=1 1700000000000000000\n"
 	send := func(db string) int {
@@ -488,23 +457,23 @@ func assertGatewayForwards(t *testing.T, upstream *recorder, token string) {
 		_ = resp.Body.Close()
 		return resp.StatusCode
 	}
-	upstream.take()
+	upstream.Take()
 	if code := send("telemetry"); code != http.StatusNoContent {
 		t.Errorf("write to telemetry through the gateway: %d, want 204", code)
 	}
-	got := upstream.take()
-	if len(got) != 1 || got[0].uri != "/api/v3/write_lp?db=telemetry" || got[0].body != line || got[0].auth != "Token "+upstreamToken {
+	got := upstream.Take()
+	if len(got) != 1 || got[0].URI != "/api/v3/write_lp?db=telemetry" || got[0].Body != line || got[0].Auth != "Token "+upstreamToken {
 		t.Errorf("InfluxDB received %+v, want one write of the line with the upstream token", got)
 	}
 	for _, g := range got {
-		if strings.Contains(g.auth+g.uri, token) {
+		if strings.Contains(g.Auth+g.URI, token) {
 			t.Error("the client's token reached InfluxDB")
 		}
 	}
 	if code := send("other"); code != http.StatusForbidden {
 		t.Errorf("write to other through the gateway: %d, want 403", code)
 	}
-	if got := upstream.take(); len(got) != 0 {
+	if got := upstream.Take(); len(got) != 0 {
 		t.Errorf("a write the token may not make reached InfluxDB: %+v", got)
 	}
 }
@@ -517,7 +486,7 @@ func assertGatewayForwards(t *testing.T, upstream *recorder, token string) {
 func TestHelmChartPodsUnderRunc(t *testing.T) {
 	runcBinary(t)
 	helm := testenv.Helm(t)
-	upstream := newRecorder(t)
+	upstream := testenv.NewRecorder(t)
 	for _, tc := range []struct {
 		name    string
 		set     []string
