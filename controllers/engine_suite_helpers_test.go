@@ -124,7 +124,7 @@ func (e *engineEnv) clusterEngine(t *testing.T, name, url string, mutate ...func
 		ObjectMeta: metav1.ObjectMeta{Name: e.ns + "-" + name, Labels: map[string]string{engTestLabel: e.ns}},
 		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
 			URL: tokensv1.EngineURL(url), AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "admin"},
-		}}},
+		}}, AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{"*"}}}, // tests narrow it
 	}
 	for _, m := range mutate {
 		m(cte)

@@ -9,7 +9,9 @@ import (
 type ClusterTokenEngineSpec struct {
 	EngineSpec `json:",inline"`
 
-	// allowedNamespaces says which namespaces may use this engine. Omitted: every namespace.
+	// allowedNamespaces says which namespaces may use this engine: names with `*` globs, or a
+	// label selector. Omitted: no namespace (the engine serves nothing until a cluster admin names
+	// the namespaces; matchNames ["*"] serves every namespace). See docs/security.md.
 	// +optional
 	AllowedNamespaces *AllowedNamespaces `json:"allowedNamespaces,omitempty"`
 

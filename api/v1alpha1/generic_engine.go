@@ -30,7 +30,7 @@ type GenericEngine interface {
 	GetEngineSpec() *EngineSpec
 	// GetEngineStatus returns the status, for reading and writing.
 	GetEngineStatus() *EngineStatus
-	// GetAllowedNamespaces returns who may use the engine; nil means every namespace for a
+	// GetAllowedNamespaces returns who may use the engine; nil means no namespace for a
 	// ClusterTokenEngine. A TokenEngine returns nil: it serves only its own namespace.
 	GetAllowedNamespaces() *AllowedNamespaces
 	// GetPolicy returns the engine's policy; nil means no limits.

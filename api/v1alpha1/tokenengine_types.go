@@ -167,12 +167,16 @@ type EngineSpec struct {
 }
 
 // AllowedNamespaces says which namespaces may use a ClusterTokenEngine: a list of names (with
-// `*` globs) or a label selector, not both. Omitted: every namespace.
+// `*` globs) or a label selector, not both. An engine without allowedNamespaces serves no
+// namespace; `{}` is refused rather than read as "all" (write matchNames ["*"] for that).
 // +kubebuilder:validation:XValidation:rule="!(has(self.matchNames) && has(self.selector))",message="set either matchNames or selector, not both"
+// +kubebuilder:validation:XValidation:rule="has(self.matchNames) || has(self.selector)",message="set matchNames or selector; an empty allowedNamespaces would serve no namespace (write matchNames: [\"*\"] for every namespace)"
+// +kubebuilder:validation:XValidation:rule="!has(self.selector) || has(self.selector.matchLabels) || has(self.selector.matchExpressions)",message="an empty selector would match every namespace; write matchNames: [\"*\"] for that, or give the selector matchLabels or matchExpressions"
 type AllowedNamespaces struct {
 	// matchNames are namespace names; `*` matches any run of characters (e.g. team-*, or * for all).
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=63
 	MatchNames []string `json:"matchNames,omitempty"`

@@ -133,8 +133,10 @@ token-operator dev is running (state in %s). Ctrl-C stops it.
   kubectl get tokens -A
 
 Token engine: %s (admin token in Secret %s/%s; ClusterTokenEngine %q is the default)
+ClusterTokenEngine %q serves every namespace (allowedNamespaces matchNames [%q]): dev opts in to
+this explicitly; installed engines serve no namespace until allowedNamespaces names them.
 
-`, state, kubeconfig, cpDir, engineURL, devNamespace, devAdminSecretName, devEngineName)
+`, state, kubeconfig, cpDir, engineURL, devNamespace, devAdminSecretName, devEngineName, devEngineName, DevAllowedNamespaces)
 
 	mf := defaultManagerFlags()
 	mf.kubeconfig, mf.namespace, mf.leaderElect = kubeconfig, devNamespace, false

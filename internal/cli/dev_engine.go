@@ -14,7 +14,8 @@ import (
 )
 
 // installDevEngine creates (or brings up to date, on a restart with a new engine address) the
-// namespace, the engine's admin token Secret and the default ClusterTokenEngine of `dev`.
+// namespace, the engine's admin token Secret and the default ClusterTokenEngine of `dev`, which
+// serves every namespace (allowedNamespaces matchNames ["*"]).
 func installDevEngine(ctx context.Context, cfg *rest.Config, url, adminToken string) error {
 	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
 	if err != nil {
@@ -42,7 +43,14 @@ func installDevEngine(ctx context.Context, cfg *rest.Config, url, adminToken str
 				Namespace: devNamespace, Name: devAdminSecretName, Key: tokensv1.TokenSecretKey,
 			},
 		}}
+		// dev is a single-user sandbox: it opts in to every namespace, explicitly (the chart and
+		// config/engine default to none); runDev prints that it did.
+		cte.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{DevAllowedNamespaces}}
 		return nil
 	})
 	return err
 }
+
+// DevAllowedNamespaces is what dev's ClusterTokenEngine allows: every namespace. Only dev does
+// this; see docs/security.md.
+const DevAllowedNamespaces = "*"

@@ -43,7 +43,7 @@ func newInstallation(t *testing.T) *installation {
 		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
 		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
 			URL: tokensv1.EngineURL(in.engine.URL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "token-engine-admin"},
-		}}},
+		}}, AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{appNS}}},
 	}
 	create(t, in.k8s, in.cte)
 	return in

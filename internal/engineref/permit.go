@@ -49,6 +49,16 @@ func notPermitted(obj tokensv1.GenericEngine, namespace, rule string) *Error {
 		obj.EngineKind(), obj.GetName(), namespace, rule)
 }
 
+// ServesNoNamespace is the error for a ClusterTokenEngine whose allowedNamespaces is omitted or
+// empty: such an engine serves no namespace (secure by default; see docs/security.md).
+func ServesNoNamespace(obj tokensv1.GenericEngine, namespace string) *Error {
+	return Errorf(tokensv1.ReasonNotPermitted,
+		"%s %s serves no namespace: its spec.allowedNamespaces is not set, so namespace %s may not use it; "+
+			"a cluster admin sets allowedNamespaces (matchNames [%s], a label selector, or matchNames [\"*\"] for every namespace), "+
+			"or set spec.engineRef to an engine this namespace may use",
+		obj.EngineKind(), obj.GetName(), namespace, namespace)
+}
+
 // Readiness says whether the engine's status shows a successful check of its current spec, and
 // if not, a message saying why, for the token's condition.
 func Readiness(obj tokensv1.GenericEngine) (bool, string) {

@@ -156,12 +156,16 @@ func PickDefault(items []tokensv1.ClusterTokenEngine) (*tokensv1.ClusterTokenEng
 }
 
 // permit applies allowedNamespaces. A TokenEngine is only ever looked up in the token's own
-// namespace, so it needs no rule.
+// namespace, so it needs no rule. A ClusterTokenEngine without allowedNamespaces (or with an
+// empty one) serves no namespace: access to a cluster-wide engine is opted in to, never implied.
 func (r *Cached) permit(ctx context.Context, obj tokensv1.GenericEngine, ns *namespaceLabels) error {
 	namespace := ns.name
-	allowed := obj.GetAllowedNamespaces()
-	if allowed == nil || (allowed.Selector == nil && allowed.MatchNames == nil) {
+	if obj.EngineKind() == tokensv1.TokenEngineKind {
 		return nil
+	}
+	allowed := obj.GetAllowedNamespaces()
+	if allowed == nil || (allowed.Selector == nil && len(allowed.MatchNames) == 0) {
+		return ServesNoNamespace(obj, namespace)
 	}
 	if allowed.Selector == nil {
 		if PermitsByName(allowed.MatchNames, namespace) {

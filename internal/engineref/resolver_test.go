@@ -23,7 +23,7 @@ func readyCTE(name string, mutate func(*tokensv1.ClusterTokenEngine)) *tokensv1.
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), Generation: 1},
 		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
 			URL: "http://engine:8181", AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "admin", Key: "token"},
-		}}},
+		}}, AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{"*"}}},
 	}
 	ready(e, metav1.ConditionTrue, tokensv1.ReasonReachable, 1)
 	if mutate != nil {
@@ -191,5 +191,30 @@ func TestResolvePolicy(t *testing.T) {
 	}
 	if _, err := down.ResolveForRevocation(ctx, "team-b", ref); reasonOf(err) != tokensv1.ReasonEngineNotReady {
 		t.Fatalf("revocation of a not-Ready engine: %v", err)
+	}
+}
+
+// A ClusterTokenEngine serves only the namespaces it names: without allowedNamespaces, or with an
+// empty one, it serves none (issue 16: secure by default). A TokenEngine serves its own namespace.
+func TestResolveDefaultDeny(t *testing.T) {
+	ctx := context.Background()
+	ref := &tokensv1.EngineReference{Name: "main"}
+	for name, allowed := range map[string]*tokensv1.AllowedNamespaces{
+		"omitted":          nil,
+		"empty":            {},
+		"empty matchNames": {MatchNames: []string{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newResolver(t, readyCTE("main", func(e *tokensv1.ClusterTokenEngine) { e.Spec.AllowedNamespaces = allowed }))
+			_, err := r.Resolve(ctx, "team-a", ref, Request{Databases: []string{"*"}})
+			if reasonOf(err) != tokensv1.ReasonNotPermitted || !strings.Contains(err.Error(), "ClusterTokenEngine main serves no namespace") ||
+				!strings.Contains(err.Error(), "allowedNamespaces") {
+				t.Fatalf("err = %v, want NotPermitted saying the engine serves no namespace", err)
+			}
+			// Revoking stays possible, so tokens minted before the upgrade can be taken away.
+			if _, err := r.ResolveForRevocation(ctx, "team-a", ref); err != nil {
+				t.Fatalf("ResolveForRevocation: %v", err)
+			}
+		})
 	}
 }

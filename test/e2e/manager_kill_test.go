@@ -58,7 +58,7 @@ func TestManagerKilledMidChurnLeaksNothing(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
 		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
 			URL: tokensv1.EngineURL(engineURL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Namespace: "token-operator", Name: "token-engine-admin", Key: "token"},
-		}}},
+		}}, AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{"churn"}}},
 	}))
 
 	var logs testenv.Buffer

@@ -631,7 +631,8 @@ func TestInstalledChartServesTokens(t *testing.T) {
 	bin := operatorBinary(t)
 	r.Kubectl("", "create", "namespace", namespace)
 	r.Kubectl("", "create", "namespace", "apps")
-	r.Helm("install", release, chartDir, "-n", namespace)
+	// The default ClusterTokenEngine serves no namespace until it is told which (issue 16).
+	r.Helm("install", release, chartDir, "-n", namespace, "--set", "engine.clusterTokenEngine.allowedNamespaces.matchNames={apps}")
 
 	// The engine pod: the chart's args, with its paths and port moved here.
 	dir := t.TempDir()
