@@ -30,10 +30,16 @@ type TokenDeps struct {
 	MaxConcurrentReconciles int
 	// PendingGrace overrides lifecycle.DefaultPendingGrace when positive.
 	PendingGrace time.Duration
+	// LeaderElection must be true when the manager elects a leader (its LeaderElection option):
+	// a pending mint an earlier leader recorded is then abandoned as soon as this manager leads,
+	// instead of after PendingGrace (lifecycle.Input.LeaderSince).
+	LeaderElection bool
 	// StepHook is for tests that simulate crashes between protocol steps; nil in production.
 	StepHook lifecycle.StepHook
 	// VerifyInterval overrides lifecycle.DefaultVerifyInterval when positive.
 	VerifyInterval time.Duration
+
+	leaderSince func() time.Time // set by SetupTokenReconcilers with LeaderElection
 }
 
 func (d TokenDeps) withDefaults() TokenDeps {
@@ -53,6 +59,13 @@ func (d TokenDeps) withDefaults() TokenDeps {
 // manager's cache must hold only Secrets labelled app.kubernetes.io/managed-by=token-operator
 // (the reconcilers read other Secrets uncached, and only to refuse to overwrite them).
 func SetupTokenReconcilers(mgr ctrl.Manager, deps TokenDeps) error {
+	if deps.LeaderElection {
+		term := &leaderTerm{clock: deps.withDefaults().Clock}
+		if err := mgr.Add(term); err != nil {
+			return err
+		}
+		deps.leaderSince = term.Since
+	}
 	if err := (&DatabaseTokenReconciler{}).SetupWithManager(mgr, deps); err != nil {
 		return err
 	}
@@ -69,6 +82,7 @@ func newLifecycle[T client.Object](mgr ctrl.Manager, deps TokenDeps, kind lifecy
 		Clock:          deps.Clock,
 		Kind:           kind,
 		PendingGrace:   deps.PendingGrace,
+		LeaderSince:    deps.leaderSince,
 		StepHook:       deps.StepHook,
 		VerifyInterval: deps.VerifyInterval,
 	}

@@ -194,6 +194,11 @@ type PendingMint struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=24
 	ExpiresAfter string `json:"expiresAfter,omitempty"`
+	// renewRequest is the tokens.tokenops.dev/renew annotation value when the attempt was
+	// recorded; it becomes status.lastRenewRequest once the token is recorded, so a request whose
+	// mint is abandoned after a crash is still honoured.
+	// +optional
+	RenewRequest string `json:"renewRequest,omitempty"`
 }
 
 // TokenStatus is the observed state both token kinds share.
@@ -230,6 +235,11 @@ type TokenStatus struct {
 	// pending is a mint in progress; see DESIGN §3 for how a restart resumes it.
 	// +optional
 	Pending *PendingMint `json:"pending,omitempty"`
+
+	// lastRenewRequest is the last tokens.tokenops.dev/renew annotation value a minted token
+	// answered; a different, non-empty value asks for a successor.
+	// +optional
+	LastRenewRequest string `json:"lastRenewRequest,omitempty"`
 
 	// previous are predecessors still valid during their overlap window, revoked at revokeAt.
 	// +optional

@@ -22,6 +22,10 @@ const (
 	TokenNameAnnotation = "tokens.tokenops.dev/token-name"
 	// RevisionAnnotation on a Secret is the mint revision whose plaintext it holds (DESIGN §3).
 	RevisionAnnotation = "tokens.tokenops.dev/revision"
+	// RenewAnnotation on a token resource asks for a successor now, with the normal overlap, as
+	// cert-manager's `cmctl renew` does: every new value mints once (the last handled value is
+	// status.lastRenewRequest). It also revives an expired token without deleting the resource.
+	RenewAnnotation = "tokens.tokenops.dev/renew"
 	// RestartedAtAnnotation is set on the pod template of rollout-restart targets when the token changes.
 	RestartedAtAnnotation = "tokens.tokenops.dev/restartedAt"
 
@@ -112,6 +116,14 @@ const (
 	// ReasonTokenLost: the engine no longer knows the live token (restored from an old backup, or
 	// revoked by hand), so a successor was minted (an event reason).
 	ReasonTokenLost = "TokenLost"
+	// ReasonRenewedAfterExpiry: a rotating token's current revision expired before its successor
+	// could be minted (the operator was down, a mint was interrupted, the engine refused); the
+	// successor was minted as soon as the operator could, and the message says how long the Secret
+	// held no working token (a Warning event reason and the Expired=False reason until the next mint).
+	ReasonRenewedAfterExpiry = "RenewedAfterExpiry"
+	// ReasonRenewRequested: a new value of the tokens.tokenops.dev/renew annotation minted a
+	// successor; the predecessor is revoked after rotation.overlap (an event reason).
+	ReasonRenewRequested = "RenewRequested"
 	// ReasonTargetNotFound: a rollout restart target does not exist in the token's namespace.
 	ReasonTargetNotFound = "TargetNotFound"
 	// ReasonRestartFailed: patching a rollout restart target failed for another reason.

@@ -197,6 +197,7 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, f *managerFlags) er
 	err = controllers.SetupTokenReconcilers(mgr, controllers.TokenDeps{
 		Resolver:                &engineref.Cached{Reader: mgr.GetClient(), Clients: clients},
 		MaxConcurrentReconciles: f.maxConcurrent,
+		LeaderElection:          f.leaderElect,
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the token reconcilers: %w", err)

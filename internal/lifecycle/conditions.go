@@ -72,8 +72,14 @@ func (s *scope[T]) ready() {
 		msg += ". " + s.notice // e.g. Cloud Dedicated's activation delay, right after the mint
 	}
 	s.setCondition(tokensv1.ConditionReady, metav1.ConditionTrue, tokensv1.ReasonMinted, msg)
-	s.setCondition(tokensv1.ConditionExpired, metav1.ConditionFalse, tokensv1.ReasonNotExpired, "The token has not reached its expiry")
+	if !meta.IsStatusConditionFalse(s.status.Conditions, tokensv1.ConditionExpired) {
+		// An Expired=False reason (RenewedAfterExpiry: the gap before this token) stays until the next mint.
+		s.setCondition(tokensv1.ConditionExpired, metav1.ConditionFalse, tokensv1.ReasonNotExpired, notExpiredMessage)
+	}
 }
+
+// notExpiredMessage is the message of Expired=False reason NotExpired.
+const notExpiredMessage = "The token has not reached its expiry"
 
 // engineReachable records a successful engine call.
 func (s *scope[T]) engineReachable() {

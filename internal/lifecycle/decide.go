@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
@@ -43,6 +44,11 @@ const (
 	WhyTokenChanged = tokensv1.ReasonTokenChanged
 	// WhyTokenLost: the engine no longer knows the current token.
 	WhyTokenLost = tokensv1.ReasonTokenLost
+	// WhyRenewedAfterExpiry: a rotating token's current revision expired before its successor
+	// was minted (operator down, mint interrupted): the successor closes the gap.
+	WhyRenewedAfterExpiry = tokensv1.ReasonRenewedAfterExpiry
+	// WhyRenewRequested: the tokens.tokenops.dev/renew annotation carries a value not handled yet.
+	WhyRenewRequested = tokensv1.ReasonRenewRequested
 )
 
 // SecretView is what Decide needs to know about the target Secret.
@@ -78,8 +84,19 @@ type Input struct {
 	Secret  SecretView
 	Desired Desired
 	// PendingGrace is how long a pending mint without a Secret is left to the worker that may
-	// still be running it before it is abandoned (two managers during a leader hand-over).
+	// still be running it before it is abandoned (two managers without leader election).
 	PendingGrace time.Duration
+	// LeaderSince is when this manager acquired the leader lease; zero without leader election.
+	// A pending mint recorded before it belongs to an earlier leader, whose process stopped
+	// acting when it lost the lease, before this one could acquire it: nobody is still running
+	// it, so it is abandoned at once instead of after PendingGrace (see docs/rotation.md).
+	LeaderSince time.Time
+	// Rotating is true with spec.rotation.renewBefore: an expired current revision then gets a
+	// successor as soon as one can be minted, instead of staying expired.
+	Rotating bool
+	// RenewRequested is true when the renew annotation carries a value no token answered yet
+	// (see RenewRequested).
+	RenewRequested bool
 }
 
 // Decision is what to do next.
@@ -98,6 +115,9 @@ func Decide(in Input) Decision {
 	if p := st.Pending; p != nil {
 		if in.Secret.holds(p.Revision, p.TokenName) {
 			return Decision{Action: ActionResume}
+		}
+		if p.StartedAt != nil && !in.LeaderSince.IsZero() && p.StartedAt.Time.Before(in.LeaderSince) {
+			return Decision{Action: ActionAbandon} // an earlier leader's: no worker is running it
 		}
 		if p.StartedAt != nil && in.PendingGrace > 0 {
 			if until := p.StartedAt.Add(in.PendingGrace).Sub(in.Now); until > 0 {
@@ -118,10 +138,17 @@ func Decide(in Input) Decision {
 		return Decision{Action: ActionSuccessor, Why: WhySpecChanged}
 	}
 	if cur.ExpiresAt != nil && !in.Now.Before(cur.ExpiresAt.Time) {
-		if expiryDone(st, in.Secret) {
-			return Decision{Action: ActionWait, RequeueAfter: NextDeadline(st, in.Now, true)}
+		// Expiry is carried out first (revoked, taken out of the Secret), whatever comes next:
+		// a successor that cannot be minted must not leave the dead token in the Secret.
+		switch {
+		case !expiryDone(st, in.Secret):
+			return Decision{Action: ActionExpire}
+		case in.RenewRequested:
+			return Decision{Action: ActionSuccessor, Why: WhyRenewRequested}
+		case in.Rotating:
+			return Decision{Action: ActionSuccessor, Why: WhyRenewedAfterExpiry}
 		}
-		return Decision{Action: ActionExpire}
+		return Decision{Action: ActionWait, RequeueAfter: NextDeadline(st, in.Now, true)}
 	}
 	switch {
 	case !in.Secret.Exists:
@@ -134,10 +161,32 @@ func Decide(in Input) Decision {
 		// A newer revision than status knows: status is stale (a conflicting write is on its
 		// way), never a reason to act. Look again shortly.
 		return Decision{Action: ActionWait, RequeueAfter: StaleRequeue}
+	case in.RenewRequested:
+		return Decision{Action: ActionSuccessor, Why: WhyRenewRequested}
 	case cur.RenewAt != nil && !in.Now.Before(cur.RenewAt.Time):
 		return Decision{Action: ActionSuccessor, Why: WhyRenewal}
 	}
 	return Decision{Action: ActionWait, RequeueAfter: NextDeadline(st, in.Now, false)}
+}
+
+// RenewRequested reports whether the renew annotation's value asks for a successor: it is set,
+// and neither the live token nor the mint in progress answered it. Handled values are recorded
+// with the mint (status.pending.renewRequest, then status.lastRenewRequest), so each new value
+// mints once, across crashes.
+func RenewRequested(annotation string, st *tokensv1.TokenStatus) bool {
+	if annotation == "" || annotation == st.LastRenewRequest {
+		return false
+	}
+	return st.Pending == nil || st.Pending.RenewRequest != annotation
+}
+
+// ExpiryGap is how long a token that expired at expiresAt left its Secret without a working
+// token when its successor is written at now (zero when it did not expire first).
+func ExpiryGap(expiresAt *metav1.Time, now time.Time) time.Duration {
+	if expiresAt == nil || !now.After(expiresAt.Time) {
+		return 0
+	}
+	return now.Sub(expiresAt.Time)
 }
 
 // specChanged reports whether the spec asks for a token other than the current one. A record
@@ -216,8 +265,8 @@ func PredecessorRevokeAt(why string, old *tokensv1.TokenRecord, now time.Time, o
 		if old.ExpiresAt != nil {
 			return old.ExpiresAt.Time
 		}
-	case WhyTokenChanged:
-		return now
+	case WhyTokenChanged, WhyRenewedAfterExpiry:
+		return now // exposed, or expired already: nothing to overlap with
 	}
 	return now.Add(overlap)
 }

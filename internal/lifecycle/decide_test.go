@@ -110,6 +110,105 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// Issue 15: rotating tokens recover from expiry, pending mints of an earlier leader are abandoned
+// at once, and the renew annotation mints a successor, also for expired tokens.
+func TestDecideRecoveryLeaderAndRenewRequest(t *testing.T) {
+	pending := &tokensv1.PendingMint{Revision: 3, TokenName: TokenName("ns", "a", "uid-1234", 3), StartedAt: at(-10 * time.Second)}
+	expiredCond := []metav1.Condition{{Type: tokensv1.ConditionExpired, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonExpired}}
+	stripped := ours(2)
+	stripped.HasToken, stripped.Fingerprint = false, ""
+	type in struct {
+		rotating, renew bool
+		leaderSince     time.Time
+	}
+	tests := []struct {
+		name   string
+		in     in
+		status tokensv1.TokenStatus
+		secret SecretView
+		want   Decision
+	}{
+		// The observed failure: pending r3 after a crash, r2 expired during the grace.
+		{"rotating: an expired current revision is expired first", in{rotating: true},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(-time.Second))}, ours(2), Decision{Action: ActionExpire}},
+		{"rotating: once expired, a successor closes the gap", in{rotating: true},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(-time.Minute)), Conditions: expiredCond}, stripped,
+			Decision{Action: ActionSuccessor, Why: WhyRenewedAfterExpiry}},
+		{"rotating: expired with the Secret deleted gets a successor too", in{rotating: true},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(-time.Minute)), Conditions: expiredCond}, SecretView{},
+			Decision{Action: ActionSuccessor, Why: WhyRenewedAfterExpiry}},
+		{"without rotation expiry stays final", in{},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(-time.Minute)), Conditions: expiredCond}, stripped, Decision{Action: ActionWait}},
+		{"rotating: a pending mint inside its grace still waits without leader election", in{rotating: true},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(5*time.Second)), Pending: pending}, ours(2),
+			Decision{Action: ActionWait, RequeueAfter: 20 * time.Second}},
+		{"an earlier leader's pending mint is abandoned at once", in{rotating: true, leaderSince: t0.Add(-2 * time.Second)},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(5*time.Second)), Pending: pending}, ours(2), Decision{Action: ActionAbandon}},
+		{"a pending mint of this leader's term keeps its grace", in{leaderSince: t0.Add(-time.Minute)},
+			tokensv1.TokenStatus{Current: current(2), Pending: pending}, ours(2), Decision{Action: ActionWait, RequeueAfter: 20 * time.Second}},
+		{"an earlier leader's pending mint with its Secret resumes", in{leaderSince: t0},
+			tokensv1.TokenStatus{Current: current(2), Pending: pending}, ours(3), Decision{Action: ActionResume}},
+		// The renew annotation.
+		{"a renew request mints a successor", in{renew: true},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(time.Hour))}, ours(2), Decision{Action: ActionSuccessor, Why: WhyRenewRequested}},
+		{"a renew request revives an expired token", in{renew: true},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(-time.Minute)), Conditions: expiredCond}, stripped,
+			Decision{Action: ActionSuccessor, Why: WhyRenewRequested}},
+		{"a renew request on a token just expiring expires it first", in{renew: true},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(0))}, ours(2), Decision{Action: ActionExpire}},
+		{"a token changed by hand wins over a renew request (revoked at once)", in{renew: true},
+			tokensv1.TokenStatus{Current: current(2)}, func() SecretView { v := ours(2); v.Fingerprint = "x"; return v }(),
+			Decision{Action: ActionSuccessor, Why: WhyTokenChanged}},
+		{"a renew request waits for a pending mint", in{renew: true},
+			tokensv1.TokenStatus{Current: current(2), Pending: pending}, ours(3), Decision{Action: ActionResume}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decide(Input{Now: t0, Status: &tt.status, Secret: tt.secret, Desired: desired, PendingGrace: 30 * time.Second,
+				Rotating: tt.in.rotating, RenewRequested: tt.in.renew, LeaderSince: tt.in.leaderSince})
+			if got != tt.want {
+				t.Errorf("Decide() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRenewRequested(t *testing.T) {
+	tests := []struct {
+		name       string
+		annotation string
+		status     tokensv1.TokenStatus
+		want       bool
+	}{
+		{"no annotation", "", tokensv1.TokenStatus{}, false},
+		{"a new value", "v1", tokensv1.TokenStatus{}, true},
+		{"a value a token answered", "v1", tokensv1.TokenStatus{LastRenewRequest: "v1"}, false},
+		{"another value after one was answered", "v2", tokensv1.TokenStatus{LastRenewRequest: "v1"}, true},
+		{"a value the mint in progress answers", "v2", tokensv1.TokenStatus{LastRenewRequest: "v1", Pending: &tokensv1.PendingMint{RenewRequest: "v2"}}, false},
+		{"a value newer than the mint in progress", "v3", tokensv1.TokenStatus{Pending: &tokensv1.PendingMint{RenewRequest: "v2"}}, true},
+		{"annotation removed after a request", "", tokensv1.TokenStatus{LastRenewRequest: "v1"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RenewRequested(tt.annotation, &tt.status); got != tt.want {
+				t.Errorf("RenewRequested(%q) = %v, want %v", tt.annotation, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExpiryGap(t *testing.T) {
+	if got := ExpiryGap(at(-90*time.Second), t0); got != 90*time.Second {
+		t.Errorf("ExpiryGap() = %v, want 1m30s", got)
+	}
+	if got := ExpiryGap(at(time.Second), t0); got != 0 {
+		t.Errorf("ExpiryGap(not expired) = %v, want 0", got)
+	}
+	if got := ExpiryGap(nil, t0); got != 0 {
+		t.Errorf("ExpiryGap(never expires) = %v, want 0", got)
+	}
+}
+
 func TestNextDeadlineOverdueComesBackSoonNotAtOnce(t *testing.T) {
 	st := &tokensv1.TokenStatus{Current: current(2), Previous: []tokensv1.TokenRecord{{TokenName: "old", RevokeAt: at(-time.Second)}}}
 	if got := NextDeadline(st, t0, false); got != StaleRequeue {
@@ -159,6 +258,8 @@ func TestPredecessorRevokeAt(t *testing.T) {
 		{"a token changed by hand is exposed: revoked at once", WhyTokenChanged, old, t0},
 		{"a deleted Secret waits the overlap", WhySecretMissing, old, t0.Add(2 * time.Minute)},
 		{"a spec change waits the overlap", "", old, t0.Add(2 * time.Minute)},
+		{"a renew request waits the overlap", WhyRenewRequested, old, t0.Add(2 * time.Minute)},
+		{"an expired predecessor has nothing to overlap with", WhyRenewedAfterExpiry, old, t0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

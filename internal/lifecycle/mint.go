@@ -50,7 +50,7 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 	// Step 2: record the intent; the resourceVersion precondition makes a second worker lose here.
 	s.why = why
 	s.status.Pending = &tokensv1.PendingMint{Revision: rev, TokenName: name, StartedAt: &metav1.Time{Time: s.now},
-		Permissions: s.desired.Permissions, ExpiresAfter: s.desired.ExpiresAfter}
+		Permissions: s.desired.Permissions, ExpiresAfter: s.desired.ExpiresAfter, RenewRequest: s.renewAnnotation()}
 	s.status.Revision = rev
 	if s.status.Current == nil {
 		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonMinting, fmt.Sprintf("Minting token %q", name))
@@ -112,8 +112,12 @@ func (s *scope[T]) finishCurrent(ctx context.Context) (ctrl.Result, error) {
 	if s.why != "" {
 		reason = s.why
 		note = successorNote(s.why) + "; " + note
-		if s.why == WhyTokenChanged || s.why == WhyTokenLost {
+		switch s.why {
+		case WhyTokenChanged, WhyTokenLost:
 			eventType = corev1.EventTypeWarning
+		case WhyRenewedAfterExpiry:
+			eventType = corev1.EventTypeWarning
+			note = s.gapMessage() + "; " + note
 		}
 	}
 	s.event(eventType, reason, actionMint, note)
@@ -247,6 +251,10 @@ func successorNote(why string) string {
 		return "The Secret's token was changed by hand and is treated as exposed; the predecessor was revoked at once"
 	case WhyTokenLost:
 		return "The engine no longer knows the live token (restored from an old backup, or revoked by hand)"
+	case WhyRenewedAfterExpiry:
+		return "The token expired before its successor could be minted (rotation.renewBefore); the successor was minted as soon as possible"
+	case WhyRenewRequested:
+		return "Renewed on request (annotation " + tokensv1.RenewAnnotation + "); the predecessor, if still valid, is revoked after rotation.overlap"
 	}
 	return why
 }
@@ -268,12 +276,21 @@ func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint string) {
 		rec.ExpiresAt = &metav1.Time{Time: *info.ExpiresAt}
 		rec.RenewAt = s.renewAt(*info.ExpiresAt, rec.TokenName)
 	}
+	s.gap = 0
 	if old := s.status.Current; old != nil && old.TokenName != rec.TokenName {
-		prev := *old
-		prev.RenewAt = nil
-		prev.RevokeAt = &metav1.Time{Time: PredecessorRevokeAt(s.why, old, s.now, s.overlap())}
-		s.status.Previous = append(s.status.Previous, prev)
+		if s.expired() {
+			// Its expiry was carried out: revoked already, nothing to overlap with.
+			s.gap, s.gapFrom = ExpiryGap(old.ExpiresAt, s.now), old
+		} else {
+			prev := *old
+			prev.RenewAt = nil
+			prev.RevokeAt = &metav1.Time{Time: PredecessorRevokeAt(s.why, old, s.now, s.overlap())}
+			s.status.Previous = append(s.status.Previous, prev)
+		}
 		s.replaced = true
+	}
+	if p.RenewRequest != "" {
+		s.status.LastRenewRequest = p.RenewRequest
 	}
 	if rec.Permissions != "" {
 		s.status.Permissions = rec.Permissions
@@ -282,7 +299,24 @@ func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint string) {
 	s.status.Pending = nil
 	s.status.ObservedGeneration = s.obj.GetGeneration()
 	s.ready()
+	if s.why == WhyRenewedAfterExpiry && s.gapFrom != nil {
+		s.setCondition(tokensv1.ConditionExpired, metav1.ConditionFalse, tokensv1.ReasonRenewedAfterExpiry, s.gapMessage())
+	} else {
+		s.setCondition(tokensv1.ConditionExpired, metav1.ConditionFalse, tokensv1.ReasonNotExpired, notExpiredMessage)
+	}
 	s.noSecretConflict()
+}
+
+// gapMessage says how long the Secret held no working token before this pass's successor.
+func (s *scope[T]) gapMessage() string {
+	old := s.gapFrom
+	if old == nil || old.ExpiresAt == nil {
+		return "The predecessor expired before its successor was minted"
+	}
+	return fmt.Sprintf("Token %q (revision %d) expired at %s and its successor %q was written at %s: "+
+		"the Secret held no working token for %s (the operator could not mint in time: not running, a mint interrupted, or the engine failing)",
+		old.TokenName, old.Revision, old.ExpiresAt.UTC().Format(time.RFC3339), s.status.Current.TokenName,
+		s.now.UTC().Format(time.RFC3339), s.gap.Round(time.Second))
 }
 
 // resumePending finishes step 5 after a restart: the Secret holds the pending revision, so only
@@ -319,8 +353,12 @@ func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 		return res, rerr
 	}
 	s.engineReachable()
-	msg := fmt.Sprintf("%s and was revoked; its Secret %q no longer holds a token. Set spec.rotation.renewBefore "+
-		"to renew before expiry; delete and re-create the %s for a new token", expired, s.secretName, s.r.Kind.Name)
+	msg := fmt.Sprintf("%s and was revoked; its Secret %q no longer holds a token. For a new token, annotate the %s "+
+		"%s=<a new value>; set spec.rotation.renewBefore to renew before expiry", expired, s.secretName, s.r.Kind.Name, tokensv1.RenewAnnotation)
+	if s.renewBefore() > 0 {
+		msg = fmt.Sprintf("%s before its successor was minted and was revoked; a successor is written to Secret %q as soon as one can be minted",
+			expired, s.secretName)
+	}
 	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, msg)
 	if s.secret != nil && ownedBy(s.secret, s.obj.GetUID()) {
 		sec := s.secret.DeepCopy()
@@ -328,6 +366,7 @@ func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 			if err := s.r.Client.Update(ctx, sec); err != nil {
 				return conflictRequeue(err)
 			}
+			s.secret = sec
 		}
 	}
 	if s.setCondition(tokensv1.ConditionExpired, metav1.ConditionTrue, tokensv1.ReasonExpired, msg) {

@@ -78,7 +78,16 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 		s.log(ctx).Info("Minting a successor token", "why", d.Why, "current", s.status.Current.TokenName)
 		return s.mint(ctx, d.Why)
 	case ActionExpire:
-		return s.expire(ctx)
+		res, err := s.expire(ctx)
+		if err != nil || !s.expired() {
+			return res, err
+		}
+		// A rotating token (or one asked to renew) gets its successor in the same pass.
+		if d = Decide(s.input()); d.Action != ActionSuccessor {
+			return res, nil
+		}
+		s.log(ctx).Info("Minting a successor token", "why", d.Why, "current", s.status.Current.TokenName)
+		return s.mint(ctx, d.Why)
 	}
 	// Wait: steady state, or a pending mint inside its grace.
 	if s.expired() {
@@ -138,12 +147,8 @@ func (s *scope[T]) refreshRenewAt() {
 // renewAt is status.current.renewAt for a token of that name expiring at expiresAt, or nil
 // without rotation.renewBefore.
 func (s *scope[T]) renewAt(expiresAt time.Time, name string) *metav1.Time {
-	rot := s.spec.Rotation
-	if rot == nil {
-		return nil
-	}
-	before, err := ParseDuration(rot.RenewBefore)
-	if err != nil || before <= 0 {
+	before := s.renewBefore()
+	if before <= 0 {
 		return nil
 	}
 	return &metav1.Time{Time: RenewAt(expiresAt, before, name).Truncate(time.Second)}
@@ -176,11 +181,39 @@ func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error)
 }
 
 func (s *scope[T]) input() Input {
-	grace := s.r.PendingGrace
-	if grace <= 0 {
-		grace = DefaultPendingGrace
+	in := Input{Now: s.now, Status: s.status, Secret: viewSecret(s.secret, s.obj.GetUID()), Desired: s.desired,
+		PendingGrace: s.pendingGrace(), Rotating: s.renewBefore() > 0,
+		RenewRequested: RenewRequested(s.renewAnnotation(), s.status)}
+	if s.r.LeaderSince != nil {
+		in.LeaderSince = s.r.LeaderSince()
 	}
-	return Input{Now: s.now, Status: s.status, Secret: viewSecret(s.secret, s.obj.GetUID()), Desired: s.desired, PendingGrace: grace}
+	return in
+}
+
+// pendingGrace is Reconciler.PendingGrace or its default.
+func (s *scope[T]) pendingGrace() time.Duration {
+	if s.r.PendingGrace > 0 {
+		return s.r.PendingGrace
+	}
+	return DefaultPendingGrace
+}
+
+// renewAnnotation is the value of the renew annotation ("" when absent).
+func (s *scope[T]) renewAnnotation() string {
+	return s.obj.GetAnnotations()[tokensv1.RenewAnnotation]
+}
+
+// renewBefore is spec.rotation.renewBefore, or 0 without rotation.
+func (s *scope[T]) renewBefore() time.Duration {
+	rot := s.spec.Rotation
+	if rot == nil {
+		return 0
+	}
+	before, err := ParseDuration(rot.RenewBefore)
+	if err != nil || before <= 0 {
+		return 0
+	}
+	return before
 }
 
 // loadSecret reads the target Secret from the cache, and from the API server when the cache
@@ -251,17 +284,33 @@ func (s *scope[T]) revokeDuePrevious(ctx context.Context) error {
 }
 
 // abandonPending gives up a pending mint whose plaintext is lost (DESIGN §3, restart without a
-// Secret at that revision): its name moves to status.previous, due at once, and that write must
-// succeed before the revocation, so a stale view can never revoke a token someone recorded.
+// Secret at that revision): its name moves to status.previous, and that write must succeed
+// before the revocation, so a stale view can never revoke a token someone recorded.
+//
+// A mint abandoned before its grace ran out (an earlier leader's, see Input.LeaderSince) is
+// revoked now and once more when the grace ends: an engine may still finish a create request
+// whose client has gone, and the second revocation catches that token too.
 func (s *scope[T]) abandonPending(ctx context.Context) error {
 	p := s.status.Pending
 	s.log(ctx).Info("Abandoning a pending mint without a Secret", "tokenName", p.TokenName, "revision", p.Revision)
+	again := s.now
+	if p.StartedAt != nil {
+		if end := p.StartedAt.Add(s.pendingGrace()); end.After(again) {
+			again = end
+		}
+	}
 	s.status.Pending = nil
 	s.status.Previous = append(s.status.Previous, tokensv1.TokenRecord{
-		TokenName: p.TokenName, Revision: p.Revision, RevokeAt: &metav1.Time{Time: s.now},
+		TokenName: p.TokenName, Revision: p.Revision, RevokeAt: &metav1.Time{Time: again},
 	})
 	if err := s.patchStatus(ctx); err != nil {
 		return err
+	}
+	if again.After(s.now) {
+		if err := s.engine.Engine.Revoke(ctx, p.TokenName); err != nil {
+			return err
+		}
+		s.engineReachable()
 	}
 	return s.revokeDuePrevious(ctx)
 }

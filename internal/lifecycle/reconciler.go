@@ -38,6 +38,9 @@ type Reconciler[T client.Object] struct {
 	Kind Kind[T]
 	// PendingGrace overrides DefaultPendingGrace when positive.
 	PendingGrace time.Duration
+	// LeaderSince, when set, returns when this manager acquired the leader lease (zero before
+	// that, or without leader election); see Input.LeaderSince. Nil without leader election.
+	LeaderSince func() time.Time
 	// StepHook, when set, is called after each protocol step (tests only).
 	StepHook StepHook
 	// VerifyInterval overrides DefaultVerifyInterval when positive.
@@ -116,11 +119,13 @@ type scope[T client.Object] struct {
 	engine     *engineref.Resolved
 	perms      []engine.Permission
 	desired    Desired
-	released   bool   // the finalizer is gone; the object may be too
-	notice     string // the engine's message about a token just minted
-	why        string // why the token being minted replaces the current one ("" for the first)
-	replaced   bool   // this pass moved a current token to status.previous
-	stale      bool   // the cached object is older than the API server's: write nothing
+	released   bool                  // the finalizer is gone; the object may be too
+	notice     string                // the engine's message about a token just minted
+	why        string                // why the token being minted replaces the current one ("" for the first)
+	replaced   bool                  // this pass replaced the current token
+	gap        time.Duration         // how long the Secret held no working token before this pass's successor
+	gapFrom    *tokensv1.TokenRecord // the expired predecessor the gap started with
+	stale      bool                  // the cached object is older than the API server's: write nothing
 }
 
 func (r *Reconciler[T]) newScope(obj T) *scope[T] {
