@@ -24,7 +24,7 @@ type EnginePolicy struct {
 }
 
 // PolicyRule maps namespaces to what their tokens may request.
-// +kubebuilder:validation:XValidation:rule="has(self.databases) || has(self.systemResources)",message="a rule must permit something: set databases and/or systemResources (a namespace that may use nothing belongs outside allowedNamespaces)"
+// +kubebuilder:validation:XValidation:rule="has(self.databases) || has(self.systemResources) || (has(self.allowAllDatabases) && self.allowAllDatabases) || (has(self.allowAllSystemResources) && self.allowAllSystemResources)",message="a rule must permit something: set databases and/or systemResources (or allowAllDatabases / allowAllSystemResources); a namespace that may use nothing belongs outside allowedNamespaces"
 // +kubebuilder:validation:XValidation:rule="!has(self.namespaces) || has(self.namespaces.matchNames) || has(self.namespaces.selector)",message="namespaces needs matchNames or selector; omit namespaces for a rule that matches every namespace"
 type PolicyRule struct {
 	// name identifies the rule in status messages and events, e.g. team-a.
@@ -41,8 +41,9 @@ type PolicyRule struct {
 	Namespaces *AllowedNamespaces `json:"namespaces,omitempty"`
 
 	// databases are the database names a DatabaseToken in these namespaces may request, as
-	// patterns in which `*` matches any run of characters (e.g. team-a-*). A token asking for
-	// every database (["*"]) needs the pattern "*" itself. Omitted: no DatabaseTokens.
+	// patterns in which `*` matches any run of characters (e.g. team-a-*, or * for every named
+	// database). A token asking for every database (databases ["*"]) is permitted only by
+	// allowAllDatabases, never by a pattern. Omitted: no named databases.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
@@ -52,13 +53,33 @@ type PolicyRule struct {
 	Databases []string `json:"databases,omitempty"`
 
 	// systemResources are the system resources a SystemToken in these namespaces may read:
-	// health, metrics, ping, ready, or "*" for all of them (also needed by a token asking for
-	// ["*"]). Omitted: no SystemTokens.
+	// health, metrics, ping, ready, or "*" for each of them. A token asking for every system
+	// resource (resources ["*"]) is permitted only by allowAllSystemResources. Omitted: no
+	// named system resources.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=5
 	SystemResources []SystemResource `json:"systemResources,omitempty"`
+
+	// allowAllDatabases permits DatabaseTokens asking for every database (databases ["*"]),
+	// which includes databases created later, and every named database. Default false.
+	// +optional
+	AllowAllDatabases bool `json:"allowAllDatabases,omitempty"`
+
+	// allowAllSystemResources permits SystemTokens asking for every system resource
+	// (resources ["*"]), and each named one. Default false.
+	// +optional
+	AllowAllSystemResources bool `json:"allowAllSystemResources,omitempty"`
+
+	// actions are the actions tokens in these namespaces may ask for, on every database and
+	// system resource the rule permits: read, write. A token is permitted only if every action
+	// of every permission it asks for is listed (a SystemToken reads). Omitted: read and write.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=2
+	Actions []Action `json:"actions,omitempty"`
 
 	// maxExpiresAfter is the longest spec.expiresAfter a token may ask for. When set, a token
 	// without expiresAfter (one that never expires) is not permitted. Omitted: no limit.

@@ -174,6 +174,10 @@ var _ = Describe("Admission rejects bad specs with a message naming the field an
 			"spec.policy.rules[0].systemResources[0]", `supported values: "health", "metrics", "ping", "ready", "*"`),
 		Entry("policy maxExpiresAfter not a duration", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, databases: [a], maxExpiresAfter: 1month}]}",
 			"spec.policy.rules[0].maxExpiresAfter", "must be a duration such as 30m"),
+		Entry("policy rule with an unknown action", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, databases: [a], actions: [delete]}]}",
+			"spec.policy.rules[0].actions[0]", `supported values: "read", "write"`),
+		Entry("policy rule with allowAllDatabases false only", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, allowAllDatabases: false}]}",
+			"a rule must permit something"),
 		Entry("policy with 33 rules", "ClusterTokenEngine", validEngine+"\npolicy: {rules: ["+manyRules(33)+"]}",
 			"spec.policy.rules", "must have at most 32 items"),
 		Entry("TokenEngine policy rule naming namespaces", "TokenEngine", "influxdb3: {url: http://engine:8181, adminTokenSecretRef: {name: admin}}\npolicy: {rules: [{name: a, namespaces: {matchNames: [x]}, databases: [a]}]}",
@@ -250,6 +254,7 @@ policy:
   - name: everyone-else
     databases: [sandbox-*]
     maxExpiresAfter: 1d12h`),
+		Entry("policy rule permitting every database read-only", "ClusterTokenEngine", validEngine+"\npolicy: {rules: [{name: a, allowAllDatabases: true, actions: [read]}, {name: b, allowAllSystemResources: true}]}"),
 		Entry("ClusterTokenEngine policy with 32 rules", "ClusterTokenEngine", validEngine+"\npolicy: {rules: ["+manyRules(32)+"]}"),
 		Entry("TokenEngine policy without namespaces", "TokenEngine", "influxdb3: {url: http://engine:8181, adminTokenSecretRef: {name: admin}}\npolicy: {rules: [{name: own, databases: [app-*], systemResources: [\"*\"], maxExpiresAfter: 7d}]}"),
 	)

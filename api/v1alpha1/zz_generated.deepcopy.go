@@ -482,6 +482,11 @@ func (in *PolicyRule) DeepCopyInto(out *PolicyRule) {
 		*out = make([]SystemResource, len(*in))
 		copy(*out, *in)
 	}
+	if in.Actions != nil {
+		in, out := &in.Actions, &out.Actions
+		*out = make([]Action, len(*in))
+		copy(*out, *in)
+	}
 	if in.MaxExpiresAfter != nil {
 		in, out := &in.MaxExpiresAfter, &out.MaxExpiresAfter
 		*out = new(Duration)

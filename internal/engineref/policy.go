@@ -15,9 +15,15 @@ type Request struct {
 	Databases []string
 	// SystemResources are the resources a SystemToken asks for ("*": all of them).
 	SystemResources []string
+	// Actions are the actions the token's permissions ask for, all of them together (read,
+	// write): a rule must permit each. Empty counts as read.
+	Actions []string
 	// ExpiresAfter is the token's lifetime; zero means it never expires.
 	ExpiresAfter time.Duration
 }
+
+// defaultActions are what a rule without actions permits.
+var defaultActions = []string{string(tokensv1.ActionRead), string(tokensv1.ActionWrite)}
 
 // wildcard is the spec value meaning every database or every system resource; a policy permits it
 // only by listing it literally, never through a glob such as team-*.
@@ -67,7 +73,11 @@ func evaluateRule(rule *tokensv1.PolicyRule, namespace string, req Request) erro
 			rule.Name, namespace, fmt.Sprintf(format, args...))
 	}
 	for _, db := range req.Databases {
-		if !permitsName(rule.Databases, db) {
+		switch {
+		case rule.AllowAllDatabases:
+		case db == wildcard:
+			return deny("does not permit every database (databases [\"*\"]): that needs allowAllDatabases: true in the rule; ask for named databases, or change the engine's policy")
+		case !permitsName(rule.Databases, db):
 			return deny("does not permit database %q (%s); ask for a database the rule permits, or change the engine's policy",
 				db, permittedList("databases", rule.Databases))
 		}
@@ -77,10 +87,31 @@ func evaluateRule(rule *tokensv1.PolicyRule, namespace string, req Request) erro
 		resources[i] = string(r)
 	}
 	for _, r := range req.SystemResources {
-		// System resources are a closed set: exact names, with "*" standing for all of them.
-		if !slices.Contains(resources, r) && !slices.Contains(resources, wildcard) {
+		// System resources are a closed set: exact names, with "*" standing for each of them.
+		switch {
+		case rule.AllowAllSystemResources:
+		case r == wildcard:
+			return deny("does not permit every system resource (resources [\"*\"]): that needs allowAllSystemResources: true in the rule; list the resources, or change the engine's policy")
+		case !slices.Contains(resources, r) && !slices.Contains(resources, wildcard):
 			return deny("does not permit system resource %q (%s); ask for a resource the rule permits, or change the engine's policy",
 				r, permittedList("systemResources", resources))
+		}
+	}
+	actions := defaultActions
+	if len(rule.Actions) > 0 {
+		actions = make([]string, len(rule.Actions))
+		for i, a := range rule.Actions {
+			actions[i] = string(a)
+		}
+	}
+	asked := req.Actions
+	if len(asked) == 0 && (len(req.Databases) > 0 || len(req.SystemResources) > 0) {
+		asked = []string{string(tokensv1.ActionRead)}
+	}
+	for _, a := range asked {
+		if !slices.Contains(actions, a) {
+			return deny("does not permit action %q (%s); ask for fewer actions, or change the engine's policy",
+				a, permittedList("actions", actions))
 		}
 	}
 	if rule.MaxExpiresAfter == nil {
@@ -101,11 +132,11 @@ func evaluateRule(rule *tokensv1.PolicyRule, namespace string, req Request) erro
 	return nil
 }
 
-// permitsName reports whether a pattern permits name. The wildcard request needs the pattern
-// "*" itself: "every database" includes databases no narrower pattern would match.
+// permitsName reports whether a pattern permits name. A wildcard request is never permitted by a
+// pattern (it needs allowAllDatabases); "*" as a pattern permits every named database.
 func permitsName(patterns []string, name string) bool {
 	if name == wildcard {
-		return slices.Contains(patterns, wildcard)
+		return false
 	}
 	for _, p := range patterns {
 		if globMatch(p, name) {

@@ -150,7 +150,7 @@ func TestResolvePolicy(t *testing.T) {
 	withPolicy := func(e *tokensv1.ClusterTokenEngine) {
 		e.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{"team-*", "labelled"}}
 		e.Spec.Policy = &tokensv1.EnginePolicy{Rules: []tokensv1.PolicyRule{
-			{Name: "labelled", Namespaces: &tokensv1.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "gold"}}}, Databases: []string{"*"}},
+			{Name: "labelled", Namespaces: &tokensv1.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "gold"}}}, AllowAllDatabases: true},
 			{Name: "teams", Namespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{"team-*"}}, Databases: []string{"team-*"}, MaxExpiresAfter: dur("7d")},
 		}}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,10 +34,15 @@ func (s *scope[T]) policyRequest() engineref.Request {
 	return req
 }
 
-// requestFor lists the database and system names permissions ask for.
+// requestFor lists the database and system names and the actions permissions ask for.
 func requestFor(perms []engine.Permission) engineref.Request {
 	var req engineref.Request
 	for _, p := range perms {
+		for _, a := range p.Actions {
+			if !slices.Contains(req.Actions, string(a)) {
+				req.Actions = append(req.Actions, string(a))
+			}
+		}
 		switch p.Type {
 		case engine.ResourceDatabase:
 			req.Databases = append(req.Databases, p.Names...)
