@@ -195,7 +195,7 @@ func specChanged(cur *tokensv1.TokenRecord, want Desired) bool {
 	if cur.Permissions == "" {
 		return false
 	}
-	return cur.Permissions != want.Permissions || cur.ExpiresAfter != want.ExpiresAfter
+	return !SamePermissions(cur.Permissions, want.Permissions) || cur.ExpiresAfter != want.ExpiresAfter
 }
 
 // expiryDone reports whether the current token's expiry was already carried out.
