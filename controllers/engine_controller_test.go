@@ -166,8 +166,13 @@ func TestEngineTokenEngineServesItsNamespace(t *testing.T) {
 	g.Expect(k8s.Create(ctx, te)).To(Succeed())
 	waitEngine(t, te, metav1.ConditionTrue, tokensv1.ReasonReachable)
 
-	r, err := e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"}, engineref.Request{})
-	g.Expect(err).NotTo(HaveOccurred())
+	// waitEngine read the API server; the resolver reads the manager's cache, which may be behind.
+	var r *engineref.Resolved
+	g.Eventually(func(g Gomega) {
+		var err error
+		r, err = e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"}, engineref.Request{})
+		g.Expect(err).NotTo(HaveOccurred())
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 	g.Expect(r.Name).To(Equal("own"))
 	g.Expect(r.URL).To(Equal(inst.URL))
 	g.Expect(r.Engine.Check(ctx)).To(Succeed())
@@ -237,13 +242,18 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("ClusterTokenEngine " + dflt.Name + " does not allow namespace finance"))
 	g.Expect(err.Error()).To(ContainSubstring("matchNames [" + e.ns + ", team-*]"))
 
-	// The label selector reads the Namespace's labels.
+	// The label selector reads the Namespace's labels. bySelector's readiness and the
+	// namespaces were awaited or written on the API server; the resolver's cache may be behind.
 	ref := &tokensv1.EngineReference{Name: bySelector.Name}
-	_, err = e.resolver.Resolve(ctx, labelled, ref, engineref.Request{})
-	g.Expect(err).NotTo(HaveOccurred())
-	_, err = e.resolver.Resolve(ctx, plain, ref, engineref.Request{})
-	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonNotPermitted))
-	g.Expect(err.Error()).To(ContainSubstring("allowedNamespaces.selector tokens.example/allowed=yes"))
+	g.Eventually(func(g Gomega) {
+		_, err := e.resolver.Resolve(ctx, labelled, ref, engineref.Request{})
+		g.Expect(err).NotTo(HaveOccurred())
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		_, err := e.resolver.Resolve(ctx, plain, ref, engineref.Request{})
+		g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonNotPermitted))
+		g.Expect(err.Error()).To(ContainSubstring("allowedNamespaces.selector tokens.example/allowed=yes"))
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 
 	// A second default is ambiguous.
 	e.clusterEngine(t, "dflt2", inst.URL, func(c *tokensv1.ClusterTokenEngine) {
@@ -257,9 +267,11 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 	// An engine that is not Ready is refused with its own reason in the message.
 	down := e.clusterEngine(t, "down", "http://127.0.0.1:1")
 	waitEngine(t, down, metav1.ConditionFalse, tokensv1.ReasonUnreachable)
-	_, err = e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Name: down.Name}, engineref.Request{})
-	g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotReady))
-	g.Expect(err.Error()).To(ContainSubstring("is not Ready (Unreachable:"))
+	g.Eventually(func(g Gomega) { // the resolver's cache may not have the status waitEngine saw yet
+		_, err := e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Name: down.Name}, engineref.Request{})
+		g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotReady))
+		g.Expect(err.Error()).To(ContainSubstring("is not Ready (Unreachable:"))
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 }
 
 // The token reconcilers with the real resolver: a token in a namespace the engine does not allow
@@ -311,8 +323,12 @@ func TestResolverNotPermittedTokenMintsNothing(t *testing.T) {
 	g.Expect(authorizeStatus(inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
 
 	// Exactly the allowed token exists in the engine; the refused one was never minted.
-	r, err := e.resolver.Resolve(ctx, e.other, nil, engineref.Request{})
-	g.Expect(err).NotTo(HaveOccurred())
+	var r *engineref.Resolved
+	g.Eventually(func(g Gomega) { // through the manager's cache
+		var err error
+		r, err = e.resolver.Resolve(ctx, e.other, nil, engineref.Request{})
+		g.Expect(err).NotTo(HaveOccurred())
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 	live, err := r.Engine.List(ctx, "k8s.")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(live).To(HaveLen(1))
