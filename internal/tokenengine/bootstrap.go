@@ -33,8 +33,10 @@ func (e *Engine) applyAdminTokenFile(path string) error {
 		// The decoder's message could quote the file, which holds a secret.
 		return errors.New("admin token file is not valid JSON of the form {\"token\":\"apiv3_…\",\"name\":…,\"expiry_millis\":…}")
 	}
-	if !wellFormedToken(f.Token) {
-		return fmt.Errorf("admin token file: token must start with %q", TokenPrefix)
+	if !strongAdminToken(f.Token) {
+		// Never quote the token: it is a secret, even a weak one.
+		return fmt.Errorf("admin token file: token must be %q followed by at least %d base64url characters (A-Z, a-z, 0-9, '-', '_'; 32 random bytes or more), e.g. %s$(head -c 64 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')",
+			TokenPrefix, MinAdminTokenRandomChars, TokenPrefix)
 	}
 	var expiry *time.Time
 	if f.ExpiryMillis != nil {

@@ -47,7 +47,7 @@ func (e *Engine) handleQuerySQL(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "missing parameter db")
 		return
 	case in.DB != InternalDB:
-		writeJSONError(w, http.StatusNotFound, "database not found: "+in.DB)
+		writeJSONError(w, http.StatusNotFound, "database not found: this token engine serves only "+InternalDB)
 		return
 	case !caller.Admin:
 		writeJSONError(w, http.StatusForbidden, msgForbidden)

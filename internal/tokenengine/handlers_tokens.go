@@ -165,15 +165,21 @@ func (e *Engine) handleCreateAdmin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, tokenObject(rec, tok))
 }
 
-// handleRegenerateAdmin gives the operator token a new string, keeping its id; the old string
-// stops working at once.
+// handleRegenerateAdmin gives the operator token a new string, keeping its id and its expiry;
+// the old string stops working at once. Only the operator token itself may do this: a named admin
+// token gets 403, as on InfluxDB 3 (it could otherwise take the operator token over).
 func (e *Engine) handleRegenerateAdmin(w http.ResponseWriter, r *http.Request) {
 	caller := e.requireAdmin(w, r)
 	if caller == nil {
 		return
 	}
-	if e.tokens.byNameLocked(AdminTokenName) == nil {
+	cur := e.tokens.byNameLocked(AdminTokenName)
+	if cur == nil {
 		writeText(w, http.StatusNotFound, "the requested resource was not found: "+AdminTokenName)
+		return
+	}
+	if caller.Name != AdminTokenName {
+		writeJSONError(w, http.StatusForbidden, "only the operator token may regenerate the operator token")
 		return
 	}
 	tok, d, err := newToken()
@@ -181,7 +187,7 @@ func (e *Engine) handleRegenerateAdmin(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusInternalServerError, "failed to generate a token")
 		return
 	}
-	rec, err := e.tokens.setAdminDigest(d, nil, &caller.ID)
+	rec, err := e.tokens.setAdminDigest(d, cur.Expiry, &caller.ID)
 	if err != nil {
 		e.log.Error("Failed to regenerate operator token", "err", err)
 		writeJSONError(w, http.StatusInternalServerError, "failed to store the token")

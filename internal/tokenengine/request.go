@@ -142,19 +142,19 @@ func describeJSONError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return fmt.Errorf("request body is not valid JSON (at byte %d): %s", syn.Offset, syn.Error())
+		return fmt.Errorf("request body is not valid JSON (at byte %d)", syn.Offset)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
-			return fmt.Errorf("request body must be a JSON object, not %s", typ.Value)
+			return fmt.Errorf("request body must be a JSON object, not %s", jsonKind(typ.Value))
 		}
-		return fmt.Errorf("field %s has the wrong type: got %s, want %s", field, typ.Value, jsonTypeName(typ.Type.Kind().String()))
+		return fmt.Errorf("field %s has the wrong type: got %s, want %s", field, jsonKind(typ.Value), jsonTypeName(typ.Type.Kind().String()))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("request body is truncated JSON")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fmt.Errorf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return errors.New("request body has an unknown field: a resource token takes token_name, permissions (resource_type, resource_names, actions) and expiry_secs; a named admin token takes token_name and expiry_secs")
 	default:
-		return fmt.Errorf("request body is not valid: %s", strings.TrimPrefix(err.Error(), "json: "))
+		return errors.New("request body is not valid for this endpoint")
 	}
 }
 
@@ -205,4 +205,11 @@ func validateExpiry(secs *int64) error {
 		return fmt.Errorf("expiry_secs %d is more than 100 years; omit it for a token that never expires", *secs)
 	}
 	return nil
+}
+
+// jsonKind is the kind of a JSON value as encoding/json describes it ("number 1.5" → "number"),
+// without the value: error bodies never echo request content (issue 16).
+func jsonKind(v string) string {
+	kind, _, _ := strings.Cut(v, " ")
+	return kind
 }

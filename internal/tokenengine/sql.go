@@ -99,12 +99,12 @@ func lexSQL(q string) ([]sqlToken, error) {
 				i += 2
 				continue
 			}
-			return nil, fmt.Errorf("unsupported operator %q in SQL", string(c))
+			return nil, fmt.Errorf("unsupported operator at character %d of the SQL", i+1)
 		case strings.ContainsRune("*,.=;", c):
 			out = append(out, sqlToken{'p', string(c)})
 			i++
 		default:
-			return nil, fmt.Errorf("unexpected character %q in SQL", string(c))
+			return nil, fmt.Errorf("unexpected character at character %d of the SQL", i+1)
 		}
 	}
 	return out, nil
@@ -157,7 +157,7 @@ func (p *sqlParser) column() (string, error) {
 		return "", errors.New("expected a column name in SQL")
 	}
 	if !slices.Contains(tokenColumns, c) {
-		return "", fmt.Errorf("system.tokens has no column %q (columns: %s)", c, strings.Join(tokenColumns, ", "))
+		return "", fmt.Errorf("system.tokens has no such column (columns: %s)", strings.Join(tokenColumns, ", "))
 	}
 	return c, nil
 }
@@ -238,12 +238,10 @@ func parseTokenQuery(q string) (*tokenQuery, error) {
 	}
 	p.punct(";")
 	if p.pos != len(p.toks) {
-		return nil, fmt.Errorf("unsupported SQL after %q; %s", tokenText(p.toks[p.pos-1]), errOnlyTokens)
+		return nil, fmt.Errorf("unsupported SQL after the query's %d tokens; %s", p.pos, errOnlyTokens)
 	}
 	return out, nil
 }
-
-func tokenText(t sqlToken) string { return t.text }
 
 func (p *sqlParser) condition() (filter, error) {
 	c, err := p.column()
@@ -289,31 +287,57 @@ func (p *sqlParser) condition() (filter, error) {
 	return f, nil
 }
 
+// likeElem is one element of a compiled LIKE pattern: a run ('%'), one character ('_') or a
+// literal rune.
+type likeElem struct {
+	kind byte // '%', '_' or 'l'
+	r    rune
+}
+
 // likeMatch implements SQL LIKE: % is any run, _ one character, backslash escapes the next one.
+// It is the greedy wildcard match with backtracking to the last %: memory is the compiled
+// pattern (no table of pattern × value positions, no recursion), time at most
+// len(pattern) × len(value) steps.
 func likeMatch(pattern, s string) bool {
-	pr, sr := []rune(pattern), []rune(s)
-	var match func(pi, si int) bool
-	memo := map[[2]int]bool{}
-	match = func(pi, si int) bool {
-		key := [2]int{pi, si}
-		if v, ok := memo[key]; ok {
-			return v
-		}
-		var res bool
+	pr := []rune(pattern)
+	elems := make([]likeElem, 0, len(pr))
+	for i := 0; i < len(pr); i++ {
 		switch {
-		case pi == len(pr):
-			res = si == len(sr)
-		case pr[pi] == '%':
-			res = match(pi+1, si) || (si < len(sr) && match(pi, si+1))
-		case pr[pi] == '_':
-			res = si < len(sr) && match(pi+1, si+1)
-		case pr[pi] == '\\' && pi+1 < len(pr):
-			res = si < len(sr) && sr[si] == pr[pi+1] && match(pi+2, si+1)
+		case pr[i] == '%':
+			if n := len(elems); n > 0 && elems[n-1].kind == '%' {
+				continue // %% is %
+			}
+			elems = append(elems, likeElem{kind: '%'})
+		case pr[i] == '_':
+			elems = append(elems, likeElem{kind: '_'})
+		case pr[i] == '\\' && i+1 < len(pr):
+			i++
+			elems = append(elems, likeElem{kind: 'l', r: pr[i]})
 		default:
-			res = si < len(sr) && sr[si] == pr[pi] && match(pi+1, si+1)
+			elems = append(elems, likeElem{kind: 'l', r: pr[i]})
 		}
-		memo[key] = res
-		return res
 	}
-	return match(0, 0)
+	sr := []rune(s)
+	pi, si := 0, 0
+	star, mark := -1, 0
+	for si < len(sr) {
+		switch {
+		case pi < len(elems) && elems[pi].kind == '%':
+			star, mark = pi, si
+			pi++
+		case pi < len(elems) && (elems[pi].kind == '_' || elems[pi].r == sr[si]):
+			pi++
+			si++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(elems) && elems[pi].kind == '%' {
+		pi++
+	}
+	return pi == len(elems)
 }

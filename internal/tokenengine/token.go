@@ -44,3 +44,26 @@ func NewTokenString() (string, error) {
 	tok, _, err := newToken()
 	return tok, err
 }
+
+// MinAdminTokenRandomChars is the shortest random part an admin token from a file may have: 43
+// base64url characters carry 256 bits (32 bytes). Tokens this engine mints carry 86 (64 bytes).
+const MinAdminTokenRandomChars = 43
+
+// strongAdminToken reports whether s is apiv3_ followed by at least MinAdminTokenRandomChars
+// base64url characters (A-Z a-z 0-9 - _), and no more than a token may hold.
+func strongAdminToken(s string) bool {
+	if !wellFormedToken(s) {
+		return false
+	}
+	rest := s[len(TokenPrefix):]
+	if len(rest) < MinAdminTokenRandomChars {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
