@@ -44,7 +44,7 @@ func New(withCRDs bool) (*envtest.Environment, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: dir}
+	env := &envtest.Environment{BinaryAssetsDirectory: diesWithTest(dir)}
 	if withCRDs {
 		env.CRDDirectoryPaths = []string{CRDPath()}
 		env.ErrorIfCRDPathMissing = true

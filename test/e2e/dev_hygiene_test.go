@@ -3,7 +3,6 @@ package e2e
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,48 +11,6 @@ import (
 
 	"github.com/tokenops/token-operator/internal/testenv"
 )
-
-// children returns the pids whose parent is pid, with their command names (from /proc).
-func children(t *testing.T, pid int) map[int]string {
-	t.Helper()
-	out := map[int]string{}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Skipf("no /proc to find child processes: %v", err)
-	}
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …: comm may hold spaces, so split after the last ')'.
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == pid {
-			out[p] = s[strings.IndexByte(s, '(')+1 : i]
-		}
-	}
-	return out
-}
-
-// alive reports whether pid still runs (a zombie has exited).
-func alive(pid int) bool {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	s := string(stat)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z"
-}
 
 // TestDevKilledLeavesNoServers: SIGKILL of `token-operator dev` (a closed terminal, an OOM kill)
 // takes its etcd and kube-apiserver with it, and a second dev on the same state folder starts.
@@ -68,7 +25,7 @@ func TestDevKilledLeavesNoServers(t *testing.T) {
 	bin := operatorBinary(t)
 	state := t.TempDir()
 	d := startDev(t, bin, state)
-	kids := children(t, d.cmd.Process.Pid)
+	kids := testenv.Children(t, d.cmd.Process.Pid)
 	names := map[string]int{}
 	for pid, comm := range kids {
 		names[comm] = pid
@@ -84,10 +41,10 @@ func TestDevKilledLeavesNoServers(t *testing.T) {
 	<-d.exited
 	deadline := time.Now().Add(10 * time.Second)
 	for pid, comm := range kids {
-		for alive(pid) && time.Now().Before(deadline) {
+		for testenv.Alive(pid) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		if alive(pid) {
+		if testenv.Alive(pid) {
 			t.Errorf("%s (pid %d) outlived the SIGKILLed dev", comm, pid)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
