@@ -198,6 +198,12 @@ func tokenCases() []tokenCase {
 			ObservedGeneration: gen, Current: currentRec,
 			Conditions: []metav1.Condition{ready, cond(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, tokensv1.ReasonEngineError, engineErr, gen)},
 		}},
+		{name: "engine refused the operator's credentials", generation: gen, want: "Degraded", wantInMsg: "Unauthorized: ", status: tokensv1.TokenStatus{
+			ObservedGeneration: gen,
+			Conditions:         []metav1.Condition{notReady(tokensv1.ReasonUnauthorized, `ClusterTokenEngine "default" refused the credentials in Secret token-operator/token-engine-admin`)}}},
+		{name: "engine credentials Secret missing", generation: gen, want: "Degraded", wantInMsg: "CredentialsNotFound: ", status: tokensv1.TokenStatus{
+			ObservedGeneration: gen,
+			Conditions:         []metav1.Condition{notReady(tokensv1.ReasonCredentialsNotFound, `Secret token-operator/token-engine-admin not found`)}}},
 		{name: "engine resource not created yet", generation: gen, want: "Progressing", wantInMsg: "EngineNotFound: ", status: tokensv1.TokenStatus{
 			ObservedGeneration: gen,
 			Conditions:         []metav1.Condition{notReady(tokensv1.ReasonEngineNotFound, `ClusterTokenEngine "default" does not exist`)},

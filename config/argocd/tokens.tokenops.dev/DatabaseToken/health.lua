@@ -33,6 +33,10 @@ local degraded = {
   EngineRejected = true,
   InvalidSpec = true,
   MultipleDefaultEngines = true,
+  -- The engine refused the operator's credentials, or their Secret is missing: nothing changes
+  -- until a person fixes the engine resource or the Secret.
+  Unauthorized = true,
+  CredentialsNotFound = true,
 }
 -- Ready=False for these clears by itself: a mint under way, or an engine problem the operator
 -- retries with backoff (engines created in the same sync may come up after the token).
@@ -41,10 +45,8 @@ local waiting = {
   EngineNotFound = true,
   EngineNotReady = true,
   EngineError = true,
-  Unauthorized = true,
   Unreachable = true,
   DatabaseNotFound = true,
-  CredentialsNotFound = true,
 }
 
 local ready = condition("Ready")
