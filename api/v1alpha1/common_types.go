@@ -88,11 +88,15 @@ type SecretTemplate struct {
 
 	// extraKeys are Go templates rendered into further Secret keys beside `token`, e.g.
 	// {INFLUX_HOST: "{{ .EngineURL }}"}. Available: .EngineURL, .Databases (list), .Database
-	// (the first), .TokenName, .Namespace, .Name. A template error is reported as a condition.
+	// (the first), .TokenName, .Namespace, .Name; functions join, and, or, not, len, index and
+	// comparisons; range only over a field. Templates are bounded (4096 characters each, 8 KiB
+	// output per key, 64 KiB per Secret, 100ms); a template error or a bound is reported as
+	// Ready=False TemplateError.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="!('token' in self)",message=`"token" is reserved for the token itself; choose another key name`
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 253 && k.matches('^[-._a-zA-Z0-9]+$'))",message="keys must be valid Secret keys: letters, digits, '-', '_' and '.', at most 253 characters"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 4096)",message="each extraKeys template is at most 4096 characters"
 	ExtraKeys map[string]string `json:"extraKeys,omitempty"`
 
 	// rolloutRestartTargets are workloads in the token's namespace whose pod template gets a

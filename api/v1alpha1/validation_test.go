@@ -106,6 +106,8 @@ var _ = Describe("Admission rejects bad specs with a message naming the field an
 			"spec.secret.name", "must be a valid Secret name"),
 		Entry("extraKeys using the reserved key token", "DatabaseToken", "permissions: [{databases: [a], actions: [read]}]\nsecret: {extraKeys: {token: x}}",
 			"spec.secret.extraKeys", `"token" is reserved for the token itself; choose another key name`),
+		Entry("extraKeys template longer than 4096 characters", "DatabaseToken", "permissions: [{databases: [a], actions: [read]}]\nsecret: {extraKeys: {K: "+strings.Repeat("x", 4097)+"}}",
+			"spec.secret.extraKeys", "at most 4096 characters"),
 		Entry("extraKeys with an invalid Secret key", "DatabaseToken", "permissions: [{databases: [a], actions: [read]}]\nsecret: {extraKeys: {\"INFLUX HOST\": x}}",
 			"spec.secret.extraKeys", "keys must be valid Secret keys"),
 		Entry("rollout target of an unsupported kind", "DatabaseToken", "permissions: [{databases: [a], actions: [read]}]\nsecret: {rolloutRestartTargets: [{kind: CronJob, name: x}]}",

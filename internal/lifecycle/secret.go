@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,23 +38,181 @@ type TemplateData struct {
 // one thing every connection string needs.
 var templateFuncs = template.FuncMap{"join": strings.Join}
 
+// Bounds on secret.extraKeys templates, which are user input the operator evaluates (issue 16).
+const (
+	// MaxTemplateOutputBytes is the most one extraKeys template may render.
+	MaxTemplateOutputBytes = 8 << 10
+	// MaxTemplatesOutputBytes is the most all extraKeys templates of a Secret may render together.
+	MaxTemplatesOutputBytes = 64 << 10
+	// MaxTemplateRangeDepth is how deeply range actions may nest.
+	MaxTemplateRangeDepth = 2
+	// TemplateDeadline is how long rendering all extraKeys templates of a Secret may take.
+	TemplateDeadline = 100 * time.Millisecond
+)
+
+// allowedTemplateFuncs are the functions a template may call: join and text/template's
+// comparisons and logic. printf and friends (width tricks), call, slice and the escapers are not
+// offered.
+var allowedTemplateFuncs = map[string]bool{
+	"join": true, "and": true, "or": true, "not": true, "len": true, "index": true,
+	"eq": true, "ne": true, "lt": true, "le": true, "gt": true, "ge": true,
+}
+
 // RenderExtraKeys renders secret.extraKeys. Missing fields are errors, so a typo surfaces as a
 // TemplateError condition instead of an empty value in a workload's configuration. The error
-// names the key and never holds a token: templates cannot see one.
+// names the key and never holds a token: templates cannot see one. Templates are bounded: only
+// allowedTemplateFuncs, range only over a field (never over a number), at most
+// MaxTemplateRangeDepth nested ranges, no define/template/block, MaxTemplateOutputBytes per key,
+// MaxTemplatesOutputBytes per Secret and TemplateDeadline in all; an error names the bound.
 func RenderExtraKeys(templates map[string]string, data TemplateData) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(templates))
+	deadline := time.Now().Add(TemplateDeadline)
+	total := 0
 	for _, key := range slices.Sorted(maps.Keys(templates)) {
 		t, err := template.New(key).Funcs(templateFuncs).Option("missingkey=error").Parse(templates[key])
 		if err != nil {
 			return nil, fmt.Errorf("secret.extraKeys[%s]: %w", key, err)
 		}
-		var b bytes.Buffer
-		if err := t.Execute(&b, data); err != nil {
+		if err := checkTemplate(t); err != nil {
 			return nil, fmt.Errorf("secret.extraKeys[%s]: %w", key, err)
 		}
-		out[key] = b.Bytes()
+		w := &boundedWriter{perKey: MaxTemplateOutputBytes, total: MaxTemplatesOutputBytes - total, deadline: deadline}
+		if err := t.Execute(w, data); err != nil {
+			if w.err != nil {
+				err = w.err // the bound, not text/template's wrapping of it
+			}
+			return nil, fmt.Errorf("secret.extraKeys[%s]: %w", key, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("secret.extraKeys[%s]: rendering took longer than %s, the limit for all extraKeys templates", key, TemplateDeadline)
+		}
+		total += w.b.Len()
+		out[key] = w.b.Bytes()
 	}
 	return out, nil
+}
+
+// boundedWriter collects a template's output up to its bounds and the deadline.
+type boundedWriter struct {
+	b             bytes.Buffer
+	perKey, total int
+	deadline      time.Time
+	err           error
+}
+
+func (w *boundedWriter) Write(p []byte) (int, error) {
+	switch {
+	case w.b.Len()+len(p) > w.perKey:
+		w.err = fmt.Errorf("renders more than %d bytes, the limit per extraKeys template", w.perKey)
+	case w.b.Len()+len(p) > w.total:
+		w.err = fmt.Errorf("renders past %d bytes, the limit for all extraKeys templates of a Secret", MaxTemplatesOutputBytes)
+	case time.Now().After(w.deadline):
+		w.err = fmt.Errorf("rendering took longer than %s, the limit for all extraKeys templates", TemplateDeadline)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	return w.b.Write(p)
+}
+
+// checkTemplate refuses what could make evaluation unbounded or is not offered.
+func checkTemplate(t *template.Template) error {
+	for _, tt := range t.Templates() {
+		if tt.Name() != t.Name() {
+			return fmt.Errorf("define and block are not allowed in extraKeys templates")
+		}
+	}
+	if t.Tree == nil {
+		return nil
+	}
+	return checkNode(t.Tree.Root, 0)
+}
+
+func checkNode(n parse.Node, ranges int) error {
+	switch n := n.(type) {
+	case nil:
+		return nil
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkNode(c, ranges); err != nil {
+				return err
+			}
+		}
+	case *parse.ActionNode:
+		return checkPipe(n.Pipe)
+	case *parse.IfNode:
+		return checkBranch(&n.BranchNode, ranges)
+	case *parse.WithNode:
+		return checkBranch(&n.BranchNode, ranges)
+	case *parse.RangeNode:
+		if ranges+1 > MaxTemplateRangeDepth {
+			return fmt.Errorf("range nests deeper than %d, the limit in extraKeys templates", MaxTemplateRangeDepth)
+		}
+		if p := n.Pipe; p == nil || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+			return fmt.Errorf("range only over a field such as .Databases in extraKeys templates")
+		} else if !isField(p.Cmds[0].Args[0]) {
+			return fmt.Errorf("range only over a field such as .Databases in extraKeys templates (not over a number or a function's result)")
+		}
+		return checkBranch(&n.BranchNode, ranges+1)
+	case *parse.TemplateNode:
+		return fmt.Errorf("template is not allowed in extraKeys templates")
+	}
+	return nil
+}
+
+// isField reports whether n is a field of the data, .Databases or $.Databases: never a bare
+// variable, which could hold a number.
+func isField(n parse.Node) bool {
+	switch n := n.(type) {
+	case *parse.FieldNode:
+		return true
+	case *parse.VariableNode:
+		return len(n.Ident) > 1 && n.Ident[0] == "$"
+	}
+	return false
+}
+
+func checkBranch(b *parse.BranchNode, ranges int) error {
+	if err := checkPipe(b.Pipe); err != nil {
+		return err
+	}
+	if err := checkNode(b.List, ranges); err != nil {
+		return err
+	}
+	if b.ElseList != nil {
+		return checkNode(b.ElseList, ranges)
+	}
+	return nil
+}
+
+func checkPipe(p *parse.PipeNode) error {
+	if p == nil {
+		return nil
+	}
+	for _, c := range p.Cmds {
+		for _, a := range c.Args {
+			switch a := a.(type) {
+			case *parse.IdentifierNode:
+				if !allowedTemplateFuncs[a.Ident] {
+					return fmt.Errorf("function %s is not allowed in extraKeys templates (allowed: join, and, or, not, len, index, eq, ne, lt, le, gt, ge)", a.Ident)
+				}
+			case *parse.PipeNode:
+				if err := checkPipe(a); err != nil {
+					return err
+				}
+			case *parse.ChainNode:
+				if pn, ok := a.Node.(*parse.PipeNode); ok {
+					if err := checkPipe(pn); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // ownedBy reports whether obj has a controller ownerReference to the resource with uid.
