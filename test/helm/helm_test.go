@@ -355,7 +355,17 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		}
 	}
 
+	// Default-deny: a fresh install serves no namespace until told which.
+	if got := r.Kubectl("", "get", "clustertokenengine", "default", "-o", "jsonpath={.spec.allowedNamespaces}"); got != "" {
+		t.Errorf("a default install serves namespaces: %s", got)
+	}
+	// An install that serves namespaces keeps them on an upgrade that does not name them (as
+	// upgrades from releases before default-deny, which served "*", do), so no live token is revoked.
+	r.Kubectl("", "patch", "clustertokenengine", "default", "--type=merge", "-p", `{"spec":{"allowedNamespaces":{"matchNames":["*"]}}}`)
 	r.Helm("upgrade", release, chartDir, "-n", namespace, "--set", "logLevel=debug")
+	if got := r.Kubectl("", "get", "clustertokenengine", "default", "-o", "jsonpath={.spec.allowedNamespaces.matchNames}"); got != `["*"]` {
+		t.Errorf("helm upgrade changed what the engine serves to %q", got)
+	}
 	if got := adminToken(t, r); got != token {
 		t.Error("helm upgrade regenerated the engine admin token")
 	}
