@@ -69,6 +69,10 @@ test: manifests generate control-plane helm image ## Run unit, envtest and e2e t
 bench: control-plane ## Run the benchmarks (ratios against baselines measured in the same run).
 	go test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: chaos
+chaos: control-plane ## Run the kill-storm and leader-handover tests at full size (300 tokens; CHAOS_SEED=<n> replays a run).
+	CHAOS_SIZE=full go test -count=1 -v -timeout 30m -run 'TestKillStorm|TestLeaderHandover' ./test/chaos/
+
 .PHONY: verify
 verify: manifests generate ## Fail if generated files are stale, go.mod is untidy, or vet/lint/gofmt complain.
 	go mod tidy
