@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/tokenops/token-operator/controllers"
@@ -39,6 +40,7 @@ type managerFlags struct {
 	watchNamespaces     []string
 	leaderElect         bool
 	metricsAddr         string
+	metricsSecure       bool
 	probeAddr           string
 	maxConcurrent       int
 	qps                 float64
@@ -84,6 +86,8 @@ func newManagerCommand() *cobra.Command {
 		"comma-separated namespaces whose tokens and TokenEngines are reconciled; empty: all. ClusterTokenEngines are always watched")
 	fs.BoolVar(&f.leaderElect, "leader-elect", d.leaderElect, "elect a leader so that only one replica reconciles")
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", d.metricsAddr, `address of the Prometheus metrics endpoint; "0" disables it`)
+	fs.BoolVar(&f.metricsSecure, "metrics-secure", d.metricsSecure,
+		"serve metrics over HTTPS (a self-signed certificate held in memory) to callers that present a Kubernetes token allowed to get the /metrics non-resource URL (TokenReview + SubjectAccessReview); the chart turns it on")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", d.probeAddr, "address of the /healthz and /readyz probes")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", d.maxConcurrent, "workers per token kind")
 	fs.Float64Var(&f.qps, "kube-api-qps", d.qps, "sustained requests per second to the Kubernetes API")
@@ -161,13 +165,29 @@ func managerOptions(f *managerFlags) ctrl.Options {
 	return ctrl.Options{
 		Scheme:                        scheme.New(),
 		Cache:                         controllers.CacheOptions(cleanNamespaces(f.watchNamespaces)),
-		Metrics:                       metricsserver.Options{BindAddress: f.metricsAddr},
+		Metrics:                       metricsOptions(f),
 		HealthProbeBindAddress:        f.probeAddr,
 		LeaderElection:                f.leaderElect,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       f.namespace,
 		LeaderElectionReleaseOnCancel: true,
 	}
+}
+
+// Secure metrics check each caller's token with the API server (kubebuilder's default layout).
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// metricsOptions serves plain HTTP unless --metrics-secure: then HTTPS, and only to a caller whose
+// token may get /metrics. The self-signed certificate is made in memory: nothing is written to the
+// pod's read-only root (docs/install-helm.md, "The pod contract").
+func metricsOptions(f *managerFlags) metricsserver.Options {
+	o := metricsserver.Options{BindAddress: f.metricsAddr}
+	if f.metricsSecure {
+		o.SecureServing = true
+		o.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return o
 }
 
 func cleanNamespaces(in []string) []string {

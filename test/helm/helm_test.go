@@ -210,6 +210,20 @@ func TestRBACEqualsGenerated(t *testing.T) {
 		t.Fatal(err)
 	}
 	generated := objects(t, string(gen))
+	// The metrics-reader ClusterRole is for Prometheus, not the manager: it grants GET /metrics only.
+	var manager []map[string]any
+	for _, o := range rendered {
+		name, _ := o["metadata"].(map[string]any)["name"].(string)
+		if o["kind"] == "ClusterRole" && strings.HasSuffix(name, "-metrics-reader") {
+			b, _ := json.Marshal(o["rules"])
+			if string(b) != `[{"nonResourceURLs":["/metrics"],"verbs":["get"]}]` {
+				t.Errorf("ClusterRole %s grants %s, want only GET /metrics", name, b)
+			}
+			continue
+		}
+		manager = append(manager, o)
+	}
+	rendered = manager
 	for _, kind := range []string{"ClusterRole", "Role"} {
 		if got, want := rules(t, rendered, kind), rules(t, generated, kind); !slices.Equal(got, want) {
 			t.Errorf("chart %s rules:\n  %s\nconfig/rbac/role.yaml:\n  %s", kind, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
@@ -237,7 +251,7 @@ func TestDeploymentHardening(t *testing.T) {
 		}
 	}
 	b, _ := json.Marshal(find(objs, "Deployment")[0])
-	for _, want := range []string{`"--leader-elect=true"`, `"--watch-namespaces=team-a,team-b"`, `"path":"/healthz"`, `"path":"/readyz"`, `"fieldPath":"metadata.namespace"`} {
+	for _, want := range []string{`"--leader-elect=true"`, `"--metrics-secure=true"`, `"--watch-namespaces=team-a,team-b"`, `"path":"/healthz"`, `"path":"/readyz"`, `"fieldPath":"metadata.namespace"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("Deployment lacks %s", want)
 		}

@@ -2,6 +2,7 @@ package podcontract
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -525,6 +526,7 @@ func TestHelmChartPodsUnderRunc(t *testing.T) {
 			rt := newRuntime(t, clusterFor(t, cfg.Host, cfg.CAData, cs, m.services))
 			runWorkloads(t, rt, m)
 			token := assertTokenServed(t, kubectl, enginePort(t, m))
+			assertMetricsNeedAToken(t, kubectl, cs, m)
 			if tc.gateway {
 				assertGatewayForwards(t, upstream, token)
 			}
@@ -552,6 +554,69 @@ func TestKustomizePodsUnderRunc(t *testing.T) {
 	rt := newRuntime(t, clusterFor(t, cfg.Host, cfg.CAData, cs, m.services))
 	runWorkloads(t, rt, m)
 	assertTokenServed(t, kubectl, enginePort(t, m))
+	assertMetricsNeedAToken(t, kubectl, cs, m)
+}
+
+// assertMetricsNeedAToken scrapes the manager container's metrics port as the chart and
+// config/default serve it (--metrics-secure): no token gets 401, a token without the
+// metrics-reader ClusterRole 403, a ServiceAccount bound to it the metrics.
+func assertMetricsNeedAToken(t *testing.T, kubectl func(stdin string, args ...string) string, cs kubernetes.Interface, m manifests) {
+	t.Helper()
+	port := 0
+	for _, w := range m.workloads {
+		if w.kind == "Deployment" && w.name == "token-operator" {
+			p, err := resolvePort(w.pod.Containers[0], intstr.FromString("metrics"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			port = p
+		}
+	}
+	if port == 0 {
+		t.Fatal("no manager Deployment with a metrics port")
+	}
+	// The certificate is self-signed and made in memory; the token is what is checked.
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // see above
+	scrape := func(token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/metrics", port), nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("scraping the manager over HTTPS: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := scrape(""); code != http.StatusUnauthorized {
+		t.Errorf("metrics without a token: %d, want 401", code)
+	}
+	kubectl("", "create", "namespace", "monitoring")
+	kubectl("", "-n", "monitoring", "create", "serviceaccount", "prometheus")
+	tr, err := cs.CoreV1().ServiceAccounts("monitoring").CreateToken(context.Background(), "prometheus",
+		&authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := scrape(tr.Status.Token); code != http.StatusForbidden {
+		t.Errorf("metrics with a token not bound to the metrics reader role: %d, want 403", code)
+	}
+	kubectl("", "create", "clusterrolebinding", "prometheus-token-operator-metrics",
+		"--clusterrole=token-operator-metrics-reader", "--serviceaccount=monitoring:prometheus")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := scrape(tr.Status.Token)
+		if code == http.StatusOK && strings.Contains(body, "token_operator_") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics as the bound ServiceAccount: %d, want 200 with token_operator_ metrics", code)
+		}
+		// The manager caches SubjectAccessReview answers briefly.
+		time.Sleep(time.Second)
+	}
 }
 
 // enginePort is the engine container's port named http.
