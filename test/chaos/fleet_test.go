@@ -40,7 +40,7 @@ type fleet struct {
 	rnd *rand.Rand
 
 	mu      sync.Mutex
-	live    map[types.NamespacedName]bool // created and not deleted
+	live    map[types.NamespacedName]bool   // created and not deleted
 	deleted map[types.NamespacedName]string // → engine name prefix
 	changed map[types.NamespacedName]bool
 	order   []types.NamespacedName
@@ -68,30 +68,37 @@ func action(i int) tokensv1.Action {
 // rotating: a third of the tokens, spread over the namespaces (the namespace is i%3).
 func rotating(i int) bool { return (i/3)%3 == 0 }
 
-// create creates n tokens spread over the namespaces; a third rotate.
+// create creates tokens 0..n-1 spread over the namespaces; a third rotate.
 func (f *fleet) create(n int) {
+	for i := range n {
+		f.createOne(i)
+	}
+}
+
+// createOne creates tok-<i> in namespace i%3 (rotating when rotating(i)) and returns its key.
+func (f *fleet) createOne(i int) types.NamespacedName {
 	t := f.c.t
 	t.Helper()
-	ctx := context.Background()
-	for i := range n {
-		key := types.NamespacedName{Namespace: namespaces[i%len(namespaces)], Name: fmt.Sprintf("tok-%03d", i)}
-		ov := tokensv1.Duration(overlap)
-		tok := &tokensv1.DatabaseToken{
-			ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace},
-			Spec: tokensv1.DatabaseTokenSpec{
-				Permissions: []tokensv1.DatabasePermission{{Databases: []tokensv1.DatabaseName{database(i, false)}, Actions: []tokensv1.Action{action(i)}}},
-			},
-		}
-		tok.Spec.Rotation = &tokensv1.Rotation{Overlap: &ov}
-		if rotating(i) {
-			exp, before := tokensv1.Duration(rotatingExpiresAfter), tokensv1.Duration(rotatingRenewBefore)
-			tok.Spec.ExpiresAfter = &exp
-			tok.Spec.Rotation.RenewBefore = &before
-		}
-		must(t, f.c.k8s.Create(ctx, tok))
-		f.live[key] = true
-		f.order = append(f.order, key)
+	key := types.NamespacedName{Namespace: namespaces[i%len(namespaces)], Name: fmt.Sprintf("tok-%03d", i)}
+	ov := tokensv1.Duration(overlap)
+	tok := &tokensv1.DatabaseToken{
+		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace},
+		Spec: tokensv1.DatabaseTokenSpec{
+			Permissions: []tokensv1.DatabasePermission{{Databases: []tokensv1.DatabaseName{database(i, false)}, Actions: []tokensv1.Action{action(i)}}},
+		},
 	}
+	tok.Spec.Rotation = &tokensv1.Rotation{Overlap: &ov}
+	if rotating(i) {
+		exp, before := tokensv1.Duration(rotatingExpiresAfter), tokensv1.Duration(rotatingRenewBefore)
+		tok.Spec.ExpiresAfter = &exp
+		tok.Spec.Rotation.RenewBefore = &before
+	}
+	must(t, f.c.k8s.Create(context.Background(), tok))
+	f.mu.Lock()
+	f.live[key] = true
+	f.order = append(f.order, key)
+	f.mu.Unlock()
+	return key
 }
 
 // index is the i of tok-<i>.
@@ -262,7 +269,7 @@ func (f *fleet) waitSettled(d time.Duration) {
 
 // figures are what the invariant check found.
 type figures struct {
-	live, rotating, engineTokens           int
+	live, rotating, engineTokens            int
 	leaked, leftForDeleted, overdue         int
 	notReady, rotatingExpired, brokenSecret int
 	recoveredGaps                           int
