@@ -198,7 +198,7 @@ func TestDefaultErrorKinds(t *testing.T) {
 		400: engine.Permanent, 401: engine.Unauthorized, 403: engine.Unauthorized, 404: engine.NotFound,
 		409: engine.Conflict, 422: engine.Permanent, 429: engine.Transient, 500: engine.Transient, 503: engine.Transient,
 	} {
-		srv, _ := countingServer(t, status, "echo "+secret.Reveal())
+		srv, _ := countingServer(t, status, `{"error":"echo `+secret.Reveal()+`"}`)
 		resp, err := newClient(t, srv.URL, func(c *httpapi.Config) { c.Attempts = 1 }).Do(context.Background(), httpapi.Request{Method: http.MethodGet, Path: "/", Token: secret})
 		if err != nil {
 			t.Fatal(err)

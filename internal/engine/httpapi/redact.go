@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"unicode"
@@ -42,10 +44,34 @@ func looksRandom(s string) bool {
 	return upper && lower && digit
 }
 
-// Excerpt turns a response body into one short printable line with credentials removed. It
-// redacts before truncating, so that a cut cannot leave a recognisable piece of a token.
+// errorFields are the keys InfluxDB APIs put their error text in: "error" (1.x, 3, our engine),
+// "code" and "message" (2.x, Cloud Dedicated), "err" (1.x's older handlers).
+var errorFields = []string{"code", "message", "error", "err"}
+
+// Excerpt turns an error response body into one short printable line: only the string values of
+// the JSON error fields (errorFields), with credentials removed. Anything else an engine (or
+// whatever answers at a URL a person wrote into an engine resource) sends back never reaches a
+// status condition or an event: a non-JSON body is described, not quoted. It redacts before
+// truncating, so that a cut cannot leave a recognisable piece of a token.
 func Excerpt(body []byte, secrets ...string) string {
-	s := strings.ToValidUTF8(string(body), "?")
+	var obj map[string]json.RawMessage
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return ""
+	}
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return fmt.Sprintf("(a %d-byte body that is not a JSON error, not quoted)", len(body))
+	}
+	var parts []string
+	for _, k := range errorFields {
+		var v string
+		if raw, ok := obj[k]; ok && json.Unmarshal(raw, &v) == nil && v != "" {
+			parts = append(parts, k+": "+v)
+		}
+	}
+	if len(parts) == 0 {
+		return "(a JSON body without an error field, not quoted)"
+	}
+	s := strings.ToValidUTF8(strings.Join(parts, "; "), "?")
 	s = strings.Join(strings.Fields(s), " ")
 	s = Redact(s, secrets...)
 	if len(s) > MaxBodyInMessage {

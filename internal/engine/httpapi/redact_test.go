@@ -23,9 +23,27 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// TestExcerptQuotesOnlyJSONErrorFields: status conditions and events quote what the server said
+// in its error fields, never the rest of a body (an engine URL is user input: whatever answers
+// there must not be able to write into another tenant's status).
+func TestExcerptQuotesOnlyJSONErrorFields(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"InfluxDB 3 / 1.x", `{"error":"database not found","data":"<script>"}`, "error: database not found"},
+		{"InfluxDB 2.x", `{"code":"not found","message":"bucket \"b\" not found","extra":"x"}`, `code: not found; message: bucket "b" not found`},
+		{"no error field", `{"token":"plain-lowercase-secret"}`, "(a JSON body without an error field, not quoted)"},
+		{"HTML from a proxy", `<html><body>plain-lowercase-secret</body></html>`, "(a 48-byte body that is not a JSON error, not quoted)"},
+		{"not an object", `["plain-lowercase-secret"]`, "(a 26-byte body that is not a JSON error, not quoted)"},
+		{"empty", "", ""},
+	} {
+		if got := httpapi.Excerpt([]byte(tc.body)); got != tc.want {
+			t.Errorf("%s: Excerpt = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestExcerptRedactsBeforeTruncating(t *testing.T) {
 	tok := "apiv3_" + strings.Repeat("Ab1", 30)
-	body := strings.Repeat("x ", httpapi.MaxBodyInMessage/2-3) + tok + "\n\tmore"
+	body := `{"error":"` + strings.Repeat("x ", httpapi.MaxBodyInMessage/2-10) + tok + `\n\tmore"}`
 	got := httpapi.Excerpt([]byte(body), tok)
 	if strings.Contains(got, "Ab1Ab1") || strings.ContainsAny(got, "\n\t") {
 		t.Errorf("Excerpt leaked part of the token or kept control characters: %q", got)
