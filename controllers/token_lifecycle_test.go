@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,6 +228,36 @@ func TestDeletionWithEngineDownAndSkipRevocation(t *testing.T) {
 	fe.SetDown(false)
 	g.Expect(liveWithPrefix(fe, obj)).To(HaveLen(1), "skip-revocation releases without revoking")
 	g.Eventually(func(g Gomega) *corev1.Secret { return secret(g, ns, "stuck") }).WithTimeout(timeout).Should(BeNil())
+}
+
+// A revocation the engine refuses as Permanent is retried with backoff (not dropped until
+// something else wakes the resource), RevocationFailed stays visible, and the deletion completes
+// once the engine accepts it.
+func TestDeletionRetriesPermanentRevocationFailure(t *testing.T) {
+	g := NewWithT(t)
+	ns, fe := withFake(t)
+	k := databaseTokenKind
+	obj := k.new("refused", ns)
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	waitReady(t, k, obj)
+
+	var refusals atomic.Int32
+	refusals.Store(3)
+	fe.SetFailFunc(func(op fake.Op, _ string) error {
+		if op == fake.OpRevoke && refusals.Add(-1) >= 0 {
+			return engine.PermanentErrorf("the engine refuses to delete this token")
+		}
+		return nil
+	})
+	g.Expect(k8s.Delete(context.Background(), obj)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		c := cond(k.status(fresh(g, k, obj)), tokensv1.ConditionRevocationFailed)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	// Nothing touches the resource from here on: only the retry can finish the deletion.
+	waitGone(t, obj)
+	g.Expect(liveWithPrefix(fe, obj)).To(BeEmpty())
+	g.Expect(fe.Calls(fake.OpRevoke)).To(BeNumerically(">=", 4))
 }
 
 // deletionPolicy Retain leaves the token live and hands the Secret over to the user.

@@ -111,7 +111,8 @@ func (s *scope[T]) secretConflict() (ctrl.Result, error) {
 // engineFailure maps a typed engine error to conditions and a requeue. It is the only place
 // that does (STYLE 5), for every engine call of the lifecycle; op says what was attempted.
 //   - Permanent: terminal; Ready=False (EngineRejected or the error's reason), no retry until
-//     the spec changes.
+//     the spec changes. During deletion it is retried with the workqueue's capped backoff
+//     instead: nothing else would wake a resource that is only waiting to be released.
 //   - Pending: the engine asked us to wait; Ready=False with its reason, RequeueAfter, no error.
 //   - Unauthorized: EngineReachable=False reason Unauthorized; backoff.
 //   - anything else (Transient, a Conflict or NotFound that escaped its caller): EngineReachable
@@ -133,6 +134,9 @@ func (s *scope[T]) engineFailure(op string, err error) (ctrl.Result, error) {
 	case engine.Permanent:
 		s.engineReachable()
 		s.notReady(orDefault(reason, tokensv1.ReasonEngineRejected), msg+"; the engine will not accept this, fix the spec")
+		if s.deleting() {
+			return ctrl.Result{}, err
+		}
 		return ctrl.Result{}, nil
 	case engine.Pending:
 		s.engineReachable()
