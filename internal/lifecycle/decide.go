@@ -106,6 +106,10 @@ type Decision struct {
 	Why string
 	// RequeueAfter, for ActionWait, is when the next deadline is due; 0 means none.
 	RequeueAfter time.Duration
+	// CurrentExpired, for ActionWait on a pending mint inside its grace, reports that the
+	// current token's expiry has passed and was not carried out yet: the Secret holds a dead
+	// token until the grace ends, and Ready must not say otherwise.
+	CurrentExpired bool
 }
 
 // Decide is the lifecycle's one decision: given the status, the Secret and the time, what next?
@@ -121,7 +125,9 @@ func Decide(in Input) Decision {
 		}
 		if p.StartedAt != nil && in.PendingGrace > 0 {
 			if until := p.StartedAt.Add(in.PendingGrace).Sub(in.Now); until > 0 {
-				return Decision{Action: ActionWait, RequeueAfter: until}
+				cur := st.Current
+				dead := cur != nil && cur.ExpiresAt != nil && !in.Now.Before(cur.ExpiresAt.Time) && !expiryDone(st, in.Secret)
+				return Decision{Action: ActionWait, RequeueAfter: until, CurrentExpired: dead}
 			}
 		}
 		return Decision{Action: ActionAbandon}

@@ -142,6 +142,13 @@ func TestDecideRecoveryLeaderAndRenewRequest(t *testing.T) {
 		{"rotating: a pending mint inside its grace still waits without leader election", in{rotating: true},
 			tokensv1.TokenStatus{Current: current(2, expiresIn(5*time.Second)), Pending: pending}, ours(2),
 			Decision{Action: ActionWait, RequeueAfter: 20 * time.Second}},
+		// Found by test/chaos: Ready stayed True for the whole grace while the Secret held a dead token.
+		{"rotating: a pending mint inside its grace waits, and says the current revision expired", in{rotating: true},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(-5*time.Second)), Pending: pending}, ours(2),
+			Decision{Action: ActionWait, RequeueAfter: 20 * time.Second, CurrentExpired: true}},
+		{"a pending mint inside its grace with an expiry carried out already is no news", in{},
+			tokensv1.TokenStatus{Current: current(2, expiresIn(-5*time.Second)), Pending: pending, Conditions: expiredCond}, stripped,
+			Decision{Action: ActionWait, RequeueAfter: 20 * time.Second}},
 		{"an earlier leader's pending mint is abandoned at once", in{rotating: true, leaderSince: t0.Add(-2 * time.Second)},
 			tokensv1.TokenStatus{Current: current(2, expiresIn(5*time.Second)), Pending: pending}, ours(2), Decision{Action: ActionAbandon}},
 		{"a pending mint of this leader's term keeps its grace", in{leaderSince: t0.Add(-time.Minute)},

@@ -97,6 +97,16 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 			s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, c.Message)
 		}
 	}
+	if d.CurrentExpired {
+		// A pending mint inside its grace keeps the expiry from being carried out until the
+		// grace ends; the Secret's token is dead meanwhile, and Ready says so.
+		c, p := s.status.Current, s.status.Pending
+		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, fmt.Sprintf(
+			"Token %q expired at %s while the mint of its successor %q (started %s) was interrupted or is still running "+
+				"elsewhere; that mint is abandoned and a successor minted when its grace ends, at %s",
+			c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339), p.TokenName, p.StartedAt.UTC().Format(time.RFC3339),
+			s.now.Add(d.RequeueAfter).UTC().Format(time.RFC3339)))
+	}
 	steady := s.status.Current != nil && s.status.Pending == nil && !s.expired()
 	if !steady {
 		return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
