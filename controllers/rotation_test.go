@@ -194,7 +194,8 @@ func TestRolloutRestartTargets(t *testing.T) {
 	ns, fe := withFake(t)
 	labels := map[string]string{"app": "telegraf"}
 	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "telegraf", Namespace: ns},
+		// The workload opts in to restarts by this token (docs/security.md).
+		ObjectMeta: metav1.ObjectMeta{Name: "telegraf", Namespace: ns, Annotations: map[string]string{tokensv1.RestartOnAnnotation: "restarter"}},
 		Spec: appsv1.DeploymentSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
@@ -221,4 +222,44 @@ func TestRolloutRestartTargets(t *testing.T) {
 	g.Expect(cond(st, tokensv1.ConditionReady).Status).To(Equal(metav1.ConditionTrue), "a missing target does not make the token unready")
 	mints := fe.MintCount()
 	g.Consistently(fe.MintCount).WithTimeout(2*time.Second).Should(Equal(mints), "no error loop")
+}
+
+// A workload that does not name the token in tokens.tokenops.dev/restart-on is never restarted
+// by it, whoever wrote rolloutRestartTargets: RolloutRestartFailed=True, TargetNotOptedIn.
+func TestRolloutRestartNeedsTheTargetsOptIn(t *testing.T) {
+	g := NewWithT(t)
+	ns, _ := withFake(t)
+	labels := map[string]string{"app": "payments"}
+	deployment := func(name string, annotations map[string]string) *appsv1.Deployment {
+		return &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: annotations},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
+				},
+			},
+		}
+	}
+	notOptedIn := deployment("payments", nil)
+	otherToken := deployment("billing", map[string]string{tokensv1.RestartOnAnnotation: "someone-else"})
+	g.Expect(k8s.Create(context.Background(), notOptedIn)).To(Succeed())
+	g.Expect(k8s.Create(context.Background(), otherToken)).To(Succeed())
+	obj := databaseTokenKind.new("intruder", ns, withRotation("", "1m"), func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) {
+		s.Secret.RolloutRestartTargets = []tokensv1.RolloutTarget{{Kind: "Deployment", Name: "payments"}, {Kind: "Deployment", Name: "billing"}}
+	})
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	waitReady(t, databaseTokenKind, obj)
+	setPermissions(g, obj, "logs")
+	st := waitRevision(t, obj, 2)
+	for _, d := range []*appsv1.Deployment{notOptedIn, otherToken} {
+		get(g, d)
+		g.Expect(d.Spec.Template.Annotations).NotTo(HaveKey(tokensv1.RestartedAtAnnotation), "%s was restarted without opting in", d.Name)
+	}
+	c := cond(st, tokensv1.ConditionRolloutRestartFailed)
+	g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(c.Reason).To(Equal(tokensv1.ReasonTargetNotOptedIn), c.Message)
+	g.Expect(c.Message).To(And(ContainSubstring("Deployment/payments"), ContainSubstring("Deployment/billing"), ContainSubstring(tokensv1.RestartOnAnnotation+"=intruder")))
+	g.Expect(cond(st, tokensv1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 }

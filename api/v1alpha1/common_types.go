@@ -101,6 +101,8 @@ type SecretTemplate struct {
 
 	// rolloutRestartTargets are workloads in the token's namespace whose pod template gets a
 	// restart annotation whenever the token changes, for workloads that read it from environment variables.
+	// A workload is restarted only if it opts in with the annotation
+	// tokens.tokenops.dev/restart-on set to this resource's name.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16

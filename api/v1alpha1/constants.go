@@ -28,6 +28,10 @@ const (
 	RenewAnnotation = "tokens.tokenops.dev/renew"
 	// RestartedAtAnnotation is set on the pod template of rollout-restart targets when the token changes.
 	RestartedAtAnnotation = "tokens.tokenops.dev/restartedAt"
+	// RestartOnAnnotation on a Deployment, StatefulSet or DaemonSet names the token resource (in
+	// the workload's namespace) allowed to restart it through rolloutRestartTargets: the target
+	// opts in, so a token's author cannot restart workloads they do not own (docs/security.md).
+	RestartOnAnnotation = "tokens.tokenops.dev/restart-on"
 
 	// TokenSecretKey is the Secret key that holds the token.
 	TokenSecretKey = "token"
@@ -126,6 +130,8 @@ const (
 	ReasonRenewRequested = "RenewRequested"
 	// ReasonTargetNotFound: a rollout restart target does not exist in the token's namespace.
 	ReasonTargetNotFound = "TargetNotFound"
+	// ReasonTargetNotOptedIn: a rollout restart target lacks RestartOnAnnotation naming this token.
+	ReasonTargetNotOptedIn = "TargetNotOptedIn"
 	// ReasonRestartFailed: patching a rollout restart target failed for another reason.
 	ReasonRestartFailed = "RestartFailed"
 	// ReasonRestarted: every rollout restart target got the restart annotation.

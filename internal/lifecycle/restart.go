@@ -20,8 +20,11 @@ import (
 // spec.secret.rolloutRestartTargets workload, as `kubectl rollout restart` does, so workloads
 // that read the token from environment variables pick up the successor before the predecessor
 // is revoked. The value is the new token's name: patching twice (a retried pass) changes nothing.
-// A missing or unpatchable target is the RolloutRestartFailed condition, never a retry loop: the
-// token itself is fine.
+// A target is restarted only if it opts in with RestartOnAnnotation naming this token resource:
+// whoever may write a token resource must not be able to restart other teams' workloads. The
+// check is a JSON-patch test, so the manager needs no read access to workloads (whose pod
+// templates can hold credentials). A missing, unpatchable or not-opted-in target is the
+// RolloutRestartFailed condition, never a retry loop: the token itself is fine.
 func (s *scope[T]) restartTargets(ctx context.Context) {
 	targets := s.spec.Secret.RolloutRestartTargets
 	if len(targets) == 0 {
@@ -30,7 +33,9 @@ func (s *scope[T]) restartTargets(ctx context.Context) {
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
 		"annotations": map[string]string{tokensv1.RestartedAtAnnotation: s.status.Current.TokenName},
 	}}}})
-	var missing, failed []string
+	optedIn, _ := json.Marshal([]map[string]string{{"op": "test",
+		"path": "/metadata/annotations/" + strings.ReplaceAll(tokensv1.RestartOnAnnotation, "/", "~1"), "value": s.obj.GetName()}})
+	var missing, failed, notOptedIn []string
 	for _, t := range targets {
 		obj := workload(t.Kind)
 		if obj == nil {
@@ -39,7 +44,16 @@ func (s *scope[T]) restartTargets(ctx context.Context) {
 		}
 		obj.SetNamespace(s.obj.GetNamespace())
 		obj.SetName(t.Name)
-		err := s.r.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))
+		// A test that does not hold is 422 Invalid; our own patch is constant, so that is the only
+		// way to get one here.
+		err := s.r.Client.Patch(ctx, obj, client.RawPatch(types.JSONPatchType, optedIn))
+		if apierrors.IsInvalid(err) {
+			notOptedIn = append(notOptedIn, fmt.Sprintf("%s/%s", t.Kind, t.Name))
+			continue
+		}
+		if err == nil {
+			err = s.r.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))
+		}
 		switch {
 		case apierrors.IsNotFound(err):
 			missing = append(missing, fmt.Sprintf("%s/%s", t.Kind, t.Name))
@@ -54,6 +68,12 @@ func (s *scope[T]) restartTargets(ctx context.Context) {
 		msg := "Could not restart " + strings.Join(append(failed, missing...), ", ") + "; restart them by hand to pick up the new token"
 		if s.setCondition(tokensv1.ConditionRolloutRestartFailed, metav1.ConditionTrue, tokensv1.ReasonRestartFailed, msg) {
 			s.event(corev1.EventTypeWarning, tokensv1.ReasonRestartFailed, actionRestart, msg)
+		}
+	case len(notOptedIn) > 0:
+		msg := fmt.Sprintf("%s did not opt in: annotate each %s=%s to let this token restart it (the token itself is fine)",
+			strings.Join(notOptedIn, ", "), tokensv1.RestartOnAnnotation, s.obj.GetName())
+		if s.setCondition(tokensv1.ConditionRolloutRestartFailed, metav1.ConditionTrue, tokensv1.ReasonTargetNotOptedIn, msg) {
+			s.event(corev1.EventTypeWarning, tokensv1.ReasonTargetNotOptedIn, actionRestart, msg)
 		}
 	case len(missing) > 0:
 		msg := fmt.Sprintf("%s not found in namespace %q; fix spec.secret.rolloutRestartTargets (the token itself is fine)",

@@ -204,7 +204,17 @@ func TestRBACEqualsGenerated(t *testing.T) {
 		t.Error("charts/token-operator/files/role.yaml differs from config/rbac/role.yaml; run `make manifests`")
 	}
 	r := newRunner(t, "")
-	rendered := objects(t, r.Helm("template", release, chartDir, "-n", namespace))
+	rendered := objects(t, r.Helm("template", release, chartDir, "-n", namespace, "--set", "rolloutRestarts.enabled=true"))
+	// Without rolloutRestarts.enabled (the default) the manager may not patch workloads.
+	var managerRole []map[string]any
+	for _, o := range objects(t, r.Helm("template", release, chartDir, "-n", namespace, "--show-only", "templates/rbac.yaml")) {
+		if name, _ := o["metadata"].(map[string]any)["name"].(string); strings.HasSuffix(name, "-manager") {
+			managerRole = append(managerRole, o)
+		}
+	}
+	if rules := strings.Join(rules(t, managerRole, "ClusterRole"), "\n"); strings.Contains(rules, "deployments") {
+		t.Errorf("the default ClusterRole grants workload access:\n%s", rules)
+	}
 	gen, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
 	if err != nil {
 		t.Fatal(err)
