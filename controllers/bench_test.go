@@ -25,7 +25,7 @@ const burst = 200
 // tokens with Secrets (fake engine, real API server), against a baseline measured in the same
 // run: a client making the same API writes per token (create, finalizer, pending, Secret,
 // current) with as many workers and nothing else. ratio-vs-writes near 1 means the operator is
-// limited by the API server, not by its own work (DESIGN §8).
+// limited by the API server, not by its own work (docs/design.md §8).
 func BenchmarkMintBurst(b *testing.B) {
 	var op, base time.Duration
 	for i := 0; b.Loop(); i++ {

@@ -61,7 +61,7 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// DESIGN §8: at most 4 API writes per minted token (finalizer, pending, Secret, current) and at
+// docs/design.md §8: at most 4 API writes per minted token (finalizer, pending, Secret, current) and at
 // most one event; none at steady state.
 func TestWriteBudgetPerMintedToken(t *testing.T) {
 	g := NewWithT(t)

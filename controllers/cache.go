@@ -9,7 +9,7 @@ import (
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
 
-// CacheOptions is the manager cache the controllers are written for (DESIGN §4, §8): Secrets
+// CacheOptions is the manager cache the controllers are written for (docs/design.md §4, §8): Secrets
 // only when they carry our managed-by label (a cluster's Secrets can outweigh everything else;
 // the others are read uncached, and only to refuse to overwrite them), and no managedFields on
 // any cached object. namespaces limits the namespaced caches (--watch-namespaces); empty means

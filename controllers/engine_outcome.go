@@ -78,7 +78,7 @@ func clip(s string) string {
 
 // applyOutcome writes o into st for generation gen and reports whether anything changed.
 // lastCheckedAt is stamped only when something else changed: re-checks that confirm the status
-// write nothing (DESIGN §8, zero writes at steady state), so lastCheckedAt is when the current
+// write nothing (docs/design.md §8, zero writes at steady state), so lastCheckedAt is when the current
 // outcome was first observed, not the latest confirmation.
 func applyOutcome(st *tokensv1.EngineStatus, gen int64, d enginefactory.Description, o checkOutcome, now time.Time) bool {
 	before := st.DeepCopy()

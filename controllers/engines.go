@@ -9,7 +9,7 @@ import (
 	"github.com/tokenops/token-operator/internal/enginefactory"
 )
 
-// Engine check intervals (DESIGN §8: a handful of engines, so a check every few minutes is cheap).
+// Engine check intervals (docs/design.md §8: a handful of engines, so a check every few minutes is cheap).
 const (
 	// DefaultEngineCheckInterval is how often a Ready engine is re-checked, ±10%.
 	DefaultEngineCheckInterval = 5 * time.Minute

@@ -52,7 +52,7 @@ func engineStatus(t *testing.T, url, token string) int {
 	return resp.StatusCode
 }
 
-// DESIGN §1 against the real engine: the Secret's token works at the authorize endpoint for
+// docs/design.md §1 against the real engine: the Secret's token works at the authorize endpoint for
 // what was asked and nothing else, and is rejected after deletion.
 func TestRealEngineDatabaseTokenLifecycle(t *testing.T) {
 	g := NewWithT(t)

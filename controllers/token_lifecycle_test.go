@@ -369,7 +369,7 @@ func TestCrashBetweenProtocolSteps(t *testing.T) {
 	})
 }
 
-// assertOneLiveToken waits for obj to be Ready and checks the invariant of DESIGN §3: exactly
+// assertOneLiveToken waits for obj to be Ready and checks the invariant of docs/design.md §3: exactly
 // one live engine token for the resource, the one status names and the Secret holds.
 func assertOneLiveToken(t *testing.T, fe *fake.Engine, obj client.Object, secretName string) {
 	t.Helper()

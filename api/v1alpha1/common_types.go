@@ -184,7 +184,7 @@ type TokenRecord struct {
 	ExpiresAfter string `json:"expiresAfter,omitempty"`
 }
 
-// PendingMint records a mint in progress, written before the engine is called (DESIGN §3).
+// PendingMint records a mint in progress, written before the engine is called (docs/design.md §3).
 type PendingMint struct {
 	// revision is the mint number being attempted.
 	Revision int64 `json:"revision"`
@@ -238,7 +238,7 @@ type TokenStatus struct {
 	// +optional
 	Current *TokenRecord `json:"current,omitempty"`
 
-	// pending is a mint in progress; see DESIGN §3 for how a restart resumes it.
+	// pending is a mint in progress; see docs/design.md §3 for how a restart resumes it.
 	// +optional
 	Pending *PendingMint `json:"pending,omitempty"`
 

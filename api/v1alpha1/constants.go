@@ -1,6 +1,6 @@
 package v1alpha1
 
-// Finalizer, labels and annotations (DESIGN §6).
+// Finalizer, labels and annotations (docs/design.md §6).
 const (
 	// Finalizer is set on every token resource so that deletion revokes its engine tokens first.
 	Finalizer = "tokens.tokenops.dev/revoke"
@@ -20,7 +20,7 @@ const (
 	SkipRevocationAnnotation = "tokens.tokenops.dev/skip-revocation"
 	// TokenNameAnnotation on a Secret names the engine-side token whose plaintext it holds.
 	TokenNameAnnotation = "tokens.tokenops.dev/token-name"
-	// RevisionAnnotation on a Secret is the mint revision whose plaintext it holds (DESIGN §3).
+	// RevisionAnnotation on a Secret is the mint revision whose plaintext it holds (docs/design.md §3).
 	RevisionAnnotation = "tokens.tokenops.dev/revision"
 	// RenewAnnotation on a token resource asks for a successor now, with the normal overlap, as
 	// cert-manager's `cmctl renew` does: every new value mints once (the last handled value is
@@ -37,7 +37,7 @@ const (
 	TokenSecretKey = "token"
 )
 
-// Condition types (DESIGN §6).
+// Condition types (docs/design.md §6).
 const (
 	// ConditionReady is True when the Secret holds a live token the engine accepts.
 	ConditionReady = "Ready"

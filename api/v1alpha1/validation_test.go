@@ -211,7 +211,7 @@ var _ = Describe("Admission accepts every permission shape in the seed documents
 		Entry("Cloud Dedicated read on one, write on another", "DatabaseToken", "permissions:\n- {databases: [DATABASE_NAME], actions: [read]}\n- {databases: [DATABASE2_NAME], actions: [write]}"),
 		Entry("Cloud Dedicated --read-database '*' --write-database '*'", "DatabaseToken", "permissions:\n- {databases: [\"*\"], actions: [write]}\n- {databases: [\"*\"], actions: [read]}"),
 		Entry("v1 database with a retention policy", "DatabaseToken", "permissions: [{databases: [mydb/autogen, prod-metrics, sensor_data], actions: [write]}]"),
-		Entry("DESIGN §1 telegraf-writer", "DatabaseToken", `engineRef: {kind: ClusterTokenEngine, name: default}
+		Entry("docs/design.md §1 telegraf-writer", "DatabaseToken", `engineRef: {kind: ClusterTokenEngine, name: default}
 permissions:
   - databases: [telemetry, logs]
     actions: [write]
@@ -235,8 +235,8 @@ deletionPolicy: Revoke`),
 		Entry("system:ready:read", "SystemToken", "resources: [ready]"),
 		Entry("system:*:read", "SystemToken", `resources: ["*"]`),
 		Entry("system:health,metrics,ping:read", "SystemToken", "resources: [health, metrics, ping]"),
-		Entry("DESIGN §1 prometheus-scrape", "SystemToken", "resources: [metrics]\nexpiresAfter: 1y\nsecret: {name: engine-metrics-token}"),
-		Entry("DESIGN §1 default ClusterTokenEngine", "ClusterTokenEngine", validEngine+"\nallowedNamespaces: {matchNames: [\"*\"]}"),
+		Entry("docs/design.md §1 prometheus-scrape", "SystemToken", "resources: [metrics]\nexpiresAfter: 1y\nsecret: {name: engine-metrics-token}"),
+		Entry("docs/design.md §1 default ClusterTokenEngine", "ClusterTokenEngine", validEngine+"\nallowedNamespaces: {matchNames: [\"*\"]}"),
 		Entry("ClusterTokenEngine with a namespace selector", "ClusterTokenEngine", validEngine+"\nallowedNamespaces: {selector: {matchLabels: {tokens: allowed}}}"),
 		Entry("influxdb2 engine", "ClusterTokenEngine", "influxdb2: {url: https://influx.example.com, org: acme, tokenSecretRef: {namespace: ops, name: v2-token}}"),
 		Entry("cloudDedicated engine", "ClusterTokenEngine", "cloudDedicated: {accountID: 11111111-2222-3333-4444-555555555555, clusterID: 66666666-7777-8888-9999-000000000000, managementTokenSecretRef: {namespace: ops, name: mgmt}, dataURL: https://cluster-id.a.influxdb.io}"),

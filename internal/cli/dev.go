@@ -23,7 +23,7 @@ import (
 	"github.com/tokenops/token-operator/internal/tokenengine"
 )
 
-// Names `token-operator dev` gives what it creates; DESIGN §7 documents them.
+// Names `token-operator dev` gives what it creates; docs/design.md §7 documents them.
 const (
 	devNamespace       = "token-operator"
 	devAdminSecretName = "token-engine-admin"

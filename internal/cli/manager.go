@@ -51,7 +51,7 @@ type managerFlags struct {
 }
 
 // High enough that a burst of 10,000 tokens is limited by the API server, not by client-side
-// throttling (DESIGN §8).
+// throttling (docs/design.md §8).
 const (
 	defaultQPS   = 200
 	defaultBurst = 400

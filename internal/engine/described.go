@@ -11,7 +11,7 @@ import (
 )
 
 // DescribedStore is an engine whose tokens carry a free-text description instead of a unique
-// name: InfluxDB 2.x authorizations and Cloud Dedicated database tokens (ENGINES.md §2, §3). The
+// name: InfluxDB 2.x authorizations and Cloud Dedicated database tokens (docs/engines/facts.md §2, §3). The
 // adapter stores the engine-side name as the description; DescribedTokens makes such an engine
 // behave as if names were unique.
 type DescribedStore interface {

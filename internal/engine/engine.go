@@ -44,7 +44,7 @@ type Permission struct {
 
 // MintRequest asks an engine for a new token.
 type MintRequest struct {
-	// Name is the deterministic engine-side name (DESIGN §3). Engines that enforce unique names
+	// Name is the deterministic engine-side name (docs/design.md §3). Engines that enforce unique names
 	// answer a duplicate with a Conflict error; the others are made to behave the same by the adapter.
 	Name string
 	// Permissions are translated by each adapter into its own model; a shape the engine cannot
@@ -89,7 +89,7 @@ type TokenInfo struct {
 // Engine is the interface every token engine adapter implements.
 type Engine interface {
 	// Mint creates a token named req.Name. A token of that name that already exists is a
-	// Conflict error: the caller revokes it and mints again (DESIGN §3).
+	// Conflict error: the caller revokes it and mints again (docs/design.md §3).
 	Mint(ctx context.Context, req MintRequest) (Minted, error)
 	// Revoke deletes every token named name. Revoking a token that does not exist is success.
 	Revoke(ctx context.Context, name string) error

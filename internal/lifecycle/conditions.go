@@ -46,7 +46,7 @@ func (s *scope[T]) notReady(reason, msg string) {
 }
 
 // notReadyUnlessLive sets Ready=False unless the Secret already holds a token that works:
-// DESIGN §4, an engine problem leaves Ready as it was for a token that keeps working.
+// docs/design.md §4, an engine problem leaves Ready as it was for a token that keeps working.
 func (s *scope[T]) notReadyUnlessLive(reason, msg string) {
 	if meta.IsStatusConditionTrue(s.status.Conditions, tokensv1.ConditionReady) && s.status.Current != nil {
 		return
@@ -118,7 +118,7 @@ func (s *scope[T]) secretConflict() (ctrl.Result, error) {
 //   - anything else (Transient, a Conflict or NotFound that escaped its caller): EngineReachable
 //     =False reason EngineError; backoff by returning the error.
 //
-// Ready is left alone while the Secret holds a working token (DESIGN §4). During deletion,
+// Ready is left alone while the Secret holds a working token (docs/design.md §4). During deletion,
 // RevocationFailed=True says how to release the resource on purpose.
 func (s *scope[T]) engineFailure(op string, err error) (ctrl.Result, error) {
 	msg := fmt.Sprintf("%s: %v", op, err)

@@ -19,7 +19,7 @@ const (
 	ActionWait Action = "Wait"
 	// ActionMint: there is no token yet; mint the first one.
 	ActionMint Action = "Mint"
-	// ActionResume: status.pending has a Secret at its revision: finish step 5 of DESIGN §3.
+	// ActionResume: status.pending has a Secret at its revision: finish step 5 of docs/design.md §3.
 	ActionResume Action = "Resume"
 	// ActionAbandon: status.pending has no Secret at its revision and its grace has passed: the
 	// plaintext is lost, so revoke the pending name and start again with a new revision.
@@ -262,7 +262,7 @@ func RenewAt(expiresAt time.Time, renewBefore time.Duration, tokenName string) t
 	return at.Add(-time.Duration(h.Sum64() % uint64(window)))
 }
 
-// PredecessorRevokeAt is when a token replaced for the reason why is revoked (DESIGN §4): at its
+// PredecessorRevokeAt is when a token replaced for the reason why is revoked (docs/design.md §4): at its
 // own expiry for a scheduled renewal, at once when its Secret was changed by hand (exposed),
 // and after the overlap window otherwise, so kubelet can refresh mounted Secrets first.
 func PredecessorRevokeAt(why string, old *tokensv1.TokenRecord, now time.Time, overlap time.Duration) time.Time {

@@ -15,7 +15,7 @@ import (
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
 
-// reconcileDelete runs the finalizer (DESIGN §4): revoke every token the resource may have
+// reconcileDelete runs the finalizer (docs/design.md §4): revoke every token the resource may have
 // (current, pending, previous), delete the Secret, release. deletionPolicy Retain keeps the token
 // the Secret holds and the Secret (no longer owned, so garbage collection leaves it); the
 // skip-revocation annotation releases without revoking. Engine failures keep the finalizer.

@@ -1,5 +1,5 @@
 // Package lifecycle is the token lifecycle both token reconcilers share: the crash-safe mint
-// protocol of DESIGN §3, the Secret, expiry and revocation on deletion (DESIGN §4).
+// protocol of docs/design.md §3, the Secret, expiry and revocation on deletion (docs/design.md §4).
 //
 // The reconcilers for DatabaseToken and SystemToken differ only in how they turn their spec into
 // engine permissions (Kind.Permissions); everything else lives here, once.

@@ -31,7 +31,7 @@ type Step string
 
 // The protocol steps after which StepHook is called.
 const (
-	// StepPendingRecorded: status.pending was written (DESIGN §3 step 2).
+	// StepPendingRecorded: status.pending was written (docs/design.md §3 step 2).
 	StepPendingRecorded Step = "PendingRecorded"
 	// StepMinted: the engine minted the token (step 3); its plaintext exists only in memory.
 	StepMinted Step = "Minted"
@@ -68,7 +68,7 @@ const (
 	// cache got there, and its event is normally on its way already.
 	ConflictRequeue = time.Second
 	// DefaultVerifyInterval is how often the engine is asked whether it still knows a live token
-	// (DESIGN §4 drift: a restored backup or a token revoked by hand). Slow on purpose: one
+	// (docs/design.md §4 drift: a restored backup or a token revoked by hand). Slow on purpose: one
 	// engine read per token per interval, no API writes.
 	DefaultVerifyInterval = 30 * time.Minute
 	// StaleRequeue is used when the cache shows a state older than one we know exists.

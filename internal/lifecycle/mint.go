@@ -24,7 +24,7 @@ var (
 	errSuperseded = errors.New("the Secret holds a newer revision")
 )
 
-// mint runs steps 2 to 5 of DESIGN §3 for the next revision; why is "" for the first token and
+// mint runs steps 2 to 5 of docs/design.md §3 for the next revision; why is "" for the first token and
 // the successor reason otherwise. Everything that can refuse (spec, templates) is checked before
 // the intent is recorded, so a refusal mints nothing.
 func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
@@ -340,7 +340,7 @@ func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
 	return s.finishCurrent(ctx)
 }
 
-// expire carries out the current token's expiry (DESIGN §4): revoke it in the engine, then take
+// expire carries out the current token's expiry (docs/design.md §4): revoke it in the engine, then take
 // it out of the Secret, which stays. An engine failure leaves the Secret as it is.
 func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 	c := s.status.Current

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// TokenName is the deterministic engine-side name of a resource's revision-th mint (DESIGN §3):
+// TokenName is the deterministic engine-side name of a resource's revision-th mint (docs/design.md §3):
 // k8s.<namespace>.<name>.<uid[:8]>.r<revision>. The UID prefix keeps a re-created resource of
 // the same name from colliding with tokens its predecessor may have left behind.
 func TokenName(namespace, name string, uid types.UID, revision int64) string {

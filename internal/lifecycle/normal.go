@@ -293,7 +293,7 @@ func (s *scope[T]) revokeDuePrevious(ctx context.Context) error {
 	return firstErr
 }
 
-// abandonPending gives up a pending mint whose plaintext is lost (DESIGN §3, restart without a
+// abandonPending gives up a pending mint whose plaintext is lost (docs/design.md §3, restart without a
 // Secret at that revision): its name moves to status.previous, and that write must succeed
 // before the revocation, so a stale view can never revoke a token someone recorded.
 //

@@ -175,7 +175,7 @@ func (s *scope[T]) log(ctx context.Context) logr.Logger {
 	return logf.FromContext(ctx).WithValues("kind", s.r.Kind.Name)
 }
 
-// conflictRequeue turns an optimistic-concurrency conflict into a short requeue (DESIGN §3:
+// conflictRequeue turns an optimistic-concurrency conflict into a short requeue (docs/design.md §3:
 // another worker got there) and returns other errors for backoff.
 func conflictRequeue(err error) (ctrl.Result, error) {
 	if apierrors.IsConflict(err) {

@@ -50,7 +50,7 @@ func specsDir(t *testing.T) string {
 //
 // Known deviation, handled explicitly below: the spec's 201 schema for
 // POST /api/v3/enterprise/configure/token (ResourceTokenObject) repeats the request body, while
-// the real server answers with the token object (ENGINES.md §1). The engine returns the token
+// the real server answers with the token object (docs/engines/facts.md §1). The engine returns the token
 // object, so that response is checked against AdminTokenObject instead, and the test asserts that
 // the spec's own schema still differs so that a fixed spec is noticed.
 func TestResponsesMatchEnterpriseSpec(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package clouddedicated is the engine adapter for InfluxDB Cloud Dedicated database tokens,
 // through the Management API. The engine-side name is the token's description, which the API
 // does not promise to keep unique, so the adapter does (engine.DescribedTokens). Wire facts
-// follow ../shared/ENGINES.md §3.
+// follow docs/engines/facts.md §3.
 package clouddedicated
 
 import (

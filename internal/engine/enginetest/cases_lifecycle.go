@@ -59,7 +59,7 @@ func testDuplicate(t *testing.T, s *suite) {
 	}
 	s.wantAuthorized(first.Token, true, probe{engine.ResourceDatabase, dbTelemetry, engine.ActionRead})
 
-	// The crash-recovery path of DESIGN §3: revoke the name, then mint again.
+	// The crash-recovery path of docs/design.md §3: revoke the name, then mint again.
 	s.revoke(name)
 	second := s.mint(readDB(name))
 	s.wantAuthorized(first.Token, false, probe{engine.ResourceDatabase, dbTelemetry, engine.ActionRead})

@@ -15,7 +15,7 @@ var (
 	wildcard = []string{engine.Wildcard}
 )
 
-// shape is a permission set from DESIGN §1 or the seed documents, with what it must and must
+// shape is a permission set from docs/design.md §1 or the seed documents, with what it must and must
 // not allow.
 type shape struct {
 	name     string
@@ -31,11 +31,11 @@ var shapes = []shape{
 		perms: []engine.Permission{dbPerm([]string{dbTelemetry}, read)},
 		allow: []probe{{db, dbTelemetry, read}},
 		deny:  []probe{{db, dbTelemetry, write}, {db, dbLogs, read}}},
-	{name: "DatabaseWrite", // DESIGN §1 telegraf-writer
+	{name: "DatabaseWrite", // docs/design.md §1 telegraf-writer
 		perms: []engine.Permission{dbPerm([]string{dbTelemetry}, write)},
 		allow: []probe{{db, dbTelemetry, write}},
 		deny:  []probe{{db, dbTelemetry, read}, {db, dbLogs, write}}},
-	{name: "DatabaseReadWriteSeveral", // DESIGN §1 [telemetry, logs]; seed 004 DATABASE1,DATABASE2
+	{name: "DatabaseReadWriteSeveral", // docs/design.md §1 [telemetry, logs]; seed 004 DATABASE1,DATABASE2
 		perms: []engine.Permission{dbPerm([]string{dbTelemetry, dbLogs}, read, write)},
 		allow: []probe{{db, dbTelemetry, read}, {db, dbTelemetry, write}, {db, dbLogs, read}, {db, dbLogs, write}},
 		deny:  []probe{{db, dbOther, read}, {sys, "metrics", read}}},
@@ -55,7 +55,7 @@ var shapes = []shape{
 		perms: []engine.Permission{dbPerm(wildcard, read)},
 		allow: []probe{{db, dbAny, read}},
 		deny:  []probe{{db, dbAny, write}}},
-	{name: "SystemMetrics", system: true, // DESIGN §1 prometheus-scrape
+	{name: "SystemMetrics", system: true, // docs/design.md §1 prometheus-scrape
 		perms: []engine.Permission{sysPerm("metrics")},
 		allow: []probe{{sys, "metrics", read}},
 		deny:  []probe{{sys, "health", read}, {db, dbTelemetry, read}}},
@@ -67,7 +67,7 @@ var shapes = []shape{
 		perms: []engine.Permission{sysPerm("ping", "ready")},
 		allow: []probe{{sys, "ping", read}, {sys, "ready", read}},
 		deny:  []probe{{sys, "metrics", read}}},
-	{name: "SystemAll", system: true, wildcard: true, // DESIGN §1 resources: ["*"]
+	{name: "SystemAll", system: true, wildcard: true, // docs/design.md §1 resources: ["*"]
 		perms: []engine.Permission{sysPerm(engine.Wildcard)},
 		allow: []probe{{sys, "health", read}, {sys, "metrics", read}, {sys, "ping", read}, {sys, "ready", read}},
 		deny:  []probe{{db, dbTelemetry, read}}},

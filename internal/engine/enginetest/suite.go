@@ -70,7 +70,7 @@ func (s *suite) ctx() context.Context {
 	return ctx
 }
 
-// name returns a token name unique to this case, shaped like DESIGN §3's.
+// name returns a token name unique to this case, shaped like docs/design.md §3's.
 func (s *suite) name(part string) string { return s.prefix + part + ".r1" }
 
 // mint mints and fails the test on error; the token is revoked at cleanup.

@@ -7,6 +7,6 @@
 // Tests steer it with hooks: FailNext queues errors per operation, SetFailFunc decides per call,
 // SetLatency delays every call, SetDown and SetUnauthorized simulate an unreachable engine and
 // rejected credentials, LoseNextMintResponses mints but reports a failure (the lost-response
-// path of DESIGN §3), and WithDatabases makes unknown databases Pending. MintCount, RevokeCount,
+// path of docs/design.md §3), and WithDatabases makes unknown databases Pending. MintCount, RevokeCount,
 // Calls and Live report what happened. Every method is safe for concurrent use.
 package fake

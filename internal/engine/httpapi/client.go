@@ -79,7 +79,7 @@ const (
 )
 
 // idempotent reports whether a lost response can be retried without side effects. POST never is
-// unless marked: a mint whose response was lost is recovered by the Conflict path (DESIGN §3),
+// unless marked: a mint whose response was lost is recovered by the Conflict path (docs/design.md §3),
 // not by resending.
 func (r Request) idempotent() bool {
 	if r.Idempotent {

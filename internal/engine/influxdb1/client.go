@@ -1,6 +1,6 @@
 // Package influxdb1 is the engine adapter for InfluxDB 1.x, where a token is a user: the
 // engine-side name is the username, the password is random, and the token's permissions are
-// GRANTs on databases. Wire facts follow ../shared/ENGINES.md §4.
+// GRANTs on databases. Wire facts follow docs/engines/facts.md §4.
 package influxdb1
 
 import (
@@ -69,7 +69,7 @@ type query struct {
 }
 
 // run sends q and returns one result per statement. Statement failures come back as HTTP 200
-// with results[].error (ENGINES.md §4) and are left to the caller; the server stops at the first
+// with results[].error (docs/engines/facts.md §4) and are left to the caller; the server stops at the first
 // failing statement, so later results may be missing.
 func (c *Client) run(ctx context.Context, q query) ([]result, error) {
 	resp, err := c.http.Do(ctx, httpapi.Request{

@@ -120,7 +120,7 @@ func (c *Client) Revoke(ctx context.Context, name string) error {
 }
 
 // drop sets a random password and then drops the user; a user that is already gone is success.
-// A dropped user fails authentication at once (ENGINES.md §4), but 1.x servers keep a cache of
+// A dropped user fails authentication at once (docs/engines/facts.md §4), but 1.x servers keep a cache of
 // passwords that DROP USER does not clear and SET PASSWORD does: without the SET PASSWORD, a
 // user created again under the same name (the Conflict path of a mint) would still accept the
 // old password until the server restarts. Seen on 1.6.7.

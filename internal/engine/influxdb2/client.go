@@ -1,7 +1,7 @@
 // Package influxdb2 is the engine adapter for InfluxDB 2.x (OSS) authorizations. Databases are
 // buckets of one organization, resolved to their IDs before every mint; the engine-side name is
 // the authorization's description, which v2 does not keep unique, so the adapter does
-// (engine.DescribedTokens). Wire facts follow ../shared/ENGINES.md §2, which corrects the seed
+// (engine.DescribedTokens). Wire facts follow docs/engines/facts.md §2, which corrects the seed
 // documents where they mislead (resource.name is ignored by the OSS server).
 package influxdb2
 
@@ -18,7 +18,7 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
 
-// API paths, from the InfluxDB 2.x OSS spec and ENGINES.md §2.
+// API paths, from the InfluxDB 2.x OSS spec and docs/engines/facts.md §2.
 const (
 	// PathAuthorizations lists (GET) and creates (POST) authorizations.
 	PathAuthorizations = "/api/v2/authorizations"

@@ -15,7 +15,7 @@ import (
 const bucketsType = "buckets"
 
 // resource is a v2 permission's resource. Name is never sent: the OSS server ignores it, which
-// would grant every bucket (ENGINES.md §2).
+// would grant every bucket (docs/engines/facts.md §2).
 type resource struct {
 	Type  string `json:"type"`
 	ID    string `json:"id,omitempty"`

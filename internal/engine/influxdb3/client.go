@@ -1,6 +1,6 @@
 // Package influxdb3 is the engine adapter for the InfluxDB 3 token API: InfluxDB 3 Enterprise
-// resource tokens and our in-cluster token engine, which speaks the same API (DESIGN §5).
-// Wire facts follow ../shared/ENGINES.md §1, which corrects the official spec and docs where they
+// resource tokens and our in-cluster token engine, which speaks the same API (docs/design.md §5).
+// Wire facts follow docs/engines/facts.md §1, which corrects the official spec and docs where they
 // disagree with the server.
 package influxdb3
 
@@ -12,7 +12,7 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
 
-// API paths, from the Enterprise spec and ENGINES.md §1.
+// API paths, from the Enterprise spec and docs/engines/facts.md §1.
 const (
 	// PathCreateToken creates a resource token (Enterprise only; Core answers 404).
 	PathCreateToken = "/api/v3/enterprise/configure/token"

@@ -38,7 +38,7 @@ func newStub(t *testing.T, status int, body string) (*stub, *influxdb3.Client) {
 		case s.bodies <- b:
 		default:
 		}
-		w.Header().Set("Content-Type", "json") // Core's odd header (ENGINES.md §1): never sniffed
+		w.Header().Set("Content-Type", "json") // Core's odd header (docs/engines/facts.md §1): never sniffed
 		w.WriteHeader(s.status)
 		_, _ = w.Write([]byte(s.body))
 	}))

@@ -12,14 +12,14 @@ import (
 
 type permission struct {
 	ResourceType  engine.ResourceType `json:"resource_type"`
-	ResourceNames []string            `json:"resource_names"` // not the docs' resource_identifier (ENGINES.md §1)
+	ResourceNames []string            `json:"resource_names"` // not the docs' resource_identifier (docs/engines/facts.md §1)
 	Actions       []engine.Action     `json:"actions"`
 }
 
 type createTokenRequest struct {
 	TokenName   string       `json:"token_name"`
 	Permissions []permission `json:"permissions"`
-	// ExpirySecs is omitted for "never": 0 would mint an already expired token (ENGINES.md §1).
+	// ExpirySecs is omitted for "never": 0 would mint an already expired token (docs/engines/facts.md §1).
 	ExpirySecs *int64 `json:"expiry_secs,omitempty"`
 }
 
@@ -52,7 +52,7 @@ func newCreateTokenRequest(req engine.MintRequest) createTokenRequest {
 }
 
 // Mint creates a resource token. The request is not retried: if its response is lost, the next
-// attempt gets a Conflict and the caller revokes and mints again (DESIGN §3).
+// attempt gets a Conflict and the caller revokes and mints again (docs/design.md §3).
 func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minted, error) {
 	if err := req.Validate(); err != nil {
 		return engine.Minted{}, err

@@ -18,11 +18,11 @@ const specFile = "influxdb3-enterprise.yml"
 //   - GET /api/v3/query_sql: the spec copies the POST operation's required request body onto
 //     GET; the server reads only the query parameters on GET, so the body is not validated.
 //   - db=_internal is not a database a user creates, but the spec's db parameter is a plain
-//     string, so nothing is lost; system.tokens exists only there (ENGINES.md §1).
+//     string, so nothing is lost; system.tokens exists only there (docs/engines/facts.md §1).
 //   - Requests of the unreachable and wrong-credential cases are validated too: they never
 //     succeed, but they must be as well-formed as the others.
 //   - Responses are not validated here: the spec's 201 schema for resource tokens repeats the
-//     request (ENGINES.md §1); internal/tokenengine's spec test covers the engine's responses.
+//     request (docs/engines/facts.md §1); internal/tokenengine's spec test covers the engine's responses.
 var specOptions = spectest.Options{
 	Scheme:          httpapi.SchemeBearer,
 	SkipRequestBody: func(r httpapi.RecordedRequest) bool { return r.Method == http.MethodGet },

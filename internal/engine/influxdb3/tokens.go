@@ -83,7 +83,7 @@ func (c *Client) List(ctx context.Context, prefix string) ([]engine.TokenInfo, e
 	return infos, nil
 }
 
-// checkName cannot be a token name the operator creates (DESIGN §3 names start with "k8s.") and
+// checkName cannot be a token name the operator creates (docs/design.md §3 names start with "k8s.") and
 // is refused by Validate, so Check's lookup never finds anything.
 const checkName = ""
 

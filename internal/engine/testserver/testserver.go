@@ -1,6 +1,6 @@
 // Package testserver holds what the in-test HTTP servers share. Those servers stand in, in
 // tests only, for engines that cannot run on a test machine (InfluxDB 2.x, Cloud Dedicated):
-// they are test servers that behave as ../shared/ENGINES.md records, not engines.
+// they are test servers that behave as docs/engines/facts.md records, not engines.
 package testserver
 
 import (

@@ -1,6 +1,6 @@
 // Package clouddedicatedtest is an in-test HTTP server that stands in for InfluxDB Cloud
 // Dedicated in tests. It is a TEST SERVER, NOT AN ENGINE: it implements only what the
-// clouddedicated adapter and its tests use, with the behaviour ../shared/ENGINES.md §3 records
+// clouddedicated adapter and its tests use, with the behaviour docs/engines/facts.md §3 records
 // from the Management API spec:
 //   - Management API under /api/v0 with Bearer management tokens: GET (a bare JSON array) and
 //     POST (200, not 201, with the plaintext in accessToken, stored only as a hash) on

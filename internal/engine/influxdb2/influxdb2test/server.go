@@ -1,6 +1,6 @@
 // Package influxdb2test is an in-test HTTP server that stands in for InfluxDB 2.x OSS in tests.
 // It is a TEST SERVER, NOT AN ENGINE: it implements only the endpoints the influxdb2 adapter and
-// its tests use, with the behaviour ../shared/ENGINES.md §2 records from the server's source:
+// its tests use, with the behaviour docs/engines/facts.md §2 records from the server's source:
 //   - POST /api/v2/authorizations answers 201 with the token, which is stored only as a hash
 //     (2.9+), so reads return an empty token; descriptions are not unique and never conflict;
 //     createdAt is stamped before the authorization is stored, as v2 does, so concurrent
@@ -294,7 +294,7 @@ func compare(a, b string) int {
 	return ta.Compare(tb)
 }
 
-// knownTypes are the resource types the OSS server accepts (ENGINES.md §2).
+// knownTypes are the resource types the OSS server accepts (docs/engines/facts.md §2).
 var knownTypes = []string{"authorizations", "buckets", "dashboards", "orgs", "sources", "tasks", "telegrafs", "users",
 	"variables", "scrapers", "secrets", "labels", "views", "documents", "notificationRules", "notificationEndpoints",
 	"checks", "dbrp", "notebooks", "annotations", "remotes", "replications", "instance"}
