@@ -192,18 +192,8 @@ func TestDriftRepair(t *testing.T) {
 func TestRolloutRestartTargets(t *testing.T) {
 	g := NewWithT(t)
 	ns, fe := withFake(t)
-	labels := map[string]string{"app": "telegraf"}
-	dep := &appsv1.Deployment{
-		// The workload opts in to restarts by this token (docs/security.md).
-		ObjectMeta: metav1.ObjectMeta{Name: "telegraf", Namespace: ns, Annotations: map[string]string{tokensv1.RestartOnAnnotation: "restarter"}},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "telegraf", Image: "telegraf:1.34"}}},
-			},
-		},
-	}
+	// The workload opts in to restarts by this token (docs/security.md).
+	dep := testDeployment(ns, "telegraf", map[string]string{tokensv1.RestartOnAnnotation: "restarter"})
 	g.Expect(k8s.Create(context.Background(), dep)).To(Succeed())
 	obj := databaseTokenKind.new("restarter", ns, withRotation("", "1m"), func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) {
 		s.Secret.RolloutRestartTargets = []tokensv1.RolloutTarget{{Kind: "Deployment", Name: "telegraf"}, {Kind: "StatefulSet", Name: "missing"}}
@@ -229,21 +219,8 @@ func TestRolloutRestartTargets(t *testing.T) {
 func TestRolloutRestartNeedsTheTargetsOptIn(t *testing.T) {
 	g := NewWithT(t)
 	ns, _ := withFake(t)
-	labels := map[string]string{"app": "payments"}
-	deployment := func(name string, annotations map[string]string) *appsv1.Deployment {
-		return &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: annotations},
-			Spec: appsv1.DeploymentSpec{
-				Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: labels},
-					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
-				},
-			},
-		}
-	}
-	notOptedIn := deployment("payments", nil)
-	otherToken := deployment("billing", map[string]string{tokensv1.RestartOnAnnotation: "someone-else"})
+	notOptedIn := testDeployment(ns, "payments", nil)
+	otherToken := testDeployment(ns, "billing", map[string]string{tokensv1.RestartOnAnnotation: "someone-else"})
 	g.Expect(k8s.Create(context.Background(), notOptedIn)).To(Succeed())
 	g.Expect(k8s.Create(context.Background(), otherToken)).To(Succeed())
 	obj := databaseTokenKind.new("intruder", ns, withRotation("", "1m"), func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) {
@@ -262,4 +239,19 @@ func TestRolloutRestartNeedsTheTargetsOptIn(t *testing.T) {
 	g.Expect(c.Reason).To(Equal(tokensv1.ReasonTargetNotOptedIn), c.Message)
 	g.Expect(c.Message).To(And(ContainSubstring("Deployment/payments"), ContainSubstring("Deployment/billing"), ContainSubstring(tokensv1.RestartOnAnnotation+"=intruder")))
 	g.Expect(cond(st, tokensv1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+}
+
+// testDeployment is a minimal Deployment (nothing runs it in envtest) with the given annotations.
+func testDeployment(ns, name string, annotations map[string]string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: annotations},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: name + ":1"}}},
+			},
+		},
+	}
 }
