@@ -44,7 +44,12 @@ func New(withCRDs bool) (*envtest.Environment, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: diesWithTest(dir)}
+	// The paths are set, not left to BinaryAssetsDirectory: envtest prefers $KUBEBUILDER_ASSETS
+	// (which the Makefile exports) to it, and would bypass the wrappers.
+	bins := diesWithTest(dir)
+	env := &envtest.Environment{BinaryAssetsDirectory: bins}
+	env.ControlPlane.GetAPIServer().Path = filepath.Join(bins, "kube-apiserver")
+	env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(bins, "etcd")}
 	if withCRDs {
 		env.CRDDirectoryPaths = []string{CRDPath()}
 		env.ErrorIfCRDPathMissing = true

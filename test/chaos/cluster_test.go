@@ -135,7 +135,7 @@ func newCluster(t *testing.T) *cluster {
 	}
 	// A graceful kube-apiserver shutdown can take longer than the restart is meant to last:
 	// after 5 s envtest SIGKILLs it (restartAPIServer accepts that).
-	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: t.TempDir(), StopTimeout: 5 * time.Second}
+	env.ControlPlane.APIServer = &envtest.APIServer{Path: env.ControlPlane.APIServer.Path, CertDir: t.TempDir(), StopTimeout: 5 * time.Second}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatal(err)
