@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
@@ -258,6 +260,30 @@ func TestDeletionRetriesPermanentRevocationFailure(t *testing.T) {
 	waitGone(t, obj)
 	g.Expect(liveWithPrefix(fe, obj)).To(BeEmpty())
 	g.Expect(fe.Calls(fake.OpRevoke)).To(BeNumerically(">=", 4))
+}
+
+// Names to revoke come from status, which whoever may patch status controls: a forged name (here
+// another resource's live token) is never revoked, a Warning says so, and deletion goes on.
+func TestForgedStatusNameIsNotRevoked(t *testing.T) {
+	g := NewWithT(t)
+	ns, fe := withFake(t)
+	k := databaseTokenKind
+	victim := k.new("victim", ns)
+	forger := k.new("forger", ns)
+	g.Expect(k8s.Create(context.Background(), victim)).To(Succeed())
+	g.Expect(k8s.Create(context.Background(), forger)).To(Succeed())
+	waitReady(t, k, victim)
+	waitReady(t, k, forger)
+	target := k.status(fresh(g, k, victim)).Current.TokenName
+
+	forged := fmt.Sprintf(`{"status":{"previous":[{"tokenName":%q,"revision":1,"revokeAt":"2020-01-01T00:00:00Z"}]}}`, target)
+	g.Expect(k8s.Status().Patch(context.Background(), fresh(g, k, forger), client.RawPatch(types.MergePatchType, []byte(forged)))).To(Succeed())
+	g.Expect(k8s.Delete(context.Background(), forger)).To(Succeed())
+	waitGone(t, forger)
+
+	g.Expect(liveWithPrefix(fe, victim)).To(ContainElement(HaveField("Name", target)), "the forged name was revoked")
+	g.Expect(liveWithPrefix(fe, forger)).To(BeEmpty(), "the forger's own token is revoked")
+	g.Eventually(func() []string { return eventReasons(t, ns, "forger") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonNotOurToken))
 }
 
 // deletionPolicy Retain leaves the token live and hands the Secret over to the user.

@@ -139,6 +139,9 @@ const (
 	// ReasonRevocationSkipped: the resource was released without revoking its tokens because of
 	// the skip-revocation annotation (an event reason).
 	ReasonRevocationSkipped = "RevocationSkipped"
+	// ReasonNotOurToken: status named an engine token without this resource's own name prefix, so
+	// it was not revoked (an event reason; anyone who may patch status controls those names).
+	ReasonNotOurToken = "NotOurToken"
 )
 
 // Condition reasons added with the engine reconcilers and the engine resolver.

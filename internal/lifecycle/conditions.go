@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -158,6 +159,20 @@ func (s *scope[T]) engineFailure(op string, err error) (ctrl.Result, error) {
 		s.notReadyUnlessLive(tokensv1.ReasonEngineError, emsg)
 		return ctrl.Result{}, err
 	}
+}
+
+// revoke revokes one of this resource's engine tokens. A name without the resource's own prefix
+// (a status someone edited) is not sent to the engine: it is reported with a Warning and
+// counts as done, so that it leaves status instead of blocking renewal or deletion.
+func (s *scope[T]) revoke(ctx context.Context, name string) error {
+	if !OwnsTokenName(s.obj.GetNamespace(), s.obj.GetName(), s.obj.GetUID(), name) {
+		msg := fmt.Sprintf("Not revoking %q: status names a token that is not this %s's (names start with %q); it was left alone in the engine and dropped from status",
+			name, s.r.Kind.Name, TokenNamePrefix(s.obj.GetNamespace(), s.obj.GetName(), s.obj.GetUID()))
+		s.log(ctx).Info("Refused to revoke a token name that is not ours", "tokenName", name)
+		s.event(corev1.EventTypeWarning, tokensv1.ReasonNotOurToken, actionRevoke, msg)
+		return nil
+	}
+	return s.engine.Engine.Revoke(ctx, name)
 }
 
 // pendingRequeue is the wait a Pending error asks for, or EngineRetryInterval.

@@ -51,7 +51,7 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 			return res, err
 		}
 		for _, n := range names {
-			if err := s.engine.Engine.Revoke(ctx, n); err != nil {
+			if err := s.revoke(ctx, n); err != nil {
 				return s.engineFailure(fmt.Sprintf("revoking token %q", n), err)
 			}
 		}

@@ -138,7 +138,7 @@ func (s *scope[T]) mintInEngine(ctx context.Context, req engine.MintRequest) (en
 		return m, err
 	}
 	s.log(ctx).Info("Revoking a token whose mint response was lost", "tokenName", req.Name)
-	if err := eng.Revoke(ctx, req.Name); err != nil {
+	if err := s.revoke(ctx, req.Name); err != nil {
 		return engine.Minted{}, err
 	}
 	return eng.Mint(ctx, req)
@@ -152,7 +152,7 @@ func (s *scope[T]) rollBackIfNothingLive(ctx context.Context, name string, err e
 	switch engine.KindOf(err) {
 	case engine.Permanent, engine.Pending, engine.Unauthorized:
 	default:
-		if s.engine.Engine.Revoke(ctx, name) != nil {
+		if s.revoke(ctx, name) != nil {
 			return
 		}
 	}
@@ -165,10 +165,10 @@ func (s *scope[T]) rollBackIfNothingLive(ctx context.Context, name string, err e
 func (s *scope[T]) secretWriteFailed(ctx context.Context, name string, err error) (ctrl.Result, error) {
 	if errors.Is(err, errSuperseded) {
 		// Another worker abandoned our mint and wrote a newer revision: ours is dead weight.
-		_ = s.engine.Engine.Revoke(ctx, name)
+		_ = s.revoke(ctx, name)
 		return ctrl.Result{RequeueAfter: StaleRequeue}, nil
 	}
-	if s.engine.Engine.Revoke(ctx, name) == nil {
+	if s.revoke(ctx, name) == nil {
 		s.status.Pending = nil
 		s.status.Revision--
 	}
@@ -345,7 +345,7 @@ func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
 func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 	c := s.status.Current
 	expired := fmt.Sprintf("Token %q expired at %s", c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339))
-	if err := s.engine.Engine.Revoke(ctx, c.TokenName); err != nil {
+	if err := s.revoke(ctx, c.TokenName); err != nil {
 		res, rerr := s.engineFailure(fmt.Sprintf("revoking expired token %q", c.TokenName), err)
 		// Expired says more than the engine error (EngineReachable carries that one).
 		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, expired+

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -24,6 +25,22 @@ func TokenNamePrefix(namespace, name string, uid types.UID) string {
 		u = u[:8]
 	}
 	return fmt.Sprintf("k8s.%s.%s.%s.", namespace, name, u)
+}
+
+// OwnsTokenName reports whether name is one of this resource's engine-side names: its own prefix
+// followed by r<revision>. Names to revoke come from status, which whoever may patch status
+// controls; only names this check accepts are ever revoked (docs/security.md).
+func OwnsTokenName(namespace, name string, uid types.UID, tokenName string) bool {
+	rest, ok := strings.CutPrefix(tokenName, TokenNamePrefix(namespace, name, uid))
+	if !ok || len(rest) < 2 || rest[0] != 'r' {
+		return false
+	}
+	for _, c := range rest[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // fingerprintKeyPrefix versions the fingerprint key derivation.

@@ -278,7 +278,7 @@ func (s *scope[T]) revokeDuePrevious(ctx context.Context) error {
 			kept = append(kept, p)
 			continue
 		}
-		if err := s.engine.Engine.Revoke(ctx, p.TokenName); err != nil {
+		if err := s.revoke(ctx, p.TokenName); err != nil {
 			firstErr = err
 			kept = append(kept, p)
 			continue
@@ -317,7 +317,7 @@ func (s *scope[T]) abandonPending(ctx context.Context) error {
 		return err
 	}
 	if again.After(s.now) {
-		if err := s.engine.Engine.Revoke(ctx, p.TokenName); err != nil {
+		if err := s.revoke(ctx, p.TokenName); err != nil {
 			return err
 		}
 		s.engineReachable()

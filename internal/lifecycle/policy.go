@@ -98,7 +98,7 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Err
 	}
 	s.engine = resolved
 	for _, n := range names {
-		if err := s.engine.Engine.Revoke(ctx, n); err != nil {
+		if err := s.revoke(ctx, n); err != nil {
 			res, rerr := s.engineFailure(fmt.Sprintf("revoking token %q, which the engine no longer permits", n), err)
 			// NotPermitted says more than the engine error (EngineReachable carries that one).
 			s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonNotPermitted, denied.Message+
