@@ -69,6 +69,19 @@ func decideOutcome(d enginefactory.Description, buildErr, checkErr error, retry 
 	}
 }
 
+// servesNoNamespaceNote is added to a ClusterTokenEngine's Ready message while it serves no
+// namespace (no allowedNamespaces: default-deny, docs/security.md), so the engine itself says why
+// every token that uses it is NotPermitted. A TokenEngine always serves its own namespace.
+func servesNoNamespaceNote(obj tokensv1.GenericEngine) string {
+	if obj.EngineKind() != tokensv1.ClusterTokenEngineKind {
+		return ""
+	}
+	if a := obj.GetAllowedNamespaces(); a != nil && (len(a.MatchNames) > 0 || a.Selector != nil) {
+		return ""
+	}
+	return " It serves no namespace: set spec.allowedNamespaces (matchNames or a selector) to name the namespaces whose tokens may use it."
+}
+
 func clip(s string) string {
 	if len(s) > maxErrorMessage {
 		return s[:maxErrorMessage] + "…"

@@ -110,3 +110,20 @@ func TestJitter(t *testing.T) {
 		t.Error("jitter(0) != 0")
 	}
 }
+
+func TestServesNoNamespaceNote(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		obj  tokensv1.GenericEngine
+		note bool
+	}{
+		{"cluster engine without allowedNamespaces", &tokensv1.ClusterTokenEngine{}, true},
+		{"cluster engine with names", &tokensv1.ClusterTokenEngine{Spec: tokensv1.ClusterTokenEngineSpec{AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{"apps"}}}}, false},
+		{"cluster engine with a selector", &tokensv1.ClusterTokenEngine{Spec: tokensv1.ClusterTokenEngineSpec{AllowedNamespaces: &tokensv1.AllowedNamespaces{Selector: &metav1.LabelSelector{}}}}, false},
+		{"namespaced engine serves its namespace", &tokensv1.TokenEngine{}, false},
+	} {
+		if got := servesNoNamespaceNote(tc.obj); (got != "") != tc.note {
+			t.Errorf("%s: note %q", tc.name, got)
+		}
+	}
+}

@@ -73,6 +73,7 @@ func (r *engineReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 		cancel()
 	}
 	outcome := decideOutcome(desc, buildErr, checkErr, r.deps.RetryInterval)
+	outcome.message += servesNoNamespaceNote(obj)
 	next := jitter(r.deps.CheckInterval)
 	if outcome.ready != metav1.ConditionTrue {
 		next = jitter(r.deps.RetryInterval)
