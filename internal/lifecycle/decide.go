@@ -186,6 +186,18 @@ func RenewRequested(annotation string, st *tokensv1.TokenStatus) bool {
 	return st.Pending == nil || st.Pending.RenewRequest != annotation
 }
 
+// AfterRecord is the requeue once a token was recorded as current. The token watch ignores
+// status-only changes, so when the recorded token no longer answers the spec (a mint resumed
+// after a restart, for a spec edited while no manager ran) or a renew request is still open,
+// the next pass is asked for here: nothing else would wake the resource before its next
+// deadline, and a token without expiry has none.
+func AfterRecord(st *tokensv1.TokenStatus, want Desired, renewAnnotation string, now time.Time) time.Duration {
+	if (st.Current != nil && specChanged(st.Current, want)) || RenewRequested(renewAnnotation, st) {
+		return FollowUpRequeue
+	}
+	return NextDeadline(st, now, false)
+}
+
 // ExpiryGap is how long a token that expired at expiresAt left its Secret without a working
 // token when its successor is written at now (zero when it did not expire first).
 func ExpiryGap(expiresAt *metav1.Time, now time.Time) time.Duration {

@@ -362,3 +362,29 @@ func TestSummarize(t *testing.T) {
 		}
 	}
 }
+
+// TestAfterRecord: a token recorded for a spec that has changed since (a mint resumed after a
+// restart) or with a renew request still open asks for the next pass at once; otherwise the next
+// deadline. The chaos test found the first case stuck with the old permissions for good.
+func TestAfterRecord(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	cur := &tokensv1.TokenRecord{TokenName: "t.r1", Revision: 1, Permissions: "db:a:write"}
+	want := Desired{Permissions: "db:a:write"}
+	for _, tc := range []struct {
+		name  string
+		st    tokensv1.TokenStatus
+		want  Desired
+		renew string
+		out   time.Duration
+	}{
+		{"matches the spec, no deadline", tokensv1.TokenStatus{Current: cur}, want, "", 0},
+		{"resumed for an older spec", tokensv1.TokenStatus{Current: cur}, Desired{Permissions: "db:b:write"}, "", FollowUpRequeue},
+		{"another lifetime asked for", tokensv1.TokenStatus{Current: cur}, Desired{Permissions: "db:a:write", ExpiresAfter: "1h"}, "", FollowUpRequeue},
+		{"renew request still open", tokensv1.TokenStatus{Current: cur, LastRenewRequest: "v1"}, want, "v2", FollowUpRequeue},
+		{"renew request answered", tokensv1.TokenStatus{Current: cur, LastRenewRequest: "v2"}, want, "v2", 0},
+	} {
+		if got := AfterRecord(&tc.st, tc.want, tc.renew, now); got != tc.out {
+			t.Errorf("%s: AfterRecord = %v, want %v", tc.name, got, tc.out)
+		}
+	}
+}

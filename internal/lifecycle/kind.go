@@ -73,4 +73,6 @@ const (
 	DefaultVerifyInterval = 30 * time.Minute
 	// StaleRequeue is used when the cache shows a state older than one we know exists.
 	StaleRequeue = 2 * time.Second
+	// FollowUpRequeue asks for the next pass right after one that left work to do (AfterRecord).
+	FollowUpRequeue = 100 * time.Millisecond
 )

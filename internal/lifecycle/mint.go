@@ -127,7 +127,7 @@ func (s *scope[T]) finishCurrent(ctx context.Context) (ctrl.Result, error) {
 	if err := s.revokeDuePrevious(ctx); err != nil {
 		return s.engineFailure("revoking a predecessor token", err)
 	}
-	return ctrl.Result{RequeueAfter: NextDeadline(s.status, s.now, false)}, nil
+	return ctrl.Result{RequeueAfter: AfterRecord(s.status, s.desired, s.obj.GetAnnotations()[tokensv1.RenewAnnotation], s.now)}, nil
 }
 
 // mintInEngine is step 3 with its conflict path: revoke the name, mint again.
