@@ -43,11 +43,12 @@ type fleet struct {
 	live    map[types.NamespacedName]bool   // created and not deleted
 	deleted map[types.NamespacedName]string // → engine name prefix
 	changed map[types.NamespacedName]bool
+	kept    map[types.NamespacedName]bool // never picked for deletion or a change (the handover probe)
 	order   []types.NamespacedName
 }
 
 func newFleet(c *cluster, rnd *rand.Rand) *fleet {
-	return &fleet{c: c, rnd: rnd, live: map[types.NamespacedName]bool{}, deleted: map[types.NamespacedName]string{}, changed: map[types.NamespacedName]bool{}}
+	return &fleet{c: c, rnd: rnd, live: map[types.NamespacedName]bool{}, deleted: map[types.NamespacedName]string{}, changed: map[types.NamespacedName]bool{}, kept: map[types.NamespacedName]bool{}}
 }
 
 // database is the database token i asks for (v2 after a permission change).
@@ -101,6 +102,14 @@ func (f *fleet) createOne(i int) types.NamespacedName {
 	return key
 }
 
+// keep takes key out of the churn: the handover test watches it, and the churn deleting it
+// would make the new leader's first reconcile look as if it never came.
+func (f *fleet) keep(key types.NamespacedName) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kept[key] = true
+}
+
 // index is the i of tok-<i>.
 func index(key types.NamespacedName) int {
 	var i int
@@ -114,7 +123,7 @@ func (f *fleet) pick() (types.NamespacedName, bool) {
 	defer f.mu.Unlock()
 	for range 1000 {
 		key := f.order[f.rnd.IntN(len(f.order))]
-		if f.live[key] && !f.changed[key] {
+		if f.live[key] && !f.changed[key] && !f.kept[key] {
 			return key, true
 		}
 	}

@@ -65,8 +65,13 @@ func TestLeaderHandover(t *testing.T) {
 	killed := time.Now()
 	t.Logf("SIGKILLed the leader with %d of %d Secrets written", written, s.handoverTokens)
 
-	// A token created right after the kill: its first status write is the new leader's first reconcile.
-	probe := f.createOne(s.handoverTokens)
+	// A token created right after the kill: its first status write is the new leader's first
+	// reconcile. Reserved before it exists, so that the churn can never delete it.
+	probe := types.NamespacedName{Namespace: namespaces[s.handoverTokens%len(namespaces)], Name: fmt.Sprintf("tok-%03d", s.handoverTokens)}
+	f.keep(probe)
+	if got := f.createOne(s.handoverTokens); got != probe {
+		t.Fatalf("probe %s, created %s", probe, got)
+	}
 	var leaseAt, firstReconcileAt time.Time
 	for time.Since(killed) < 90*time.Second && (leaseAt.IsZero() || firstReconcileAt.IsZero()) {
 		if leaseAt.IsZero() {
