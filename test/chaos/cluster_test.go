@@ -34,27 +34,7 @@ const operatorNamespace = "token-operator"
 // namespaces are where the chaos tokens live; the engine allows exactly these.
 var namespaces = []string{"chaos-a", "chaos-b", "chaos-c"}
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// operatorBinary builds token-operator once per test binary, as `make build` does.
-func operatorBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		var dir string
-		dir, buildErr = os.MkdirTemp("", "token-operator-chaos-")
-		if buildErr == nil {
-			binPath, buildErr = testenv.BuildOperator(dir)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunTests(m)) }
 
 // proc is a child process in its own process group that dies with the test binary
 // (Pdeathsig) and is SIGKILLed at cleanup.
@@ -128,7 +108,7 @@ type cluster struct {
 // serves the chaos namespaces.
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	bin := operatorBinary(t)
+	bin := testenv.OperatorBinary(t)
 	env, err := testenv.New(true)
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ func TestDevKilledLeavesNoServers(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("needs /proc (Linux) to see the child processes")
 	}
-	bin := operatorBinary(t)
+	bin := testenv.OperatorBinary(t)
 	state := t.TempDir()
 	d := startDev(t, bin, state)
 	kids := testenv.Children(t, d.cmd.Process.Pid)
@@ -64,7 +64,7 @@ func TestDevRefusesStateDirInUse(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the control plane")
 	}
-	bin := operatorBinary(t)
+	bin := testenv.OperatorBinary(t)
 	state := t.TempDir()
 	d := startDev(t, bin, state)
 

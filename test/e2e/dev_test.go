@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,35 +17,7 @@ import (
 	"github.com/tokenops/token-operator/internal/testenv"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// operatorBinary builds token-operator once for the package's tests.
-func operatorBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "token-operator-e2e-")
-		if buildErr == nil {
-			binPath, buildErr = testenv.BuildOperator(binDir)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunTests(m)) }
 
 // devProcess is a running `token-operator dev`.
 type devProcess struct {
@@ -145,7 +116,7 @@ func engineGet(t *testing.T, url, token string) int {
 // 10-second token is revoked on time; Ctrl-C and a restart on the same state keep every token
 // and Secret; `kubectl delete` revokes in the engine.
 func TestDevLoop(t *testing.T) {
-	bin := operatorBinary(t)
+	bin := testenv.OperatorBinary(t)
 	state := t.TempDir()
 	dev := startDev(t, bin, state)
 

@@ -30,7 +30,7 @@ import (
 // token list with the resources' status: exactly one live engine token per resource, the one the
 // Secret holds, and none leaked. A rotating token's Secret is swapped before its first token expires.
 func TestManagerKilledMidChurnLeaksNothing(t *testing.T) {
-	bin := operatorBinary(t)
+	bin := testenv.OperatorBinary(t)
 	cfg, kubeconfig := testenv.Start(t, true)
 	dir := t.TempDir()
 	k8s := testenv.Client(t, cfg)

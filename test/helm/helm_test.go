@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -473,7 +472,7 @@ func TestContainerArgsParse(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	r := newRunner(t, "")
-	bin := operatorBinary(t)
+	bin := testenv.OperatorBinary(t)
 	out := r.Helm("template", release, chartDir, "-n", namespace, "--set", "watchNamespaces={a,b}",
 		"--set", "engine.expiredTokenRetention=24h", "--set", "extraArgs={--max-concurrent-reconciles=8}", "--set", "logLevel=debug")
 	seen := 0
@@ -513,36 +512,7 @@ func TestContainerArgsParse(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// operatorBinary builds token-operator once for the package's tests.
-func operatorBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "token-operator-helm-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin, buildErr = testenv.BuildOperator(dir)
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		_ = os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunTests(m)) }
 
 // TestGeneratedAdminSecretWorksWithTheEngine starts the real engine with the chart's args and the
 // admin-token.json the chart generates, and checks that the Secret's token key (what the
@@ -552,7 +522,7 @@ func TestGeneratedAdminSecretWorksWithTheEngine(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	r := newRunner(t, "")
-	bin := operatorBinary(t)
+	bin := testenv.OperatorBinary(t)
 	objs := objects(t, r.Helm("template", release, chartDir, "-n", namespace))
 	secrets := find(objs, "Secret")
 	if len(secrets) != 1 {
@@ -662,7 +632,7 @@ func TestInstalledChartServesTokens(t *testing.T) {
 	}
 	kcPath, env := startAPIServerEnv(t)
 	r := newRunner(t, kcPath)
-	bin := operatorBinary(t)
+	bin := testenv.OperatorBinary(t)
 	r.Kubectl("", "create", "namespace", namespace)
 	r.Kubectl("", "create", "namespace", "apps")
 	// The default ClusterTokenEngine serves no namespace until it is told which (issue 16).

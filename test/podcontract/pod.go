@@ -7,7 +7,6 @@
 package podcontract
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,9 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +25,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/tokenops/token-operator/internal/testenv"
 )
 
 // Kubelet defaults this package copies (pkg/volume/emptydir, pkg/volume/util/fs ownership).
@@ -76,23 +77,12 @@ type Pod struct {
 // Container is a running container.
 type Container struct {
 	ID   string
-	Logs *Buffer
+	Logs *testenv.Buffer
 	spec corev1.Container
 	done chan struct{}
 	err  error
 	rt   *Runtime
 }
-
-// Buffer is a concurrency-safe log sink.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
-
-// String returns what was written.
-func (b *Buffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
 // Sweep deletes every container left in StateDir by an earlier, killed run.
 func (rt *Runtime) Sweep() {
@@ -122,7 +112,7 @@ func (rt *Runtime) Start(t *testing.T, p Pod, c corev1.Container) *Container {
 	}
 	id := fmt.Sprintf("podcontract-%d-%s-%s", os.Getpid(), p.Name, c.Name)
 	cmd := exec.Command(rt.Runc, "--root", rt.StateDir, "run", "--bundle", bundle, id)
-	logs := &Buffer{}
+	logs := &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// runc run stays in the foreground and forwards signals to the container: if the test
 	// process dies, SIGTERM reaches runc and from it the container, which then exits.
@@ -231,7 +221,7 @@ func (c *Container) AssertContract(t *testing.T, p Pod) {
 	if want := fmt.Sprintf("%d %d %d %d", gid, gid, gid, gid); fields["Gid"] != want {
 		t.Errorf("container %s runs with Gid %q, want %q", c.spec.Name, fields["Gid"], want)
 	}
-	if contains(sc.drop, "ALL") && fields["CapEff"] != "0000000000000000" {
+	if slices.Contains(sc.drop, "ALL") && fields["CapEff"] != "0000000000000000" {
 		t.Errorf("container %s has effective capabilities %s after dropping ALL", c.spec.Name, fields["CapEff"])
 	}
 	if sc.readOnlyRoot {
@@ -243,22 +233,13 @@ func (c *Container) AssertContract(t *testing.T, p Pod) {
 		for _, line := range strings.Split(string(mi), "\n") {
 			f := strings.Fields(line)
 			if len(f) > 5 && f[4] == "/" {
-				ro = contains(strings.Split(f[5], ","), "ro")
+				ro = slices.Contains(strings.Split(f[5], ","), "ro")
 			}
 		}
 		if !ro {
 			t.Errorf("container %s: the root filesystem is not mounted read-only", c.spec.Name)
 		}
 	}
-}
-
-func contains[T comparable](s []T, v T) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // resolvePort turns a probe's port (a number or a container port's name) into a number.

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -149,7 +150,7 @@ func TestEverySubcommandStartsOnReadOnlyRoot(t *testing.T) {
 	rt := newRuntime(t, Cluster{})
 	subs := podSubcommands()
 	for _, want := range []string{"manager", "engine"} {
-		if !contains(subs, want) {
+		if !slices.Contains(subs, want) {
 			t.Fatalf("subcommands %v lack %s", subs, want)
 		}
 	}
@@ -206,7 +207,7 @@ func TestProductionBinaryLinksNoTestCode(t *testing.T) {
 // labels, a CA bundle that parses, nonroot in /etc/passwd, and the same digest from the same inputs.
 func TestImage(t *testing.T) {
 	fs, cfg := image(t)
-	if cfg.User != ociimage.User || !equal(cfg.Entrypoint, []string{ociimage.BinaryPath}) || !equal(cfg.Cmd, []string{ociimage.DefaultCommand}) {
+	if cfg.User != ociimage.User || !slices.Equal(cfg.Entrypoint, []string{ociimage.BinaryPath}) || !slices.Equal(cfg.Cmd, []string{ociimage.DefaultCommand}) {
 		t.Errorf("config: user %q entrypoint %q cmd %q", cfg.User, cfg.Entrypoint, cfg.Cmd)
 	}
 	for _, l := range []string{ociimage.LabelSource, ociimage.LabelRevision, ociimage.LabelVersion} {
@@ -634,5 +635,3 @@ func enginePort(t *testing.T, m manifests) int {
 	t.Fatal("no engine StatefulSet")
 	return 0
 }
-
-func equal(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
