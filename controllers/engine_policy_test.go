@@ -68,11 +68,16 @@ func (e *engineEnv) engineTokens(g Gomega, ns string, ref *tokensv1.EngineRefere
 
 // warnings returns "reason: note" of the Warning events about the named object.
 func warnings(g Gomega, ns, name string) []string {
+	return eventsOf(g, ns, name, corev1.EventTypeWarning)
+}
+
+// eventsOf returns "reason: note" of the events of type typ ("": any) about the named object.
+func eventsOf(g Gomega, ns, name, typ string) []string {
 	var list eventsv1.EventList
 	g.Expect(k8s.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
 	var out []string
 	for _, ev := range list.Items {
-		if ev.Regarding.Name == name && ev.Type == corev1.EventTypeWarning {
+		if ev.Regarding.Name == name && (typ == "" || ev.Type == typ) {
 			out = append(out, ev.Reason+": "+ev.Note)
 		}
 	}

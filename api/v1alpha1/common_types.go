@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Duration is a token lifetime in the units influxdb3's --expiry accepts: a whole number followed
@@ -35,6 +36,26 @@ type EngineReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
+}
+
+// EngineIdentity records the engine resource a token was minted in, so that the token is
+// revoked there even after spec.engineRef changes (docs/design.md §4, engine changes).
+type EngineIdentity struct {
+	// kind is ClusterTokenEngine or TokenEngine (a TokenEngine in the token's namespace).
+	// +required
+	Kind EngineKind `json:"kind"`
+
+	// name is the engine resource's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// uid is the engine resource's UID when the token was minted. An engine re-created under
+	// the same kind and name is the same engine to the operator; the UID tells a person that
+	// it was re-created.
+	// +optional
+	UID types.UID `json:"uid,omitempty"`
 }
 
 // Rotation configures renewal before expiry and how long a predecessor stays valid.
@@ -182,6 +203,10 @@ type TokenRecord struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=24
 	ExpiresAfter string `json:"expiresAfter,omitempty"`
+	// engine is the engine resource the token was minted in, where it is revoked. Empty on
+	// records written before it was recorded: those are taken to live in the resource's engine.
+	// +optional
+	Engine *EngineIdentity `json:"engine,omitempty"`
 }
 
 // PendingMint records a mint in progress, written before the engine is called (docs/design.md §3).
@@ -205,6 +230,9 @@ type PendingMint struct {
 	// mint is abandoned after a crash is still honoured.
 	// +optional
 	RenewRequest string `json:"renewRequest,omitempty"`
+	// engine is the engine resource the token is being minted in.
+	// +optional
+	Engine *EngineIdentity `json:"engine,omitempty"`
 }
 
 // TokenStatus is the observed state both token kinds share.

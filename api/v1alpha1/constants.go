@@ -111,6 +111,10 @@ const (
 	// ReasonSpecChanged: permissions or expiresAfter changed, so a successor was minted; the
 	// predecessor is revoked after rotation.overlap (an event reason).
 	ReasonSpecChanged = "SpecChanged"
+	// ReasonEngineChanged: spec.engineRef (or the default engine) now names another engine than
+	// the one the live token was minted in, so a successor was minted in the new engine; the
+	// predecessor is revoked in the engine it was minted in after rotation.overlap (an event reason).
+	ReasonEngineChanged = "EngineChanged"
 	// ReasonSecretMissing: the Secret was deleted, so a successor was minted into a new one; the
 	// predecessor is revoked after rotation.overlap (an event reason).
 	ReasonSecretMissing = "SecretMissing"

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 )
@@ -17,12 +19,29 @@ type Resolved struct {
 	// Kind and Name identify the engine resource (for events, metrics and status messages).
 	Kind tokensv1.EngineKind
 	Name string
+	// UID is the engine resource's UID (empty for engineref.Static).
+	UID types.UID
 	// Type is the configured engine member: influxdb3, influxdb2, cloudDedicated or influxdb1.
 	Type string
 	// URL is the address workloads use to reach the database, offered to secret.extraKeys as .EngineURL.
 	URL string
 	// SupportsSystemTokens is false for engines without InfluxDB 3's system tokens.
 	SupportsSystemTokens bool
+}
+
+// Identity is what a token minted in this engine records, so it is revoked here later
+// (docs/design.md §4); nil for an engine without a kind (engineref.Static in tests).
+func (r *Resolved) Identity() *tokensv1.EngineIdentity {
+	if r.Kind == "" || r.Name == "" {
+		return nil
+	}
+	return &tokensv1.EngineIdentity{Kind: r.Kind, Name: r.Name, UID: r.UID}
+}
+
+// Is reports whether id names this engine. Kind and name decide: an engine resource re-created
+// under the same name is the same engine (its spec says where it is now).
+func (r *Resolved) Is(id *tokensv1.EngineIdentity) bool {
+	return id == nil || (id.Kind == r.Kind && id.Name == r.Name) || r.Identity() == nil
 }
 
 // Resolver finds the engine for a token. Implementations read engine resources from the cache and

@@ -13,6 +13,7 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engineref"
 )
 
 // Event actions (events.k8s.io "action": what the controller did).
@@ -161,10 +162,60 @@ func (s *scope[T]) engineFailure(op string, err error) (ctrl.Result, error) {
 	}
 }
 
-// revoke revokes one of this resource's engine tokens. A name without the resource's own prefix
-// (a status someone edited) is not sent to the engine: it is reported with a Warning and
-// counts as done, so that it leaves status instead of blocking renewal or deletion.
-func (s *scope[T]) revoke(ctx context.Context, name string) error {
+// tokenRef is one of the resource's engine tokens and the engine it was minted in (nil: the
+// resource's own engine, for records written before engines were recorded).
+type tokenRef struct {
+	Name   string
+	Engine *tokensv1.EngineIdentity
+}
+
+// tokenNamesOf lists the names of refs, for messages.
+func tokenNamesOf(refs []tokenRef) []string {
+	names := make([]string, len(refs))
+	for i, t := range refs {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// engineOf is the engine a token recorded with id lives in: the resource's own engine when id
+// names it (or is nil), otherwise that engine resource, resolved for revocation only
+// (docs/design.md §4: a token is revoked where it was minted, even after spec.engineRef moved).
+func (s *scope[T]) engineOf(ctx context.Context, id *tokensv1.EngineIdentity) (*engineref.Resolved, error) {
+	if s.engine != nil && s.engine.Is(id) {
+		return s.engine, nil
+	}
+	if id == nil { // deletion resolves the resource's own engine only when a token needs it
+		resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
+		if err != nil {
+			return nil, err
+		}
+		s.engine = resolved
+		return resolved, nil
+	}
+	for _, o := range s.elsewhere {
+		if o.Is(id) {
+			return o, nil
+		}
+	}
+	resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), &tokensv1.EngineReference{Kind: id.Kind, Name: id.Name})
+	var refErr *engineref.Error
+	if errors.As(err, &refErr) {
+		return nil, engineref.Errorf(refErr.Reason, "the engine that minted it, %s %q: %s", id.Kind, id.Name, refErr.Message)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.elsewhere = append(s.elsewhere, resolved)
+	return resolved, nil
+}
+
+// revoke revokes one of this resource's engine tokens in the engine it was minted in. A name
+// without the resource's own prefix (a status someone edited) is not sent to the engine: it is
+// reported with a Warning and counts as done, so that it leaves status instead of blocking
+// renewal or deletion.
+func (s *scope[T]) revoke(ctx context.Context, t tokenRef) error {
+	name := t.Name
 	if !OwnsTokenName(s.obj.GetNamespace(), s.obj.GetName(), s.obj.GetUID(), name) {
 		msg := fmt.Sprintf("Not revoking %q: status names a token that is not this %s's (names start with %q); it was left alone in the engine and dropped from status",
 			name, s.r.Kind.Name, TokenNamePrefix(s.obj.GetNamespace(), s.obj.GetName(), s.obj.GetUID()))
@@ -172,7 +223,26 @@ func (s *scope[T]) revoke(ctx context.Context, name string) error {
 		s.event(corev1.EventTypeWarning, tokensv1.ReasonNotOurToken, actionRevoke, msg)
 		return nil
 	}
-	return s.engine.Engine.Revoke(ctx, name)
+	eng, err := s.engineOf(ctx, t.Engine)
+	if err != nil {
+		return err
+	}
+	return eng.Engine.Revoke(ctx, name)
+}
+
+// revocationFailed maps a failed revocation of t: an engine that cannot be resolved is reported
+// like an unusable engine, an engine error by engineFailure, naming the engine that failed.
+func (s *scope[T]) tokenEngineFailure(ctx context.Context, op string, t tokenRef, err error) (ctrl.Result, error) {
+	var refErr *engineref.Error
+	if errors.As(err, &refErr) {
+		return s.unusableEngine(refErr), nil
+	}
+	if eng, rerr := s.engineOf(ctx, t.Engine); rerr == nil && eng != s.engine {
+		own := s.engine
+		s.engine = eng // engineFailure's messages name the engine that failed
+		defer func() { s.engine = own }()
+	}
+	return s.engineFailure(op, err)
 }
 
 // pendingRequeue is the wait a Pending error asks for, or EngineRetryInterval.

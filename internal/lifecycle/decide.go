@@ -49,6 +49,9 @@ const (
 	WhyRenewedAfterExpiry = tokensv1.ReasonRenewedAfterExpiry
 	// WhyRenewRequested: the tokens.tokenops.dev/renew annotation carries a value not handled yet.
 	WhyRenewRequested = tokensv1.ReasonRenewRequested
+	// WhyEngineChanged: the resource now resolves to another engine than the one the current
+	// token was minted in.
+	WhyEngineChanged = tokensv1.ReasonEngineChanged
 )
 
 // SecretView is what Decide needs to know about the target Secret.
@@ -75,6 +78,8 @@ func (v SecretView) holds(revision int64, name string) bool {
 type Desired struct {
 	Permissions  string
 	ExpiresAfter string
+	// Engine is the engine the resource resolves to now; nil when unknown (then any matches).
+	Engine *tokensv1.EngineIdentity
 }
 
 // Input is everything Decide looks at.
@@ -143,6 +148,11 @@ func Decide(in Input) Decision {
 		// Before expiry: a spec change is also how a person asks for a new token after expiry.
 		return Decision{Action: ActionSuccessor, Why: WhySpecChanged}
 	}
+	if EngineChanged(cur.Engine, in.Desired.Engine) {
+		// Like a spec change: the successor comes from the new engine, the predecessor is
+		// revoked in its own engine after the overlap.
+		return Decision{Action: ActionSuccessor, Why: WhyEngineChanged}
+	}
 	if cur.ExpiresAt != nil && !in.Now.Before(cur.ExpiresAt.Time) {
 		// Expiry is carried out first (revoked, taken out of the Secret), whatever comes next:
 		// a successor that cannot be minted must not leave the dead token in the Secret.
@@ -192,7 +202,8 @@ func RenewRequested(annotation string, st *tokensv1.TokenStatus) bool {
 // the next pass is asked for here: nothing else would wake the resource before its next
 // deadline, and a token without expiry has none.
 func AfterRecord(st *tokensv1.TokenStatus, want Desired, renewAnnotation string, now time.Time) time.Duration {
-	if (st.Current != nil && specChanged(st.Current, want)) || RenewRequested(renewAnnotation, st) {
+	if (st.Current != nil && (specChanged(st.Current, want) || EngineChanged(st.Current.Engine, want.Engine))) ||
+		RenewRequested(renewAnnotation, st) {
 		return FollowUpRequeue
 	}
 	return NextDeadline(st, now, false)
@@ -214,6 +225,13 @@ func specChanged(cur *tokensv1.TokenRecord, want Desired) bool {
 		return false
 	}
 	return !SamePermissions(cur.Permissions, want.Permissions) || cur.ExpiresAfter != want.ExpiresAfter
+}
+
+// EngineChanged reports whether a token minted in engine was minted elsewhere than want, the
+// engine the resource resolves to now. Kind and name decide (see engineref.Resolved.Is); a
+// record without an engine predates their recording and is taken as matching.
+func EngineChanged(engine, want *tokensv1.EngineIdentity) bool {
+	return engine != nil && want != nil && (engine.Kind != want.Kind || engine.Name != want.Name)
 }
 
 // expiryDone reports whether the current token's expiry was already carried out.

@@ -388,3 +388,41 @@ func TestAfterRecord(t *testing.T) {
 		}
 	}
 }
+
+// Issue 16 item 6: a token minted in another engine than the one the resource resolves to now is
+// replaced; kind and name decide, a record without an engine (written before engines were
+// recorded) matches any.
+func TestDecideEngineChange(t *testing.T) {
+	engA := &tokensv1.EngineIdentity{Kind: tokensv1.ClusterTokenEngineKind, Name: "a", UID: "uid-a"}
+	engB := &tokensv1.EngineIdentity{Kind: tokensv1.ClusterTokenEngineKind, Name: "b", UID: "uid-b"}
+	recreatedA := &tokensv1.EngineIdentity{Kind: tokensv1.ClusterTokenEngineKind, Name: "a", UID: "uid-a2"}
+	nsA := &tokensv1.EngineIdentity{Kind: tokensv1.TokenEngineKind, Name: "a"}
+	in := func(cur, want *tokensv1.EngineIdentity) Input {
+		d := desired
+		d.Engine = want
+		return Input{Now: t0, Status: &tokensv1.TokenStatus{Current: current(1, func(r *tokensv1.TokenRecord) { r.Engine = cur })},
+			Secret: ours(1), Desired: d, PendingGrace: 30 * time.Second}
+	}
+	successor := Decision{Action: ActionSuccessor, Why: WhyEngineChanged}
+	for _, tc := range []struct {
+		name      string
+		cur, want *tokensv1.EngineIdentity
+		decision  Decision
+	}{
+		{"same engine waits", engA, engA, Decision{Action: ActionWait}},
+		{"another engine mints a successor there", engA, engB, successor},
+		{"a TokenEngine of the same name is another engine", engA, nsA, successor},
+		{"a re-created engine of the same kind and name is the same engine", engA, recreatedA, Decision{Action: ActionWait}},
+		{"a record without an engine matches", nil, engB, Decision{Action: ActionWait}},
+		{"an unknown engine (engineref.Static) matches", engA, nil, Decision{Action: ActionWait}},
+	} {
+		if got := Decide(in(tc.cur, tc.want)); got != tc.decision {
+			t.Errorf("%s: Decide = %+v, want %+v", tc.name, got, tc.decision)
+		}
+		wantFollowUp := tc.decision == successor
+		st := in(tc.cur, tc.want)
+		if got := AfterRecord(st.Status, st.Desired, "", t0) == FollowUpRequeue; got != wantFollowUp {
+			t.Errorf("%s: AfterRecord follows up = %v, want %v (a resumed mint in the old engine needs its successor)", tc.name, got, wantFollowUp)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,7 +38,8 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 		// finalizer): the token it holds is still the current one.
 		kept = s.status.Current.TokenName
 	}
-	names := s.tokenNames(kept)
+	refs := s.tokenRefs(kept)
+	names := tokenNamesOf(refs)
 
 	switch {
 	case len(names) == 0:
@@ -47,15 +49,16 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 		s.log(ctx).Info("Released token resource without revocation", "tokenNames", names)
 		s.event(corev1.EventTypeWarning, tokensv1.ReasonRevocationSkipped, actionRevoke, msg)
 	default:
-		if res, done, err := s.resolveEngine(ctx); done {
-			return res, err
-		}
-		for _, n := range names {
-			if err := s.revoke(ctx, n); err != nil {
-				return s.engineFailure(fmt.Sprintf("revoking token %q", n), err)
+		// Each token is revoked in the engine that minted it (docs/design.md §4); the
+		// resource's own engine is resolved only if a token lives there.
+		for _, t := range refs {
+			if err := s.revoke(ctx, t); err != nil {
+				return s.tokenEngineFailure(ctx, fmt.Sprintf("revoking token %q", t.Name), t, err)
 			}
 		}
-		s.engineReachable()
+		if s.engine != nil {
+			s.engineReachable()
+		}
 		s.setCondition(tokensv1.ConditionRevocationFailed, metav1.ConditionFalse, tokensv1.ReasonRevoked, "Revoked "+strings.Join(names, ", "))
 		s.log(ctx).Info("Revoked tokens of deleted token resource", "tokenNames", names)
 	}
@@ -76,24 +79,24 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 	return ctrl.Result{}, nil
 }
 
-// tokenNames lists every engine token the resource may own, except kept.
-func (s *scope[T]) tokenNames(kept string) []string {
-	var names []string
-	add := func(n string) {
-		if n != "" && n != kept && !contains(names, n) {
-			names = append(names, n)
+// tokenRefs lists every engine token the resource may own, except kept, with its engine.
+func (s *scope[T]) tokenRefs(kept string) []tokenRef {
+	var refs []tokenRef
+	add := func(n string, eng *tokensv1.EngineIdentity) {
+		if n != "" && n != kept && !slices.ContainsFunc(refs, func(t tokenRef) bool { return t.Name == n }) {
+			refs = append(refs, tokenRef{Name: n, Engine: eng})
 		}
 	}
 	if c := s.status.Current; c != nil {
-		add(c.TokenName)
+		add(c.TokenName, c.Engine)
 	}
 	if p := s.status.Pending; p != nil {
-		add(p.TokenName)
+		add(p.TokenName, p.Engine)
 	}
 	for _, p := range s.status.Previous {
-		add(p.TokenName)
+		add(p.TokenName, p.Engine)
 	}
-	return names
+	return refs
 }
 
 // releaseSecret deletes our Secret, or with Retain hands it over: our ownerReference and labels
@@ -118,13 +121,4 @@ func (s *scope[T]) releaseSecret(ctx context.Context, retain bool) error {
 	delete(sec.Labels, tokensv1.ManagedByLabel)
 	delete(sec.Labels, tokensv1.OwnerUIDLabel)
 	return client.IgnoreNotFound(s.r.Client.Update(ctx, sec))
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

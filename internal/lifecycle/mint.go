@@ -50,7 +50,8 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 	// Step 2: record the intent; the resourceVersion precondition makes a second worker lose here.
 	s.why = why
 	s.status.Pending = &tokensv1.PendingMint{Revision: rev, TokenName: name, StartedAt: &metav1.Time{Time: s.now},
-		Permissions: s.desired.Permissions, ExpiresAfter: s.desired.ExpiresAfter, RenewRequest: s.renewAnnotation()}
+		Permissions: s.desired.Permissions, ExpiresAfter: s.desired.ExpiresAfter, RenewRequest: s.renewAnnotation(),
+		Engine: s.engine.Identity()}
 	s.status.Revision = rev
 	if s.status.Current == nil {
 		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonMinting, fmt.Sprintf("Minting token %q", name))
@@ -138,7 +139,7 @@ func (s *scope[T]) mintInEngine(ctx context.Context, req engine.MintRequest) (en
 		return m, err
 	}
 	s.log(ctx).Info("Revoking a token whose mint response was lost", "tokenName", req.Name)
-	if err := s.revoke(ctx, req.Name); err != nil {
+	if err := s.revoke(ctx, tokenRef{Name: req.Name}); err != nil {
 		return engine.Minted{}, err
 	}
 	return eng.Mint(ctx, req)
@@ -152,7 +153,7 @@ func (s *scope[T]) rollBackIfNothingLive(ctx context.Context, name string, err e
 	switch engine.KindOf(err) {
 	case engine.Permanent, engine.Pending, engine.Unauthorized:
 	default:
-		if s.revoke(ctx, name) != nil {
+		if s.revoke(ctx, tokenRef{Name: name}) != nil {
 			return
 		}
 	}
@@ -165,10 +166,10 @@ func (s *scope[T]) rollBackIfNothingLive(ctx context.Context, name string, err e
 func (s *scope[T]) secretWriteFailed(ctx context.Context, name string, err error) (ctrl.Result, error) {
 	if errors.Is(err, errSuperseded) {
 		// Another worker abandoned our mint and wrote a newer revision: ours is dead weight.
-		_ = s.revoke(ctx, name)
+		_ = s.revoke(ctx, tokenRef{Name: name})
 		return ctrl.Result{RequeueAfter: StaleRequeue}, nil
 	}
-	if s.revoke(ctx, name) == nil {
+	if s.revoke(ctx, tokenRef{Name: name}) == nil {
 		s.status.Pending = nil
 		s.status.Revision--
 	}
@@ -253,6 +254,8 @@ func successorNote(why string) string {
 		return "The engine no longer knows the live token (restored from an old backup, or revoked by hand)"
 	case WhyRenewedAfterExpiry:
 		return "The token expired before its successor could be minted (rotation.renewBefore); the successor was minted as soon as possible"
+	case WhyEngineChanged:
+		return "The resource now uses another engine; the successor was minted there, and the predecessor is revoked in the engine that minted it after rotation.overlap"
 	case WhyRenewRequested:
 		return "Renewed on request (annotation " + tokensv1.RenewAnnotation + "); the predecessor, if still valid, is revoked after rotation.overlap"
 	}
@@ -271,6 +274,7 @@ func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint string) {
 		Fingerprint:  fingerprint,
 		Permissions:  p.Permissions,
 		ExpiresAfter: p.ExpiresAfter,
+		Engine:       p.Engine,
 	}
 	if info.ExpiresAt != nil {
 		rec.ExpiresAt = &metav1.Time{Time: *info.ExpiresAt}
@@ -324,7 +328,11 @@ func (s *scope[T]) gapMessage() string {
 // abandoned instead.
 func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
 	p := s.status.Pending
-	info, err := s.engine.Engine.Lookup(ctx, p.TokenName)
+	eng, err := s.engineOf(ctx, p.Engine)
+	if err != nil {
+		return s.tokenEngineFailure(ctx, fmt.Sprintf("looking up pending token %q", p.TokenName), tokenRef{Name: p.TokenName, Engine: p.Engine}, err)
+	}
+	info, err := eng.Engine.Lookup(ctx, p.TokenName)
 	if engine.IsNotFound(err) {
 		if err := s.abandonPending(ctx); err != nil {
 			return s.stepError("revoking an abandoned pending token", err)
@@ -345,8 +353,8 @@ func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
 func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 	c := s.status.Current
 	expired := fmt.Sprintf("Token %q expired at %s", c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339))
-	if err := s.revoke(ctx, c.TokenName); err != nil {
-		res, rerr := s.engineFailure(fmt.Sprintf("revoking expired token %q", c.TokenName), err)
+	if err := s.revoke(ctx, tokenRef{Name: c.TokenName, Engine: c.Engine}); err != nil {
+		res, rerr := s.tokenEngineFailure(ctx, fmt.Sprintf("revoking expired token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
 		// Expired says more than the engine error (EngineReachable carries that one).
 		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, expired+
 			"; revoking it in the engine failed and is retried, and its Secret is left as it is until then")

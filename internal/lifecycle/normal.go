@@ -38,6 +38,8 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 	if res, done, err := s.resolveEngine(ctx); done {
 		return res, err
 	}
+	s.desired.Engine = s.engine.Identity()
+	s.recordEngine()
 	if r.Kind.SystemTokens && !s.engine.SupportsSystemTokens {
 		s.notReady(tokensv1.ReasonUnsupported, fmt.Sprintf(
 			"%s %q (type %s) has no system tokens; point spec.engineRef at an engine of type %s",
@@ -136,7 +138,11 @@ func (s *scope[T]) verifyLive(ctx context.Context) (time.Duration, error) {
 	if due := last.Add(interval).Sub(s.now); due > 0 {
 		return due, nil
 	}
-	if _, err := s.engine.Engine.Lookup(ctx, c.TokenName); err != nil {
+	eng, err := s.engineOf(ctx, c.Engine)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := eng.Engine.Lookup(ctx, c.TokenName); err != nil {
 		return 0, err
 	}
 	s.engineReachable()
@@ -178,6 +184,33 @@ func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error)
 	if refErr.Reason == tokensv1.ReasonNotPermitted && !s.deleting() && s.hasLiveTokens() {
 		return s.revokeNotPermitted(ctx, refErr)
 	}
+	return s.unusableEngine(refErr), true, nil
+}
+
+// recordEngine records the resource's engine on the records written before engines were
+// recorded (an upgrade): they were minted in it, as far as anything can tell, and must be
+// revoked there even if spec.engineRef moves later.
+func (s *scope[T]) recordEngine() {
+	id := s.engine.Identity()
+	if id == nil {
+		return
+	}
+	if c := s.status.Current; c != nil && c.Engine == nil {
+		c.Engine = id.DeepCopy()
+	}
+	if p := s.status.Pending; p != nil && p.Engine == nil {
+		p.Engine = id.DeepCopy()
+	}
+	for i := range s.status.Previous {
+		if s.status.Previous[i].Engine == nil {
+			s.status.Previous[i].Engine = id.DeepCopy()
+		}
+	}
+}
+
+// unusableEngine reports an engine the pass cannot use (not found, not ready, not permitted,
+// no credentials) and retries later.
+func (s *scope[T]) unusableEngine(refErr *engineref.Error) ctrl.Result {
 	msg := refErr.Message
 	if s.deleting() {
 		msg += fmt.Sprintf("; the token cannot be revoked until the engine is back. To release the %s without revoking, annotate it %s=true",
@@ -187,7 +220,7 @@ func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error)
 		s.notReadyUnlessLive(refErr.Reason, msg)
 	}
 	s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, refErr.Reason, msg)
-	return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+	return ctrl.Result{RequeueAfter: EngineRetryInterval}
 }
 
 func (s *scope[T]) input() Input {
@@ -269,28 +302,77 @@ func (s *scope[T]) secretAgrees(sec *corev1.Secret) bool {
 
 // revokeDuePrevious revokes predecessors whose revokeAt has come and drops them from status
 // (persisted by the next status write). Names in status.previous are dead for good, so revoking
-// them is safe even from a stale view.
+// them is safe even from a stale view. A predecessor minted in another engine (spec.engineRef
+// moved) is revoked there; that engine failing does not hold up this one's tokens, see
+// previousElsewhereFailed.
 func (s *scope[T]) revokeDuePrevious(ctx context.Context) error {
 	kept := s.status.Previous[:0:0]
 	var firstErr error
+	failedElsewhere := false
 	for _, p := range s.status.Previous {
 		if firstErr != nil || (p.RevokeAt != nil && s.now.Before(p.RevokeAt.Time)) {
 			kept = append(kept, p)
 			continue
 		}
-		if err := s.revoke(ctx, p.TokenName); err != nil {
-			firstErr = err
-			kept = append(kept, p)
+		own := s.engine.Is(p.Engine)
+		if err := s.revoke(ctx, tokenRef{Name: p.TokenName, Engine: p.Engine}); err != nil {
+			if own {
+				firstErr = err
+				kept = append(kept, p)
+			} else if s.previousElsewhereFailed(ctx, &p, err) {
+				failedElsewhere = true
+				kept = append(kept, p)
+			}
 			continue
 		}
-		s.engineReachable()
+		if own {
+			s.engineReachable()
+		}
 		s.log(ctx).Info("Revoked a predecessor token", "tokenName", p.TokenName, "revision", p.Revision)
 	}
 	if len(kept) == 0 {
 		kept = nil
 	}
 	s.status.Previous = kept
+	if !failedElsewhere && firstErr == nil && !s.deleting() &&
+		apimeta.IsStatusConditionTrue(s.status.Conditions, tokensv1.ConditionRevocationFailed) {
+		s.setCondition(tokensv1.ConditionRevocationFailed, metav1.ConditionFalse, tokensv1.ReasonRevoked,
+			"Predecessors were revoked in the engines that minted them")
+	}
 	return firstErr
+}
+
+// previousElsewhereFailed handles a predecessor that could not be revoked in the engine that
+// minted it, another engine than the resource's: RevocationFailed=True says which and why, and
+// the record is kept and retried after EngineRetryInterval (revokeAt moves), while the live
+// token and its engine carry on. With the skip-revocation annotation, a predecessor whose engine
+// no longer exists is dropped instead (it stays valid there until it expires). It reports
+// whether the record is kept.
+func (s *scope[T]) previousElsewhereFailed(ctx context.Context, p *tokensv1.TokenRecord, err error) bool {
+	var refErr *engineref.Error
+	gone := errors.As(err, &refErr) && refErr.Reason == tokensv1.ReasonEngineNotFound
+	if gone && s.obj.GetAnnotations()[tokensv1.SkipRevocationAnnotation] == "true" {
+		msg := fmt.Sprintf("Dropped predecessor %q without revoking it because of the annotation %s=true: %v; it stays valid there until it expires or is deleted there",
+			p.TokenName, tokensv1.SkipRevocationAnnotation, err)
+		s.log(ctx).Info("Dropped a predecessor whose engine is gone", "tokenName", p.TokenName)
+		s.event(corev1.EventTypeWarning, tokensv1.ReasonRevocationSkipped, actionRevoke, msg)
+		return false
+	}
+	msg := fmt.Sprintf("Revoking predecessor %q failed: %v; retried every %s while the live token keeps working.",
+		p.TokenName, err, EngineRetryInterval)
+	if gone {
+		msg += fmt.Sprintf(" Re-create that engine to revoke it, or annotate the %s %s=true to drop it without revoking (it stays valid there until it expires)",
+			s.r.Kind.Name, tokensv1.SkipRevocationAnnotation)
+	}
+	reason := tokensv1.ReasonRevocationFailed
+	if refErr != nil {
+		reason = refErr.Reason
+	}
+	if s.setCondition(tokensv1.ConditionRevocationFailed, metav1.ConditionTrue, reason, msg) {
+		s.event(corev1.EventTypeWarning, tokensv1.ReasonRevocationFailed, actionRevoke, msg)
+	}
+	p.RevokeAt = &metav1.Time{Time: s.now.Add(EngineRetryInterval)}
+	return true
 }
 
 // abandonPending gives up a pending mint whose plaintext is lost (docs/design.md §3, restart without a
@@ -311,13 +393,13 @@ func (s *scope[T]) abandonPending(ctx context.Context) error {
 	}
 	s.status.Pending = nil
 	s.status.Previous = append(s.status.Previous, tokensv1.TokenRecord{
-		TokenName: p.TokenName, Revision: p.Revision, RevokeAt: &metav1.Time{Time: again},
+		TokenName: p.TokenName, Revision: p.Revision, RevokeAt: &metav1.Time{Time: again}, Engine: p.Engine,
 	})
 	if err := s.patchStatus(ctx); err != nil {
 		return err
 	}
 	if again.After(s.now) {
-		if err := s.revoke(ctx, p.TokenName); err != nil {
+		if err := s.revoke(ctx, tokenRef{Name: p.TokenName, Engine: p.Engine}); err != nil {
 			return err
 		}
 		s.engineReachable()

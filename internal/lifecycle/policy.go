@@ -55,18 +55,18 @@ func requestFor(perms []engine.Permission) engineref.Request {
 
 // hasLiveTokens reports whether the resource may own live engine tokens.
 func (s *scope[T]) hasLiveTokens() bool {
-	return len(s.liveTokenNames()) > 0
+	return len(s.liveTokens()) > 0
 }
 
-// liveTokenNames lists the engine tokens the resource may own (current, pending, previous),
+// liveTokens lists the engine tokens the resource may own (current, pending, previous),
 // except a current token whose expiry was carried out: it was revoked then, and it stays in
 // status so that the resource stays expired rather than minting again once permitted.
-func (s *scope[T]) liveTokenNames() []string {
+func (s *scope[T]) liveTokens() []tokenRef {
 	var expired string
 	if s.expired() && s.status.Current != nil {
 		expired = s.status.Current.TokenName
 	}
-	return s.tokenNames(expired)
+	return s.tokenRefs(expired)
 }
 
 // revokeNotPermitted takes away the tokens of a resource its engine no longer permits (a policy
@@ -83,7 +83,8 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Err
 			denied.Message, c.TokenName, c.Permissions, s.secretName))
 		return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
 	}
-	names := s.liveTokenNames()
+	refs := s.liveTokens()
+	names := tokenNamesOf(refs)
 	resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
 	if err != nil {
 		var refErr *engineref.Error
@@ -97,9 +98,9 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Err
 		return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
 	}
 	s.engine = resolved
-	for _, n := range names {
-		if err := s.revoke(ctx, n); err != nil {
-			res, rerr := s.engineFailure(fmt.Sprintf("revoking token %q, which the engine no longer permits", n), err)
+	for _, t := range refs {
+		if err := s.revoke(ctx, t); err != nil {
+			res, rerr := s.tokenEngineFailure(ctx, fmt.Sprintf("revoking token %q, which the engine no longer permits", t.Name), t, err)
 			// NotPermitted says more than the engine error (EngineReachable carries that one).
 			s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonNotPermitted, denied.Message+
 				"; revoking its tokens in the engine failed and is retried, and its Secret is left as it is until then")

@@ -116,7 +116,8 @@ type scope[T client.Object] struct {
 
 	secretName string
 	secret     *corev1.Secret // nil: none
-	engine     *engineref.Resolved
+	engine     *engineref.Resolved   // the engine the resource resolves to (nil until resolved)
+	elsewhere  []*engineref.Resolved // engines of older tokens minted before spec.engineRef moved
 	perms      []engine.Permission
 	desired    Desired
 	released   bool                  // the finalizer is gone; the object may be too
