@@ -134,7 +134,7 @@ func TestEngineTokenEngineLabelledSecretChangeIsSeenAtOnce(t *testing.T) {
 	g := NewWithT(t)
 	inst := tokenenginetest.Start(t)
 	e := startEngineManager(t, controllers.EngineDeps{CheckInterval: time.Hour, RetryInterval: time.Hour})
-	sec := e.adminSecret(t, e.ns, "admin", "apiv3_wrong-token", map[string]string{tokensv1.ManagedByLabel: tokensv1.ManagedByValue})
+	sec := e.adminSecret(t, e.ns, "admin", "apiv3_wrong-token", map[string]string{tokensv1.ManagedByLabel: tokensv1.ManagedByValue, tokensv1.EngineCredentialsLabel: "true"})
 	te := &tokensv1.TokenEngine{
 		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "watched"},
 		Spec: tokensv1.TokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
@@ -156,7 +156,7 @@ func TestEngineTokenEngineServesItsNamespace(t *testing.T) {
 	ctx := context.Background()
 	inst := tokenenginetest.Start(t)
 	e := startEngineManager(t, controllers.EngineDeps{})
-	e.adminSecret(t, e.ns, "team-admin", inst.AdminToken, nil)
+	e.adminSecret(t, e.ns, "team-admin", inst.AdminToken, engineCredentials)
 	te := &tokensv1.TokenEngine{
 		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "own"},
 		Spec: tokensv1.TokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{

@@ -191,7 +191,7 @@ func TestPolicyTokenEngine(t *testing.T) {
 	ctx := context.Background()
 	inst := tokenenginetest.Start(t)
 	e := startEngineManagerWith(t, controllers.EngineDeps{}, true)
-	e.adminSecret(t, e.ns, "team-admin", inst.AdminToken, nil)
+	e.adminSecret(t, e.ns, "team-admin", inst.AdminToken, engineCredentials)
 	te := &tokensv1.TokenEngine{
 		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "own"},
 		Spec: tokensv1.TokenEngineSpec{

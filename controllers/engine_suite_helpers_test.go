@@ -104,6 +104,9 @@ func startEngineManagerWith(t *testing.T, deps controllers.EngineDeps, withToken
 	return &engineEnv{ns: ns, other: other, resolver: resolver}
 }
 
+// engineCredentials labels a Secret as one a TokenEngine may read.
+var engineCredentials = map[string]string{tokensv1.EngineCredentialsLabel: "true"}
+
 // adminSecret creates a credentials Secret; extra labels make it one the manager caches.
 func (e *engineEnv) adminSecret(t *testing.T, ns, name, token string, lbls map[string]string) *corev1.Secret {
 	t.Helper()

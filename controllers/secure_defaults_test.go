@@ -3,7 +3,11 @@ package controllers_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -88,4 +92,42 @@ func TestSecureDefaultsPolicyLimitsActionsAndWildcards(t *testing.T) {
 	g.Expect(st.Current.TokenName).To(Equal(live))
 	g.Consistently(func() int { return authorizeStatus(inst.URL, token, "telemetry", "read") }).
 		WithTimeout(20 * engPoll).WithPolling(engPoll).Should(Equal(http.StatusNoContent))
+}
+
+// Issue 16 item 3: a TokenEngine reads only Secrets labelled as engine credentials. Someone who
+// may create TokenEngines but not read Secrets points one at a URL of their own and at a Secret
+// of the namespace: the operator sends nothing there until the Secret carries the label.
+func TestSecureDefaultsTokenEngineReadsOnlyLabelledSecrets(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	const victim = "apiv3_a-secret-of-the-namespace-that-is-not-engine-credentials"
+	var mu sync.Mutex
+	var seen []string
+	thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(thief.Close)
+	received := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(seen) }
+
+	e := startEngineManager(t, controllers.EngineDeps{})
+	sec := e.adminSecret(t, e.ns, "app-db-password", victim, nil)
+	te := &tokensv1.TokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "mine"},
+		Spec: tokensv1.TokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+			URL: tokensv1.EngineURL(thief.URL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Name: "app-db-password"},
+		}}},
+	}
+	g.Expect(k8s.Create(ctx, te)).To(Succeed())
+	c := waitEngine(t, te, metav1.ConditionFalse, tokensv1.ReasonCredentialsNotFound)
+	g.Expect(c.Message).To(ContainSubstring("kubectl -n " + e.ns + " label secret app-db-password " + tokensv1.EngineCredentialsLabel + "=true"))
+	g.Consistently(received).WithTimeout(2 * time.Second).WithPolling(engPoll).Should(BeEmpty())
+
+	// The label is the owner's consent: then, and only then, the engine is called with it.
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(sec), sec)).To(Succeed())
+	sec.Labels = engineCredentials
+	g.Expect(k8s.Update(ctx, sec)).To(Succeed())
+	g.Eventually(received).WithTimeout(engTimeout).WithPolling(engPoll).Should(ContainElement("Bearer " + victim))
 }

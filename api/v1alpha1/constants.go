@@ -5,6 +5,12 @@ const (
 	// Finalizer is set on every token resource so that deletion revokes its engine tokens first.
 	Finalizer = "tokens.tokenops.dev/revoke"
 
+	// EngineCredentialsLabel set to "true" marks a Secret a TokenEngine may read its credentials
+	// from. A TokenEngine reads no other Secret, so a person who may create TokenEngines but not
+	// read Secrets cannot have the operator send any Secret of the namespace to a URL of their
+	// choosing (docs/security.md). ClusterTokenEngines, created by cluster admins, need no label.
+	EngineCredentialsLabel = "tokens.tokenops.dev/engine-credentials"
+
 	// ManagedByLabel marks the Secrets the operator writes; the manager caches only Secrets with it.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	// ManagedByValue is the value of ManagedByLabel on our Secrets.

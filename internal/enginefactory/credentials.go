@@ -55,6 +55,11 @@ func (f *Factory) readKeys(ctx context.Context, obj tokensv1.GenericEngine, refN
 		}
 		return nil, engine.Errorf("reading %s", where).WithCause(err)
 	}
+	if obj.EngineKind() == tokensv1.TokenEngineKind && sec.Labels[tokensv1.EngineCredentialsLabel] != "true" {
+		return nil, engine.PermanentErrorf("Secret %s is not labelled %s: \"true\": a TokenEngine reads only Secrets labelled as engine credentials "+
+			"(docs/security.md); label it: kubectl -n %s label secret %s %s=true",
+			nn, tokensv1.EngineCredentialsLabel, nn.Namespace, nn.Name, tokensv1.EngineCredentialsLabel).WithReason(tokensv1.ReasonCredentialsNotFound)
+	}
 	creds := make([]credential, len(keys))
 	for i, key := range keys {
 		key = cmp.Or(key, tokensv1.TokenSecretKey)

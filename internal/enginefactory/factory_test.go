@@ -30,11 +30,18 @@ const (
 	secretToken = "apiv3_secret-admin-token-value"
 )
 
+// secret is a credentials Secret, labelled as one (TokenEngines read no other).
 func secret(ns, name string, data map[string]string) *corev1.Secret {
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{}}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
+		Labels: map[string]string{tokensv1.EngineCredentialsLabel: "true"}}, Data: map[string][]byte{}}
 	for k, v := range data {
 		s.Data[k] = []byte(v)
 	}
+	return s
+}
+
+func unlabelled(s *corev1.Secret) *corev1.Secret {
+	s.Labels = nil
 	return s
 }
 
@@ -108,6 +115,12 @@ func TestBuild(t *testing.T) {
 		{name: "token engine reads its Secret from its own namespace with the default key",
 			obj: namespacedEngine(), objs: []client.Object{secret("team-a", "admin", map[string]string{"token": secretToken + "\n"})},
 			wantType: tokensv1.EngineTypeInfluxDB3, wantURL: "https://engine.team-a:8181"},
+		{name: "token engine refuses a Secret not labelled as engine credentials",
+			obj: namespacedEngine(), objs: []client.Object{unlabelled(secret("team-a", "admin", map[string]string{"token": secretToken}))},
+			wantReason: tokensv1.ReasonCredentialsNotFound, wantInMsg: "kubectl -n team-a label secret admin tokens.tokenops.dev/engine-credentials=true"},
+		{name: "cluster engine reads an unlabelled Secret (cluster admins choose it)",
+			obj: clusterEngine(), objs: []client.Object{unlabelled(secret(managerNS, "admin", map[string]string{"token": secretToken}))},
+			wantType: tokensv1.EngineTypeInfluxDB3},
 		{name: "token engine does not read a Secret of the same name in the manager namespace",
 			obj: namespacedEngine(), objs: []client.Object{adminInManagerNS},
 			wantReason: tokensv1.ReasonCredentialsNotFound, wantInMsg: "team-a/admin"},

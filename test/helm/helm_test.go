@@ -437,7 +437,9 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 // validation, and our CRDs' schemas and CEL rules for the ClusterTokenEngine.
 func TestRenderedObjectsPassServerValidation(t *testing.T) {
 	r := newRunner(t, startAPIServer(t))
-	r.Kubectl("", "create", "namespace", namespace)
+	for _, ns := range []string{namespace, "team-a", "team-b"} { // team-*: watchNamespaces' Roles
+		r.Kubectl("", "create", "namespace", ns)
+	}
 	// The CRDs first, for real: a dry-run CRD does not make its kind known.
 	r.Kubectl("", "apply", "--server-side", "-f", filepath.Join(chartDir, "crds"))
 	r.Kubectl("", "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
@@ -454,7 +456,8 @@ func TestRenderedObjectsPassServerValidation(t *testing.T) {
 				args = append(args, "--set", s)
 			}
 			manifest := r.Helm(args...)
-			out, err := r.run(manifest, r.kubectl, "apply", "--dry-run=server", "--validate=strict", "-n", namespace, "-f", "-")
+			// No -n: every namespaced template names its namespace (watchNamespaces' Roles live in those).
+			out, err := r.run(manifest, r.kubectl, "apply", "--dry-run=server", "--validate=strict", "-f", "-")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -626,17 +629,34 @@ func startProcess(t *testing.T, name, bin string, env []string, args ...string) 
 // manager binary with the Deployment's args, POD_NAMESPACE, and the identity of the chart's
 // ServiceAccount, so that only the chart's RBAC authorizes it. A DatabaseToken then becomes Ready
 // through the default ClusterTokenEngine, and its token is accepted by the engine.
+//
+// With watchNamespaces the manager runs on Roles in those namespaces (issue 16 item 3): the same
+// token becomes Ready, and the ServiceAccount may not touch Secrets anywhere else.
 func TestInstalledChartServesTokens(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts a control plane")
 	}
+	for name, sets := range map[string][]string{
+		"watching all namespaces": nil,
+		"watching one namespace":  {"watchNamespaces={apps}"},
+	} {
+		t.Run(name, func(t *testing.T) { installedChartServesTokens(t, sets) })
+	}
+}
+
+func installedChartServesTokens(t *testing.T, sets []string) {
 	kcPath, env := startAPIServerEnv(t)
 	r := newRunner(t, kcPath)
 	bin := testenv.OperatorBinary(t)
 	r.Kubectl("", "create", "namespace", namespace)
 	r.Kubectl("", "create", "namespace", "apps")
+	r.Kubectl("", "create", "namespace", "elsewhere")
 	// The default ClusterTokenEngine serves no namespace until it is told which (issue 16).
-	r.Helm("install", release, chartDir, "-n", namespace, "--set", "engine.clusterTokenEngine.allowedNamespaces.matchNames={apps}")
+	args := []string{"install", release, chartDir, "-n", namespace, "--set", "engine.clusterTokenEngine.allowedNamespaces.matchNames={apps}"}
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
+	r.Helm(args...)
 
 	// The engine pod: the chart's args, with its paths and port moved here.
 	dir := t.TempDir()
@@ -703,5 +723,20 @@ spec:
 	// Leader election ran under the chart's Role.
 	if !r.exists("lease/token-operator.tokens.tokenops.dev", "-n", namespace) {
 		t.Error("no leader election lease in the release namespace")
+	}
+	// What the ServiceAccount may do with Secrets outside the watched namespaces.
+	as := "--as=system:serviceaccount:" + namespace + ":token-operator"
+	wantElsewhere := "yes"
+	if len(sets) > 0 {
+		wantElsewhere = "no"
+	}
+	for _, verb := range []string{"create", "delete", "list"} {
+		out, _ := r.run("", r.kubectl, "auth", "can-i", verb, "secrets", "-n", "elsewhere", as)
+		if got := strings.TrimSpace(out); got != wantElsewhere {
+			t.Errorf("can the manager %s Secrets in a namespace it does not watch: %q, want %q", verb, got, wantElsewhere)
+		}
+	}
+	if out, _ := r.run("", r.kubectl, "auth", "can-i", "create", "secrets", "-n", "apps", as); strings.TrimSpace(out) != "yes" {
+		t.Errorf("the manager may not create Secrets in the namespace it watches: %q", out)
 	}
 }
