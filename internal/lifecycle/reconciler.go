@@ -115,7 +115,7 @@ type scope[T client.Object] struct {
 	now    time.Time
 
 	secretName string
-	secret     *corev1.Secret // nil: none
+	secret     *corev1.Secret        // nil: none
 	engine     *engineref.Resolved   // the engine the resource resolves to (nil until resolved)
 	elsewhere  []*engineref.Resolved // engines of older tokens minted before spec.engineRef moved
 	perms      []engine.Permission
