@@ -41,9 +41,10 @@ manifests: controller-gen ## Generate CRDs and RBAC from the API types and marke
 	cp config/rbac/role.yaml charts/token-operator/files/role.yaml
 
 .PHONY: generate
-generate: controller-gen crd-ref-docs ## Generate DeepCopy methods and the API reference (docs/api-reference.md).
+generate: controller-gen crd-ref-docs ## Generate DeepCopy methods, the API reference (docs/api-reference.md) and the Argo CD health checks (config/argocd from hack/argocd).
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 	$(CRD_REF_DOCS) --source-path=./api/v1alpha1 --config=hack/api-docs/config.yaml --renderer=markdown --output-path=docs/api-reference.md --log-level=ERROR
+	go run ./hack/argocd
 
 .PHONY: dev
 dev: control-plane build ## Run the whole product locally: control plane, token engine, manager (state in .dev/).

@@ -1,0 +1,76 @@
+-- Argo CD health check for token-operator tokens (DatabaseToken, SystemToken).
+-- #include prelude.lua
+
+-- Ready=False for these needs a person: fixing the spec, a Secret or the engine's settings.
+local degraded = {
+  Expired = true,
+  NotPermitted = true,
+  SecretExists = true,
+  TemplateError = true,
+  Unsupported = true,
+  EngineRejected = true,
+  InvalidSpec = true,
+  MultipleDefaultEngines = true,
+  -- The engine refused the operator's credentials, or their Secret is missing: nothing changes
+  -- until a person fixes the engine resource or the Secret.
+  Unauthorized = true,
+  CredentialsNotFound = true,
+}
+-- Ready=False for these clears by itself: a mint under way, or an engine problem the operator
+-- retries with backoff (engines created in the same sync may come up after the token).
+local waiting = {
+  Minting = true,
+  EngineNotFound = true,
+  EngineNotReady = true,
+  EngineError = true,
+  Unreachable = true,
+  DatabaseNotFound = true,
+}
+
+local ready = condition("Ready")
+local gen = obj.metadata.generation
+local observed = nil
+if obj.status ~= nil then
+  observed = obj.status.observedGeneration
+end
+
+if obj.metadata.deletionTimestamp ~= nil then
+  -- Argo CD's own check reports this before running a script; kept here for other callers.
+  hs.status = "Progressing"
+  hs.message = "Revoking the engine tokens before deletion"
+  local failed = condition("RevocationFailed")
+  if failed ~= nil and failed.status == "True" then
+    hs.message = "RevocationFailed: " .. text(failed.message)
+  end
+elseif ready == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to mint a token"
+elseif gen ~= nil and observed ~= nil and observed < gen and
+    (ready.observedGeneration == nil or ready.observedGeneration < gen) then
+  -- Stale only if the condition is stale too: a pass that fails (engine down) writes conditions
+  -- for the new generation but not status.observedGeneration.
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to act on generation " .. gen .. " (observed " .. observed .. ")"
+elseif ready.status == "True" then
+  -- The Secret holds a live token. An engine outage does not stop it working, so it stays Healthy.
+  hs.status = "Healthy"
+  hs.message = text(ready.message)
+  local reach = condition("EngineReachable")
+  if reach ~= nil and reach.status == "False" then
+    hs.message = text(ready.message) .. "; the engine is not answering (" .. text(reach.reason) .. "): " .. text(reach.message)
+  end
+elseif ready.status == "False" and waiting[ready.reason] then
+  hs.status = "Progressing"
+  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+elseif ready.status == "False" and obj.status.pending ~= nil and degraded[ready.reason] == nil then
+  hs.status = "Progressing"
+  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+elseif ready.status == "False" then
+  -- The listed reasons, and any reason this script does not know: make it visible.
+  hs.status = "Degraded"
+  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+else
+  hs.status = "Progressing"
+  hs.message = text(ready.message)
+end
+return hs
