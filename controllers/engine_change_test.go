@@ -23,16 +23,7 @@ import (
 func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	instA, instB := tokenenginetest.Start(t), tokenenginetest.Start(t)
-	e := startEngineManagerWith(t, controllers.EngineDeps{}, true)
-	e.adminSecret(t, e.ns, "admin", instA.AdminToken, nil)
-	e.adminSecret(t, e.ns, "admin-b", instB.AdminToken, nil)
-	a := e.clusterEngine(t, "a", instA.URL)
-	b := e.clusterEngine(t, "b", instB.URL, func(c *tokensv1.ClusterTokenEngine) {
-		c.Spec.InfluxDB3.AdminTokenSecretRef.Name = "admin-b"
-	})
-	waitEngine(t, a, metav1.ConditionTrue, tokensv1.ReasonReachable)
-	waitEngine(t, b, metav1.ConditionTrue, tokensv1.ReasonReachable)
+	e, instA, instB, a, b := twoEngines(t)
 	refA := &tokensv1.EngineReference{Name: a.Name}
 	refB := &tokensv1.EngineReference{Name: b.Name}
 
@@ -100,16 +91,7 @@ func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 func TestDeletionRevokesEachTokenWhereItLives(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	instA, instB := tokenenginetest.Start(t), tokenenginetest.Start(t)
-	e := startEngineManagerWith(t, controllers.EngineDeps{}, true)
-	e.adminSecret(t, e.ns, "admin", instA.AdminToken, nil)
-	e.adminSecret(t, e.ns, "admin-b", instB.AdminToken, nil)
-	a := e.clusterEngine(t, "a", instA.URL)
-	b := e.clusterEngine(t, "b", instB.URL, func(c *tokensv1.ClusterTokenEngine) {
-		c.Spec.InfluxDB3.AdminTokenSecretRef.Name = "admin-b"
-	})
-	waitEngine(t, a, metav1.ConditionTrue, tokensv1.ReasonReachable)
-	waitEngine(t, b, metav1.ConditionTrue, tokensv1.ReasonReachable)
+	e, instA, instB, a, b := twoEngines(t)
 	refA, refB := &tokensv1.EngineReference{Name: a.Name}, &tokensv1.EngineReference{Name: b.Name}
 
 	tok := policyToken(t, e.ns, "leaver", refA, "", "telemetry")
@@ -132,6 +114,22 @@ func TestDeletionRevokesEachTokenWhereItLives(t *testing.T) {
 	g.Expect(authorizeStatus(instB.URL, second, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, refA, tok)).To(BeEmpty())
 	g.Expect(e.engineTokens(g, e.ns, refB, tok)).To(BeEmpty())
+}
+
+// twoEngines starts two real engines, A and B, and a manager with a ClusterTokenEngine for each.
+func twoEngines(t *testing.T) (e *engineEnv, instA, instB *tokenenginetest.Instance, a, b *tokensv1.ClusterTokenEngine) {
+	t.Helper()
+	instA, instB = tokenenginetest.Start(t), tokenenginetest.Start(t)
+	e = startEngineManagerWith(t, controllers.EngineDeps{}, true)
+	e.adminSecret(t, e.ns, "admin", instA.AdminToken, nil)
+	e.adminSecret(t, e.ns, "admin-b", instB.AdminToken, nil)
+	a = e.clusterEngine(t, "a", instA.URL)
+	b = e.clusterEngine(t, "b", instB.URL, func(c *tokensv1.ClusterTokenEngine) {
+		c.Spec.InfluxDB3.AdminTokenSecretRef.Name = "admin-b"
+	})
+	waitEngine(t, a, metav1.ConditionTrue, tokensv1.ReasonReachable)
+	waitEngine(t, b, metav1.ConditionTrue, tokensv1.ReasonReachable)
+	return e, instA, instB, a, b
 }
 
 // setEngine points tok at ref with the given rotation.overlap.
