@@ -48,7 +48,10 @@ func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 	g.Eventually(func() int { return authorizeStatus(instA.URL, first, "telemetry", "write") }).
 		WithTimeout(engTimeout).WithPolling(engPoll).Should(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, refA, tok)).To(BeEmpty(), "tokens left in engine A")
-	g.Expect(databaseTokenKind.status(fresh(g, databaseTokenKind, tok)).Previous).To(BeEmpty())
+	// The revocation comes before the status write that drops the record: wait for it.
+	g.Eventually(func(g Gomega) {
+		g.Expect(databaseTokenKind.status(fresh(g, databaseTokenKind, tok)).Previous).To(BeEmpty())
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 	g.Expect(eventsOf(g, e.ns, "mover", "")).To(ContainElement(ContainSubstring(tokensv1.ReasonEngineChanged)))
 
 	// B's resource is deleted, then the token moves back to A: B's token cannot be revoked, and

@@ -309,17 +309,27 @@ func (s *scope[T]) revokeDuePrevious(ctx context.Context) error {
 	kept := s.status.Previous[:0:0]
 	var firstErr error
 	failedElsewhere := false
+	skip := s.obj.GetAnnotations()[tokensv1.SkipRevocationAnnotation] == "true"
 	for _, p := range s.status.Previous {
+		own := s.engine.Is(p.Engine)
+		if !own && skip && s.engineGone(ctx, p.Engine) {
+			// The escape hatch acts at once, not at the next retry.
+			msg := fmt.Sprintf("Dropped predecessor %q without revoking it because of the annotation %s=true: %s %q, which minted it, no longer exists; it stays valid there until it expires or is deleted there",
+				p.TokenName, tokensv1.SkipRevocationAnnotation, p.Engine.Kind, p.Engine.Name)
+			s.log(ctx).Info("Dropped a predecessor whose engine is gone", "tokenName", p.TokenName)
+			s.event(corev1.EventTypeWarning, tokensv1.ReasonRevocationSkipped, actionRevoke, msg)
+			continue
+		}
 		if firstErr != nil || (p.RevokeAt != nil && s.now.Before(p.RevokeAt.Time)) {
 			kept = append(kept, p)
 			continue
 		}
-		own := s.engine.Is(p.Engine)
 		if err := s.revoke(ctx, tokenRef{Name: p.TokenName, Engine: p.Engine}); err != nil {
 			if own {
 				firstErr = err
 				kept = append(kept, p)
-			} else if s.previousElsewhereFailed(ctx, &p, err) {
+			} else {
+				s.previousElsewhereFailed(&p, err)
 				failedElsewhere = true
 				kept = append(kept, p)
 			}
@@ -345,19 +355,10 @@ func (s *scope[T]) revokeDuePrevious(ctx context.Context) error {
 // previousElsewhereFailed handles a predecessor that could not be revoked in the engine that
 // minted it, another engine than the resource's: RevocationFailed=True says which and why, and
 // the record is kept and retried after EngineRetryInterval (revokeAt moves), while the live
-// token and its engine carry on. With the skip-revocation annotation, a predecessor whose engine
-// no longer exists is dropped instead (it stays valid there until it expires). It reports
-// whether the record is kept.
-func (s *scope[T]) previousElsewhereFailed(ctx context.Context, p *tokensv1.TokenRecord, err error) bool {
+// token and its engine carry on.
+func (s *scope[T]) previousElsewhereFailed(p *tokensv1.TokenRecord, err error) {
 	var refErr *engineref.Error
 	gone := errors.As(err, &refErr) && refErr.Reason == tokensv1.ReasonEngineNotFound
-	if gone && s.obj.GetAnnotations()[tokensv1.SkipRevocationAnnotation] == "true" {
-		msg := fmt.Sprintf("Dropped predecessor %q without revoking it because of the annotation %s=true: %v; it stays valid there until it expires or is deleted there",
-			p.TokenName, tokensv1.SkipRevocationAnnotation, err)
-		s.log(ctx).Info("Dropped a predecessor whose engine is gone", "tokenName", p.TokenName)
-		s.event(corev1.EventTypeWarning, tokensv1.ReasonRevocationSkipped, actionRevoke, msg)
-		return false
-	}
 	msg := fmt.Sprintf("Revoking predecessor %q failed: %v; retried every %s while the live token keeps working.",
 		p.TokenName, err, EngineRetryInterval)
 	if gone {
@@ -372,7 +373,13 @@ func (s *scope[T]) previousElsewhereFailed(ctx context.Context, p *tokensv1.Toke
 		s.event(corev1.EventTypeWarning, tokensv1.ReasonRevocationFailed, actionRevoke, msg)
 	}
 	p.RevokeAt = &metav1.Time{Time: s.now.Add(EngineRetryInterval)}
-	return true
+}
+
+// engineGone reports whether the engine resource id names no longer exists.
+func (s *scope[T]) engineGone(ctx context.Context, id *tokensv1.EngineIdentity) bool {
+	_, err := s.engineOf(ctx, id)
+	var refErr *engineref.Error
+	return errors.As(err, &refErr) && refErr.Reason == tokensv1.ReasonEngineNotFound
 }
 
 // abandonPending gives up a pending mint whose plaintext is lost (docs/design.md §3, restart without a
