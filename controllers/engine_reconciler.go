@@ -44,13 +44,13 @@ type engineReconciler[T tokensv1.GenericEngine] struct {
 	client client.Client
 	// apiReader reads uncached: the orphan sweep's re-check before it reports or revokes.
 	apiReader client.Reader
-	clients  *enginefactory.Cache
-	recorder events.EventRecorder
-	clock    clock.PassiveClock
-	newObj   func() T
-	newList  func() client.ObjectList
-	deps     EngineDeps
-	sweeps   sweepStates
+	clients   *enginefactory.Cache
+	recorder  events.EventRecorder
+	clock     clock.PassiveClock
+	newObj    func() T
+	newList   func() client.ObjectList
+	deps      EngineDeps
+	sweeps    sweepStates
 }
 
 func (r *engineReconciler[T]) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
