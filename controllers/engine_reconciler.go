@@ -102,7 +102,7 @@ func (r *engineReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 			r.recorder.Eventf(obj, nil, eventType, outcome.reason, "Check", "%s", outcome.message)
 		}
 	}
-	if outcome.ready == metav1.ConditionTrue {
+	if outcome.ready == metav1.ConditionTrue && built != nil {
 		if sweep := r.sweepOrphans(ctx, obj, built.Engine); sweep > 0 && sweep < next {
 			next = sweep
 		}

@@ -68,7 +68,8 @@ func orphanSweepOf(obj tokensv1.GenericEngine) tokensv1.OrphanSweep {
 // sweepState is what one engine's sweeps remember between passes, in memory: a new manager or
 // leader starts empty, which only delays a verdict (orphans.Decide).
 type sweepState struct {
-	last     time.Time
+	// next is when the next sweep is due (zero: at once).
+	next     time.Time
 	suspects map[string]time.Time
 	// reported is the orphan set the last OrphanTokens event named, so that an unchanged set is
 	// not reported again every sweep.
@@ -120,11 +121,12 @@ func (r *engineReconciler[T]) sweepOrphans(ctx context.Context, obj T, eng engin
 	}
 	st := r.sweeps.get(key)
 	now := r.clock.Now()
-	if due := st.last.Add(r.deps.OrphanSweepInterval); !st.last.IsZero() && now.Before(due) {
-		return due.Sub(now)
+	if now.Before(st.next) {
+		return st.next.Sub(now)
 	}
-	st.last = now // a failed sweep waits for the next interval too: no tight retry loop on an engine
+	// A failed sweep waits for the next interval too: no tight retry loop against an engine.
 	next := jitter(r.deps.OrphanSweepInterval)
+	st.next = now.Add(next)
 	log := logf.FromContext(ctx)
 	ctx, cancel := context.WithTimeout(ctx, r.deps.OrphanSweepTimeout)
 	defer cancel()
