@@ -24,6 +24,7 @@ import (
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/enginefactory"
+	"github.com/tokenops/token-operator/internal/metrics"
 )
 
 // credentialsSecretIndex indexes engine resources by "namespace/name" of their credentials
@@ -37,15 +38,19 @@ const credentialsSecretIndex = "tokens.tokenops.dev/credentials-secret"
 // run on spec and annotation changes, on events of a credentials Secret in the manager's cache
 // (those carrying the managed-by label), and every CheckInterval (±10%) while Ready or
 // RetryInterval while not. Credentials Secrets are not cached, so an unlabelled Secret's change
-// is seen at the next periodic check.
+// is seen at the next periodic check. After a check that finds the engine Ready, the orphan sweep
+// runs when it is due (orphan_sweep.go).
 type engineReconciler[T tokensv1.GenericEngine] struct {
-	client   client.Client
-	clients  *enginefactory.Cache
-	recorder events.EventRecorder
-	clock    clock.PassiveClock
-	newObj   func() T
-	newList  func() client.ObjectList
-	deps     EngineDeps
+	client client.Client
+	// apiReader reads uncached: the orphan sweep's re-check before it reports or revokes.
+	apiReader client.Reader
+	clients   *enginefactory.Cache
+	recorder  events.EventRecorder
+	clock     clock.PassiveClock
+	newObj    func() T
+	newList   func() client.ObjectList
+	deps      EngineDeps
+	sweeps    sweepStates
 }
 
 func (r *engineReconciler[T]) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
@@ -53,6 +58,8 @@ func (r *engineReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.clients.Forget(enginefactory.Key{Kind: obj.EngineKind(), Namespace: req.Namespace, Name: req.Name})
+			r.sweeps.forget(req.NamespacedName)
+			metrics.DefaultOrphanMetrics.Forget(string(obj.EngineKind()), engineMetricName(req.NamespacedName))
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -82,18 +89,23 @@ func (r *engineReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 	status := obj.GetEngineStatus()
 	if !applyOutcome(status, obj.GetGeneration(), desc, outcome, r.clock.Now()) {
 		log.V(1).Info("Checked "+string(obj.EngineKind())+", status unchanged", "ready", outcome.ready, "reason", outcome.reason)
-		return ctrl.Result{RequeueAfter: next}, nil
-	}
-	if err := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
-		return ctrl.Result{}, err
-	}
-	if readyTransition(before.GetEngineStatus(), status) {
-		log.Info("Checked "+string(obj.EngineKind())+", readiness changed", "ready", outcome.ready, "reason", outcome.reason)
-		eventType := corev1.EventTypeNormal
-		if outcome.ready != metav1.ConditionTrue {
-			eventType = corev1.EventTypeWarning
+	} else {
+		if err := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+			return ctrl.Result{}, err
 		}
-		r.recorder.Eventf(obj, nil, eventType, outcome.reason, "Check", "%s", outcome.message)
+		if readyTransition(before.GetEngineStatus(), status) {
+			log.Info("Checked "+string(obj.EngineKind())+", readiness changed", "ready", outcome.ready, "reason", outcome.reason)
+			eventType := corev1.EventTypeNormal
+			if outcome.ready != metav1.ConditionTrue {
+				eventType = corev1.EventTypeWarning
+			}
+			r.recorder.Eventf(obj, nil, eventType, outcome.reason, "Check", "%s", outcome.message)
+		}
+	}
+	if outcome.ready == metav1.ConditionTrue && built != nil {
+		if sweep := r.sweepOrphans(ctx, obj, built.Engine); sweep > 0 && sweep < next {
+			next = sweep
+		}
 	}
 	return ctrl.Result{RequeueAfter: next}, nil
 }
@@ -121,7 +133,7 @@ func setupEngineController[T tokensv1.GenericEngine](mgr ctrl.Manager, name stri
 		return err
 	}
 	r := &engineReconciler[T]{
-		client: mgr.GetClient(), clients: deps.Clients, recorder: mgr.GetEventRecorder("token-operator"),
+		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), clients: deps.Clients, recorder: mgr.GetEventRecorder("token-operator"),
 		clock: deps.Clock, newObj: newObj, newList: newList, deps: deps,
 	}
 	return ctrl.NewControllerManagedBy(mgr).

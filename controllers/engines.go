@@ -35,6 +35,13 @@ type EngineDeps struct {
 	CheckInterval, RetryInterval, CheckTimeout time.Duration
 	// MaxConcurrentReconciles per kind; zero means 4.
 	MaxConcurrentReconciles int
+	// OrphanSweepInterval, OrphanGrace and OrphanSweepTimeout override DefaultOrphanSweepInterval,
+	// DefaultOrphanGrace and DefaultOrphanSweepTimeout when positive (orphan_sweep.go).
+	OrphanSweepInterval, OrphanGrace, OrphanSweepTimeout time.Duration
+	// WatchNamespaces are the namespaces the manager's cache holds token resources of
+	// (--watch-namespaces); empty means all. The orphan sweep judges no token of another
+	// namespace: with no resources in the cache, every token there would look unaccounted.
+	WatchNamespaces []string
 }
 
 func (d EngineDeps) withDefaults() EngineDeps {
@@ -49,6 +56,15 @@ func (d EngineDeps) withDefaults() EngineDeps {
 	}
 	if d.CheckTimeout <= 0 {
 		d.CheckTimeout = DefaultEngineCheckTimeout
+	}
+	if d.OrphanSweepInterval <= 0 {
+		d.OrphanSweepInterval = DefaultOrphanSweepInterval
+	}
+	if d.OrphanGrace <= 0 {
+		d.OrphanGrace = DefaultOrphanGrace
+	}
+	if d.OrphanSweepTimeout <= 0 {
+		d.OrphanSweepTimeout = DefaultOrphanSweepTimeout
 	}
 	if d.MaxConcurrentReconciles <= 0 {
 		d.MaxConcurrentReconciles = defaultEngineWorkers

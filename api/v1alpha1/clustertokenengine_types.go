@@ -19,6 +19,15 @@ type ClusterTokenEngineSpec struct {
 	// for; see docs/policy.md. Omitted: no limits beyond allowedNamespaces.
 	// +optional
 	Policy *EnginePolicy `json:"policy,omitempty"`
+
+	// orphanSweep is what the operator does, about every 10 minutes while the engine is Ready,
+	// with engine tokens in the namespaces this engine serves that carry the operator's name
+	// prefix but that no DatabaseToken or SystemToken accounts for: Report (a metric and a
+	// Warning event), Revoke (also revoke them after a grace period) or Off. Keep Report or Off
+	// when another cluster's operator mints into the same engine. See docs/rotation.md.
+	// +optional
+	// +default="Report"
+	OrphanSweep OrphanSweep `json:"orphanSweep,omitempty"`
 }
 
 // ClusterTokenEngine is a cluster-scoped token engine usable from the namespaces it allows.
@@ -63,6 +72,14 @@ type TokenEngineSpec struct {
 	// for; rules must omit namespaces. See docs/policy.md. Omitted: no limits.
 	// +optional
 	Policy *EnginePolicy `json:"policy,omitempty"`
+
+	// orphanSweep is what the operator does, about every 10 minutes while the engine is Ready,
+	// with engine tokens of this namespace that carry the operator's name prefix but that no
+	// DatabaseToken or SystemToken accounts for: Report (a metric and a Warning event), Revoke
+	// (also revoke them after a grace period) or Off. See docs/rotation.md.
+	// +optional
+	// +default="Report"
+	OrphanSweep OrphanSweep `json:"orphanSweep,omitempty"`
 }
 
 // TokenEngine is a namespaced token engine usable only by tokens in its own namespace.

@@ -186,6 +186,21 @@ type AllowedNamespaces struct {
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 
+// OrphanSweep says what the operator does with engine tokens that carry its name prefix
+// (k8s.<namespace>.<name>.<uid[:8]>.r<revision>) but that no DatabaseToken or SystemToken
+// accounts for (docs/design.md §4, docs/rotation.md "Orphan sweep").
+// +kubebuilder:validation:Enum=Report;Revoke;Off
+type OrphanSweep string
+
+const (
+	// OrphanSweepReport counts orphans in a metric and a Warning event on the engine resource.
+	OrphanSweepReport OrphanSweep = "Report"
+	// OrphanSweepRevoke reports orphans and revokes them once they are past the grace period.
+	OrphanSweepRevoke OrphanSweep = "Revoke"
+	// OrphanSweepOff lists nothing and reports nothing.
+	OrphanSweepOff OrphanSweep = "Off"
+)
+
 // EngineStatus is the observed state of an engine resource.
 type EngineStatus struct {
 	// observedGeneration is the generation the status reflects.

@@ -210,6 +210,7 @@ func setupControllers(ctx context.Context, mgr ctrl.Manager, f *managerFlags) er
 	err := controllers.SetupEngineReconcilers(mgr, controllers.EngineDeps{
 		Clients: clients, ManagerNamespace: f.namespace,
 		CheckInterval: f.engineCheckInterval, RetryInterval: f.engineRetryInterval,
+		WatchNamespaces: cleanNamespaces(f.watchNamespaces),
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the engine reconcilers: %w", err)

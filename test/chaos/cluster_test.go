@@ -166,6 +166,8 @@ func newCluster(t *testing.T) *cluster {
 				AdminTokenSecretRef: tokensv1.SecretKeySelector{Namespace: operatorNamespace, Name: "token-engine-admin", Key: "token"},
 			}},
 			AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: namespaces},
+			// Report, never Revoke: the sweep must not clean up the leaks this test looks for.
+			OrphanSweep: tokensv1.OrphanSweepReport,
 		},
 	}))
 	return c

@@ -21,6 +21,7 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/lifecycle"
+	"github.com/tokenops/token-operator/internal/orphans"
 )
 
 // Rotating tokens: the settings. Every token's overlap is short, so that predecessors
@@ -303,7 +304,7 @@ func (f *fleet) snapshot(ctx context.Context) (figures, []tokensv1.DatabaseToken
 	if err != nil {
 		return g, nil, err
 	}
-	listed, err := f.c.eng.List(ctx, "k8s.")
+	listed, err := f.c.eng.List(ctx, orphans.NamePrefix)
 	if err != nil {
 		return g, nil, err
 	}
@@ -312,18 +313,15 @@ func (f *fleet) snapshot(ctx context.Context) (figures, []tokensv1.DatabaseToken
 	if err != nil {
 		return g, nil, err
 	}
-	accounted := map[string]bool{}
+	// The same accounting as the operator's orphan sweep (internal/orphans), so a leak here is
+	// what the sweep would report.
+	accounted := orphans.Accounted{}
 	for _, d := range append(before, after...) {
-		st := d.Status
-		if st.Current != nil {
-			accounted[st.Current.TokenName] = true
-		}
-		if st.Pending != nil {
-			accounted[st.Pending.TokenName] = true
-		}
-		for _, p := range st.Previous {
-			accounted[p.TokenName] = true
-		}
+		accounted.Add(&d.Status.TokenStatus)
+	}
+	leaked := map[string]bool{}
+	for _, o := range orphans.Unaccounted(listed, accounted, now) {
+		leaked[o.Name] = true
 	}
 	f.mu.Lock()
 	deletedPrefixes := make([]string, 0, len(f.deleted))
@@ -332,8 +330,8 @@ func (f *fleet) snapshot(ctx context.Context) (figures, []tokensv1.DatabaseToken
 	}
 	f.mu.Unlock()
 	for _, ti := range listed {
-		if ti.ExpiresAt != nil && !ti.ExpiresAt.After(now) {
-			continue // expired: the engine refuses it already
+		if orphans.Expired(ti, now) {
+			continue // the engine refuses it already
 		}
 		g.engineTokens++
 		forDeleted := false
@@ -346,9 +344,12 @@ func (f *fleet) snapshot(ctx context.Context) (figures, []tokensv1.DatabaseToken
 		case forDeleted:
 			g.leftForDeleted++
 			g.problems = append(g.problems, "engine token of a deleted resource: "+ti.Name)
-		case !accounted[ti.Name]:
+		case leaked[ti.Name]:
 			g.leaked++
 			g.problems = append(g.problems, "leaked engine token: "+ti.Name)
+		case !accounted.Has(ti.Name): // our prefix but not our name form: the sweep would not see it
+			g.leaked++
+			g.problems = append(g.problems, "engine token with our prefix but not our name form: "+ti.Name)
 		}
 	}
 	live, _ := f.state()
