@@ -40,15 +40,6 @@ const (
 	orphanNamesShown = 5
 )
 
-// Event reasons of the orphan sweep, on the engine resource (docs/troubleshooting.md).
-const (
-	// ReasonOrphanTokens: the engine holds tokens with our name prefix that no token resource
-	// accounts for (Warning; on each change of the set).
-	ReasonOrphanTokens = "OrphanTokens"
-	// ReasonOrphanTokensRevoked: spec.orphanSweep is Revoke and the sweep revoked orphans (Warning).
-	ReasonOrphanTokensRevoked = "OrphanTokensRevoked"
-)
-
 // orphanSweepOf returns an engine resource's spec.orphanSweep; empty (an object written before
 // the field existed, or read without defaulting) means Report.
 func orphanSweepOf(obj tokensv1.GenericEngine) tokensv1.OrphanSweep {
@@ -170,7 +161,7 @@ func (r *engineReconciler[T]) sweepOrphans(ctx context.Context, obj T, eng engin
 	metrics.DefaultOrphanMetrics.Swept(kind, engineMetricName(key), len(left), len(revoked))
 	if len(revoked) > 0 {
 		log.Info("Revoked orphan engine tokens", "tokenNames", revoked)
-		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, ReasonOrphanTokensRevoked, "Revoke",
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, tokensv1.ReasonOrphanTokensRevoked, "Revoke",
 			"Revoked %d orphan engine tokens that no DatabaseToken or SystemToken accounted for (spec.orphanSweep: Revoke): %s",
 			len(revoked), shortList(revoked))
 	}
@@ -194,7 +185,7 @@ func (r *engineReconciler[T]) reportOrphans(ctx context.Context, obj T, st *swee
 	if mode == tokensv1.OrphanSweepRevoke {
 		what = fmt.Sprintf("revoking them failed and is retried at the next sweep: %v", revokeErr)
 	}
-	r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, ReasonOrphanTokens, "Sweep",
+	r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, tokensv1.ReasonOrphanTokens, "Sweep",
 		"%d engine tokens carry this operator's name prefix but no DatabaseToken or SystemToken accounts for them: %s; %s (docs/rotation.md)",
 		len(left), shortList(left), what)
 }

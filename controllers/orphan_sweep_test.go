@@ -151,7 +151,7 @@ func TestOrphanSweepRealEngine(t *testing.T) {
 
 	// Report: counted and named once the grace passed, nothing revoked.
 	g.Eventually(func(g Gomega) {
-		evs := engineEvents(g, cte, controllers.ReasonOrphanTokens)
+		evs := engineEvents(g, cte, tokensv1.ReasonOrphanTokens)
 		g.Expect(evs).NotTo(BeEmpty())
 		msg := evs[len(evs)-1].Note
 		g.Expect(msg).To(HavePrefix("2 engine tokens carry this operator's name prefix"))
@@ -167,16 +167,16 @@ func TestOrphanSweepRealEngine(t *testing.T) {
 		g.Expect(exists(g, admin, n)).To(BeTrue(), "Report revokes nothing: %s", n)
 	}
 	// An unchanged set is not reported again.
-	reported := len(engineEvents(g, cte, controllers.ReasonOrphanTokens))
+	reported := len(engineEvents(g, cte, tokensv1.ReasonOrphanTokens))
 	time.Sleep(5 * sweepDeps.OrphanSweepInterval)
-	g.Expect(engineEvents(g, cte, controllers.ReasonOrphanTokens)).To(HaveLen(reported))
+	g.Expect(engineEvents(g, cte, tokensv1.ReasonOrphanTokens)).To(HaveLen(reported))
 
 	// Revoke: exactly the orphans go.
 	setOrphanSweep(g, cte, tokensv1.OrphanSweepRevoke)
 	g.Eventually(func(g Gomega) {
 		g.Expect(exists(g, admin, gone)).To(BeFalse())
 		g.Expect(exists(g, admin, stray)).To(BeFalse())
-		evs := engineEvents(g, cte, controllers.ReasonOrphanTokensRevoked)
+		evs := engineEvents(g, cte, tokensv1.ReasonOrphanTokensRevoked)
 		g.Expect(evs).To(HaveLen(1))
 		g.Expect(evs[0].Note).To(ContainSubstring("Revoked 2 orphan engine tokens"))
 		v, _ := orphanMetric(g, "token_operator_engine_orphan_tokens_revoked_total", "ClusterTokenEngine", cte.Name)
@@ -233,7 +233,7 @@ func TestOrphanSweepTokenEngineOwnNamespace(t *testing.T) {
 	mintRaw(t, admin, theirs)
 	g.Eventually(func(g Gomega) {
 		g.Expect(exists(g, admin, mine)).To(BeFalse())
-		g.Expect(engineEvents(g, te, controllers.ReasonOrphanTokensRevoked)).To(HaveLen(1))
+		g.Expect(engineEvents(g, te, tokensv1.ReasonOrphanTokensRevoked)).To(HaveLen(1))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Expect(exists(g, admin, theirs)).To(BeTrue(), "another namespace's token is not a TokenEngine's to judge")
 
@@ -247,7 +247,7 @@ func TestOrphanSweepTokenEngineOwnNamespace(t *testing.T) {
 	g.Consistently(func(g Gomega) {
 		g.Expect(exists(g, admin, again)).To(BeTrue())
 	}).WithTimeout(2 * sweepDeps.OrphanGrace).WithPolling(200 * time.Millisecond).Should(Succeed())
-	g.Expect(engineEvents(g, te, controllers.ReasonOrphanTokens)).To(BeEmpty())
+	g.Expect(engineEvents(g, te, tokensv1.ReasonOrphanTokens)).To(BeEmpty())
 }
 
 // On InfluxDB 1.x a token is a user: the sweep drops an orphan user of our form, and never a
@@ -286,7 +286,7 @@ func TestOrphanSweepInfluxDB1Users(t *testing.T) {
 	waitEngine(t, cte, metav1.ConditionTrue, tokensv1.ReasonReachable)
 	g.Eventually(func(g Gomega) {
 		g.Expect(exists(g, admin, orphan)).To(BeFalse())
-		evs := engineEvents(g, cte, controllers.ReasonOrphanTokensRevoked)
+		evs := engineEvents(g, cte, tokensv1.ReasonOrphanTokensRevoked)
 		g.Expect(evs).To(HaveLen(1))
 		g.Expect(evs[0].Note).To(ContainSubstring("Revoked 1 orphan"))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())

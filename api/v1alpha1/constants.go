@@ -161,4 +161,10 @@ const (
 	ReasonMultipleDefaultEngines = "MultipleDefaultEngines"
 	// ReasonNotChecked: the engine's current spec has not been checked yet.
 	ReasonNotChecked = "NotChecked"
+	// ReasonOrphanTokens: the engine holds tokens with our name prefix that no token resource
+	// accounts for (a Warning event on the engine resource, on each change of the set).
+	ReasonOrphanTokens = "OrphanTokens"
+	// ReasonOrphanTokensRevoked: spec.orphanSweep is Revoke and the sweep revoked orphans (a
+	// Warning event on the engine resource).
+	ReasonOrphanTokensRevoked = "OrphanTokensRevoked"
 )
