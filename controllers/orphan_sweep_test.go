@@ -216,7 +216,7 @@ func TestOrphanSweepTokenEngineOwnNamespace(t *testing.T) {
 	admin, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
 	g.Expect(err).NotTo(HaveOccurred())
 	e := startEngineManagerWith(t, sweepDeps, false)
-	e.adminSecret(t, e.ns, "admin", inst.AdminToken, nil)
+	e.adminSecret(t, e.ns, "admin", inst.AdminToken, engineCredentials)
 	te := &tokensv1.TokenEngine{
 		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "own"},
 		Spec: tokensv1.TokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{

@@ -42,7 +42,7 @@ func newResolver(t *testing.T, objs ...client.Object) *Cached {
 	_ = clientgoscheme.AddToScheme(s)
 	_ = tokensv1.AddToScheme(s)
 	admin := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "token-operator", Name: "admin"}, Data: map[string][]byte{"token": []byte("apiv3_x")}}
-	teamAdmin := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "admin"}, Data: map[string][]byte{"token": []byte("apiv3_y")}}
+	teamAdmin := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "admin", Labels: map[string]string{tokensv1.EngineCredentialsLabel: "true"}}, Data: map[string][]byte{"token": []byte("apiv3_y")}}
 	c := fake.NewClientBuilder().WithScheme(s).
 		WithObjects(append(objs, admin, teamAdmin)...).
 		WithStatusSubresource(&tokensv1.ClusterTokenEngine{}, &tokensv1.TokenEngine{}).
