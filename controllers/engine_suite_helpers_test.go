@@ -21,7 +21,6 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/controllers"
-	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
 )
 
@@ -66,8 +65,7 @@ func startEngineManagerWith(t *testing.T, deps controllers.EngineDeps, withToken
 	if err != nil {
 		t.Fatal(err)
 	}
-	clients := enginefactory.NewCache(&enginefactory.Factory{Reader: mgr.GetAPIReader(), ManagerNamespace: ns})
-	deps.Clients, deps.ManagerNamespace = clients, ns
+	deps.ManagerNamespace = ns
 	if deps.CheckInterval == 0 {
 		deps.CheckInterval = time.Second
 	}
@@ -78,18 +76,15 @@ func startEngineManagerWith(t *testing.T, deps controllers.EngineDeps, withToken
 		deps.CheckTimeout = 5 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := engineref.IndexDefaultEngines(ctx, mgr.GetFieldIndexer()); err != nil {
-		t.Fatal(err)
-	}
-	if err := controllers.SetupEngineReconcilers(mgr, deps); err != nil {
-		t.Fatal(err)
-	}
-	resolver := &engineref.Cached{Reader: mgr.GetClient(), Clients: clients}
+	var tokens *controllers.TokenDeps
 	if withTokens {
-		if err := controllers.SetupTokenReconcilers(mgr, controllers.TokenDeps{Resolver: resolver}); err != nil {
-			t.Fatal(err)
-		}
+		tokens = &controllers.TokenDeps{}
 	}
+	r, err := controllers.Setup(ctx, mgr, &deps, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolver := r.(*engineref.Cached)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -72,11 +72,12 @@ func (d EngineDeps) withDefaults() EngineDeps {
 	return d
 }
 
-// SetupEngineReconcilers registers the ClusterTokenEngine and TokenEngine reconcilers with mgr.
-func SetupEngineReconcilers(mgr ctrl.Manager, deps EngineDeps) error {
+// setupEngineReconcilers registers the ClusterTokenEngine and TokenEngine reconcilers with mgr
+// (through Setup).
+func setupEngineReconcilers(mgr ctrl.Manager, deps EngineDeps) error {
 	deps = deps.withDefaults()
-	if err := (&ClusterTokenEngineReconciler{}).SetupWithManager(mgr, deps); err != nil {
+	if err := setupClusterTokenEngines(mgr, deps); err != nil {
 		return err
 	}
-	return (&TokenEngineReconciler{}).SetupWithManager(mgr, deps)
+	return setupTokenEngines(mgr, deps)
 }

@@ -54,7 +54,7 @@ func startLeaderManager(t *testing.T, ns string, deps controllers.TokenDeps) *ru
 		t.Fatal(err)
 	}
 	deps.LeaderElection = true
-	if err := controllers.SetupTokenReconcilers(mgr, deps); err != nil {
+	if _, err := controllers.Setup(context.Background(), mgr, nil, &deps); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -164,7 +164,7 @@ func startManagerWith(t testing.TB, ns string, deps controllers.TokenDeps, wrap 
 	if deps.PendingGrace == 0 {
 		deps.PendingGrace = time.Second
 	}
-	if err := controllers.SetupTokenReconcilers(mgr, deps); err != nil {
+	if _, err := controllers.Setup(context.Background(), mgr, nil, &deps); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -39,7 +39,7 @@ type TokenDeps struct {
 	// VerifyInterval overrides lifecycle.DefaultVerifyInterval when positive.
 	VerifyInterval time.Duration
 
-	leaderSince func() time.Time // set by SetupTokenReconcilers with LeaderElection
+	leaderSince func() time.Time // set by setupTokenReconcilers with LeaderElection
 }
 
 func (d TokenDeps) withDefaults() TokenDeps {
@@ -55,10 +55,10 @@ func (d TokenDeps) withDefaults() TokenDeps {
 // Rollout restarts patch the pod template of the workloads a token names; nothing else is read.
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=patch
 
-// SetupTokenReconcilers registers the DatabaseToken and SystemToken reconcilers with mgr. The
-// manager's cache must hold only Secrets labelled app.kubernetes.io/managed-by=token-operator
+// setupTokenReconcilers registers the DatabaseToken and SystemToken reconcilers with mgr
+// (through Setup). The manager's cache must hold only Secrets labelled app.kubernetes.io/managed-by=token-operator
 // (the reconcilers read other Secrets uncached, and only to refuse to overwrite them).
-func SetupTokenReconcilers(mgr ctrl.Manager, deps TokenDeps) error {
+func setupTokenReconcilers(mgr ctrl.Manager, deps TokenDeps) error {
 	if deps.LeaderElection {
 		term := &leaderTerm{clock: deps.withDefaults().Clock}
 		if err := mgr.Add(term); err != nil {

@@ -20,8 +20,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/tokenops/token-operator/controllers"
-	"github.com/tokenops/token-operator/internal/enginefactory"
-	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/metrics"
 	"github.com/tokenops/token-operator/internal/scheme"
 )
@@ -200,28 +198,18 @@ func cleanNamespaces(in []string) []string {
 	return out
 }
 
-// setupControllers wires the engine reconcilers, the resolver and the token reconcilers around
-// one client cache, so that an engine check refreshes the client tokens use.
+// setupControllers wires the engine and token reconcilers from the flags (controllers.Setup).
 func setupControllers(ctx context.Context, mgr ctrl.Manager, f *managerFlags) error {
-	clients := enginefactory.NewCache(&enginefactory.Factory{Reader: mgr.GetAPIReader(), ManagerNamespace: f.namespace})
-	if err := engineref.IndexDefaultEngines(ctx, mgr.GetFieldIndexer()); err != nil {
-		return err
-	}
-	err := controllers.SetupEngineReconcilers(mgr, controllers.EngineDeps{
-		Clients: clients, ManagerNamespace: f.namespace,
-		CheckInterval: f.engineCheckInterval, RetryInterval: f.engineRetryInterval,
+	_, err := controllers.Setup(ctx, mgr, &controllers.EngineDeps{
+		ManagerNamespace: f.namespace,
+		CheckInterval:    f.engineCheckInterval, RetryInterval: f.engineRetryInterval,
 		WatchNamespaces: cleanNamespaces(f.watchNamespaces),
-	})
-	if err != nil {
-		return fmt.Errorf("setting up the engine reconcilers: %w", err)
-	}
-	err = controllers.SetupTokenReconcilers(mgr, controllers.TokenDeps{
-		Resolver:                &engineref.Cached{Reader: mgr.GetClient(), Clients: clients},
+	}, &controllers.TokenDeps{
 		MaxConcurrentReconciles: f.maxConcurrent,
 		LeaderElection:          f.leaderElect,
 	})
 	if err != nil {
-		return fmt.Errorf("setting up the token reconcilers: %w", err)
+		return fmt.Errorf("setting up the controllers: %w", err)
 	}
 	return nil
 }
