@@ -43,20 +43,21 @@ type Cache struct {
 // NewCache returns an empty Cache over f.
 func NewCache(f *Factory) *Cache { return &Cache{Factory: f, entries: map[Key]entry{}} }
 
-// Refresh reads obj's credentials Secret and returns the cached client when neither obj's
-// generation nor the Secret changed, else builds and caches a new one. The engine reconciler
-// calls it on every check; on error the entry is dropped, so stale credentials are not reused.
+// Refresh returns the cached client when neither obj's generation nor its credentials Secret
+// changed, else builds and caches a new one. The engine reconciler calls it on every check: the
+// Secret's resourceVersion is read first (metadata only), so an unchanged engine costs one small
+// read and builds nothing. On error the entry is dropped, so stale credentials are not reused.
 func (c *Cache) Refresh(ctx context.Context, obj tokensv1.GenericEngine) (*Built, error) {
 	key := KeyOf(obj)
+	if version, err := c.Factory.SecretVersion(ctx, obj); err == nil {
+		if old := c.lookup(key, obj, version); old != nil {
+			return old, nil
+		}
+	} // else Build reads the Secret again and says what is wrong with it
 	b, err := c.Factory.Build(ctx, obj)
 	if err != nil {
 		c.Forget(key)
 		return nil, err
-	}
-	// Building is cheap; what the cache saves is the old client's pooled connections, so an
-	// unchanged engine keeps its old client and the new one is dropped before first use.
-	if old := c.lookup(key, obj, b.SecretVersion); old != nil {
-		return old, nil
 	}
 	c.store(key, obj, b)
 	return b, nil

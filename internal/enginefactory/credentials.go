@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
@@ -31,6 +32,21 @@ func SecretKey(obj tokensv1.GenericEngine, refNamespace, name, managerNamespace 
 		ns = managerNamespace
 	}
 	return types.NamespacedName{Namespace: ns, Name: name}
+}
+
+// SecretVersion is the resourceVersion of obj's credentials Secret, read uncached as metadata
+// only: what Cache.Refresh compares before building anything.
+func (f *Factory) SecretVersion(ctx context.Context, obj tokensv1.GenericEngine) (string, error) {
+	d := Describe(obj, f.ManagerNamespace)
+	if d.Secret.Name == "" {
+		return "", fmt.Errorf("%s %s names no credentials Secret", obj.EngineKind(), obj.GetName())
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := f.Reader.Get(ctx, d.Secret, m); err != nil {
+		return "", err
+	}
+	return m.ResourceVersion, nil
 }
 
 func (f *Factory) readKey(ctx context.Context, obj tokensv1.GenericEngine, refNamespace, name, key string) (credential, error) {
