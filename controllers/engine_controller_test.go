@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/controllers"
+	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
 )
@@ -351,8 +351,7 @@ func authorizeStatus(base, token, db, action string) int {
 }
 
 func resolveReason(err error) string {
-	var re *engineref.Error
-	if errors.As(err, &re) {
+	if re, ok := engine.AsUnusable(err); ok {
 		return re.Reason
 	}
 	return ""

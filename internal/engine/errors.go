@@ -24,11 +24,15 @@ const (
 	NotFound
 	// Unauthorized means the engine refused our credentials: a condition on the engine resource.
 	Unauthorized
+	// Unusable means the engine resource cannot serve the request now: it does not exist, is not
+	// Ready, does not permit the namespace or the request, or its credentials are missing.
+	// Reason is the token's condition reason; the token retries later (internal/engineref).
+	Unusable
 )
 
 var kindNames = map[Kind]string{
 	Transient: "Transient", Permanent: "Permanent", Pending: "Pending",
-	Conflict: "Conflict", NotFound: "NotFound", Unauthorized: "Unauthorized",
+	Conflict: "Conflict", NotFound: "NotFound", Unauthorized: "Unauthorized", Unusable: "Unusable",
 }
 
 // String returns the kind's CamelCase name.
@@ -75,6 +79,22 @@ func NotFoundErrorf(format string, args ...any) *Error { return newError(NotFoun
 // UnauthorizedErrorf returns an Unauthorized error.
 func UnauthorizedErrorf(format string, args ...any) *Error {
 	return newError(Unauthorized, format, args...)
+}
+
+// UnusableErrorf returns an Unusable error with the condition reason.
+func UnusableErrorf(reason, format string, args ...any) *Error {
+	e := newError(Unusable, format, args...)
+	e.Reason = reason
+	return e
+}
+
+// AsUnusable returns err's *Error when it is Unusable.
+func AsUnusable(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.Kind == Unusable {
+		return e, true
+	}
+	return nil, false
 }
 
 // PendingErrorf returns a Pending error asking the caller to retry after d.

@@ -4,7 +4,6 @@ package engineref
 
 import (
 	"context"
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -56,18 +55,11 @@ type Resolver interface {
 	ResolveForRevocation(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (*Resolved, error)
 }
 
-// Error says why a token cannot use an engine; Reason is a condition reason from the API package
-// (ReasonEngineNotFound, ReasonEngineNotReady, ReasonNotPermitted, ReasonCredentialsNotFound, ...).
-type Error struct {
-	Reason  string
-	Message string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Reason, e.Message) }
-
-// Errorf returns an *Error with the given condition reason.
-func Errorf(reason, format string, args ...any) *Error {
-	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
+// Errorf returns the error a resolution fails with: an engine.Error of kind Unusable whose
+// Reason is a condition reason from the API package (ReasonEngineNotFound, ReasonEngineNotReady,
+// ReasonNotPermitted, ReasonCredentialsNotFound, ...).
+func Errorf(reason, format string, args ...any) *engine.Error {
+	return engine.UnusableErrorf(reason, format, args...)
 }
 
 // Static resolves every reference to one engine. Tests use it with the fake engine.

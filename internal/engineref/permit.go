@@ -11,6 +11,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
 )
 
 // PermitsByName decides the matchNames rule: true when a pattern (`*` globs, path.Match syntax)
@@ -43,7 +44,7 @@ func describeRule(a *tokensv1.AllowedNamespaces) string {
 }
 
 // notPermitted is the error for a namespace an engine does not serve.
-func notPermitted(obj tokensv1.GenericEngine, namespace, rule string) *Error {
+func notPermitted(obj tokensv1.GenericEngine, namespace, rule string) *engine.Error {
 	return Errorf(tokensv1.ReasonNotPermitted,
 		"%s %s does not allow namespace %s (%s): add the namespace to the engine's allowedNamespaces, or set spec.engineRef to an engine this namespace may use",
 		obj.EngineKind(), obj.GetName(), namespace, rule)
@@ -51,7 +52,7 @@ func notPermitted(obj tokensv1.GenericEngine, namespace, rule string) *Error {
 
 // ServesNoNamespace is the error for a ClusterTokenEngine whose allowedNamespaces is omitted or
 // empty: such an engine serves no namespace (secure by default; see docs/security.md).
-func ServesNoNamespace(obj tokensv1.GenericEngine, namespace string) *Error {
+func ServesNoNamespace(obj tokensv1.GenericEngine, namespace string) *engine.Error {
 	return Errorf(tokensv1.ReasonNotPermitted,
 		"%s %s serves no namespace: its spec.allowedNamespaces is not set, so namespace %s may not use it; "+
 			"a cluster admin sets allowedNamespaces (matchNames [%s], a label selector, or matchNames [\"*\"] for every namespace), "+

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/engine"
 )
 
 func TestPermitsByName(t *testing.T) {
@@ -103,7 +104,7 @@ func TestReadiness(t *testing.T) {
 }
 
 func reasonOf(err error) string {
-	if e, ok := err.(*Error); ok {
+	if e, ok := engine.AsUnusable(err); ok {
 		return e.Reason
 	}
 	return ""

@@ -31,7 +31,7 @@ const wildcard = "*"
 
 // Evaluate applies a policy to a request from namespace (with labels nsLabels): the first rule
 // whose namespaces match decides. It returns nil when the request is permitted, and otherwise an
-// *Error with reason NotPermitted whose message names the rule. A nil policy permits everything.
+// Unusable engine.Error with reason NotPermitted whose message names the rule. A nil policy permits everything.
 func Evaluate(policy *tokensv1.EnginePolicy, namespace string, nsLabels map[string]string, req Request) error {
 	if policy == nil || len(policy.Rules) == 0 {
 		return nil

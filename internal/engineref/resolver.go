@@ -44,7 +44,7 @@ type Cached struct {
 
 var _ Resolver = (*Cached)(nil)
 
-// Resolve implements Resolver. Errors are *Error (a condition for the token) or, for failures
+// Resolve implements Resolver. Errors are Unusable engine.Errors (a condition for the token) or, for failures
 // to read the cache or a Secret, plain errors the caller retries with backoff. allowedNamespaces
 // and the policy are decided before readiness: a refusal is about the spec, not the engine's
 // health, and must not wait for it.
@@ -116,7 +116,7 @@ func (r *Cached) find(ctx context.Context, namespace string, ref *tokensv1.Engin
 	return obj, nil
 }
 
-func notFound(kind tokensv1.EngineKind, key types.NamespacedName) *Error {
+func notFound(kind tokensv1.EngineKind, key types.NamespacedName) *engine.Error {
 	if kind == tokensv1.TokenEngineKind {
 		return Errorf(tokensv1.ReasonEngineNotFound,
 			"TokenEngine %s does not exist in namespace %s (a TokenEngine serves only tokens in its own namespace): create it, or fix spec.engineRef",
@@ -201,7 +201,7 @@ func (r *Cached) applyPolicy(ctx context.Context, obj tokensv1.GenericEngine, ns
 		}
 	}
 	err := Evaluate(policy, ns.name, lbls, req)
-	var denied *Error
+	var denied *engine.Error
 	if errors.As(err, &denied) {
 		return Errorf(denied.Reason, "%s %s: %s", obj.EngineKind(), qualifiedName(obj), denied.Message)
 	}

@@ -199,8 +199,7 @@ func (s *scope[T]) engineOf(ctx context.Context, id *tokensv1.EngineIdentity) (*
 		}
 	}
 	resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), &tokensv1.EngineReference{Kind: id.Kind, Name: id.Name})
-	var refErr *engineref.Error
-	if errors.As(err, &refErr) {
+	if refErr, ok := engine.AsUnusable(err); ok {
 		return nil, engineref.Errorf(refErr.Reason, "the engine that minted it, %s %q: %s", id.Kind, id.Name, refErr.Message)
 	}
 	if err != nil {
@@ -233,8 +232,7 @@ func (s *scope[T]) revoke(ctx context.Context, t tokenRef) error {
 // revocationFailed maps a failed revocation of t: an engine that cannot be resolved is reported
 // like an unusable engine, an engine error by engineFailure, naming the engine that failed.
 func (s *scope[T]) tokenEngineFailure(ctx context.Context, op string, t tokenRef, err error) (ctrl.Result, error) {
-	var refErr *engineref.Error
-	if errors.As(err, &refErr) {
+	if refErr, ok := engine.AsUnusable(err); ok {
 		return s.unusableEngine(refErr), nil
 	}
 	if eng, rerr := s.engineOf(ctx, t.Engine); rerr == nil && eng != s.engine {

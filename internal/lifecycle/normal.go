@@ -15,7 +15,6 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
-	"github.com/tokenops/token-operator/internal/engineref"
 )
 
 // SystemTokenEngines names the engine types that can mint SystemTokens, for the Unsupported message.
@@ -177,8 +176,8 @@ func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error)
 		s.engine = resolved
 		return ctrl.Result{}, false, nil
 	}
-	var refErr *engineref.Error
-	if !errors.As(err, &refErr) {
+	refErr, ok := engine.AsUnusable(err)
+	if !ok {
 		return ctrl.Result{}, true, err
 	}
 	if refErr.Reason == tokensv1.ReasonNotPermitted && !s.deleting() && s.hasLiveTokens() {
@@ -210,7 +209,7 @@ func (s *scope[T]) recordEngine() {
 
 // unusableEngine reports an engine the pass cannot use (not found, not ready, not permitted,
 // no credentials) and retries later.
-func (s *scope[T]) unusableEngine(refErr *engineref.Error) ctrl.Result {
+func (s *scope[T]) unusableEngine(refErr *engine.Error) ctrl.Result {
 	msg := refErr.Message
 	if s.deleting() {
 		msg += fmt.Sprintf("; the token cannot be revoked until the engine is back. To release the %s without revoking, annotate it %s=true",
@@ -357,8 +356,8 @@ func (s *scope[T]) revokeDuePrevious(ctx context.Context) error {
 // the record is kept and retried after EngineRetryInterval (revokeAt moves), while the live
 // token and its engine carry on.
 func (s *scope[T]) previousElsewhereFailed(p *tokensv1.TokenRecord, err error) {
-	var refErr *engineref.Error
-	gone := errors.As(err, &refErr) && refErr.Reason == tokensv1.ReasonEngineNotFound
+	refErr, unusable := engine.AsUnusable(err)
+	gone := unusable && refErr.Reason == tokensv1.ReasonEngineNotFound
 	msg := fmt.Sprintf("Revoking predecessor %q failed: %v; retried every %s while the live token keeps working.",
 		p.TokenName, err, EngineRetryInterval)
 	if gone {
@@ -366,7 +365,7 @@ func (s *scope[T]) previousElsewhereFailed(p *tokensv1.TokenRecord, err error) {
 			s.r.Kind.Name, tokensv1.SkipRevocationAnnotation)
 	}
 	reason := tokensv1.ReasonRevocationFailed
-	if refErr != nil {
+	if unusable {
 		reason = refErr.Reason
 	}
 	if s.setCondition(tokensv1.ConditionRevocationFailed, metav1.ConditionTrue, reason, msg) {
@@ -378,8 +377,8 @@ func (s *scope[T]) previousElsewhereFailed(p *tokensv1.TokenRecord, err error) {
 // engineGone reports whether the engine resource id names no longer exists.
 func (s *scope[T]) engineGone(ctx context.Context, id *tokensv1.EngineIdentity) bool {
 	_, err := s.engineOf(ctx, id)
-	var refErr *engineref.Error
-	return errors.As(err, &refErr) && refErr.Reason == tokensv1.ReasonEngineNotFound
+	refErr, ok := engine.AsUnusable(err)
+	return ok && refErr.Reason == tokensv1.ReasonEngineNotFound
 }
 
 // abandonPending gives up a pending mint whose plaintext is lost (docs/design.md §3, restart without a

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,7 +74,7 @@ func (s *scope[T]) liveTokens() []tokenRef {
 // tokens, and Ready=False NotPermitted with a Warning event. Should the engine permit the spec
 // again, the next pass mints a new token as if for the first time; an expired resource stays
 // expired (its current record is kept, as liveTokenNames explains).
-func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Error) (ctrl.Result, bool, error) {
+func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engine.Error) (ctrl.Result, bool, error) {
 	if s.liveTokenStillPermitted(ctx) {
 		// Only the spec asks for too much: refuse the change, keep the token that works.
 		c := s.status.Current
@@ -87,8 +86,8 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engineref.Err
 	names := tokenNamesOf(refs)
 	resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
 	if err != nil {
-		var refErr *engineref.Error
-		if !errors.As(err, &refErr) {
+		refErr, ok := engine.AsUnusable(err)
+		if !ok {
 			return ctrl.Result{}, true, err
 		}
 		msg := fmt.Sprintf("%s; its tokens %s cannot be revoked until the engine is usable: %s",
