@@ -17,6 +17,7 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/influxdb1"
 	"github.com/tokenops/token-operator/internal/engine/influxdb1/influxdb1test"
 	"github.com/tokenops/token-operator/internal/engine/influxdb2/influxdb2test"
+	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/testutil"
 )
@@ -131,7 +132,7 @@ func TestInfluxDB1DatabaseToken(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	ns := newNamespace(t)
 	startManager(t, ns, controllers.TokenDeps{Resolver: &engineref.Static{Resolved: engineref.Resolved{
-		Engine: recordingV1{c}, Kind: tokensv1.ClusterTokenEngineKind, Name: "v1", Type: tokensv1.EngineTypeInfluxDB1, URL: srv.URL,
+		Engine: recordingV1{c}, Kind: tokensv1.ClusterTokenEngineKind, Name: "v1", Description: enginefactory.Description{Type: tokensv1.EngineTypeInfluxDB1, WorkloadURL: srv.URL},
 	}}})
 	k := databaseTokenKind
 	obj := k.new("telegraf-writer", ns, testutil.ExpiresAfter("720h"), testutil.WithSecretName("telegraf-influx"))

@@ -18,6 +18,7 @@ import (
 	"github.com/tokenops/token-operator/controllers"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/fake"
+	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/testutil"
 )
@@ -61,8 +62,7 @@ var (
 // fakeEngine is a fake engine the token reconcilers resolve every reference to.
 func fakeResolver(fe *fake.Engine, systemTokens bool) *engineref.Static {
 	return &engineref.Static{Resolved: engineref.Resolved{
-		Engine: recording{fe}, Kind: tokensv1.ClusterTokenEngineKind, Name: "fake", Type: "influxdb3",
-		URL: engineURL, SupportsSystemTokens: systemTokens,
+		Engine: recording{fe}, Kind: tokensv1.ClusterTokenEngineKind, Name: "fake", Description: enginefactory.Description{Type: "influxdb3", WorkloadURL: engineURL, SupportsSystemTokens: systemTokens},
 	}}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 	"github.com/tokenops/token-operator/internal/engine/influxdb3"
+	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/testutil"
 	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
@@ -30,8 +31,7 @@ func withRealEngine(t *testing.T) (string, *tokenenginetest.Instance) {
 	}
 	ns := newNamespace(t)
 	startManager(t, ns, controllers.TokenDeps{Resolver: &engineref.Static{Resolved: engineref.Resolved{
-		Engine: recording{client}, Kind: tokensv1.ClusterTokenEngineKind, Name: "default", Type: "influxdb3",
-		URL: inst.URL, SupportsSystemTokens: true,
+		Engine: recording{client}, Kind: tokensv1.ClusterTokenEngineKind, Name: "default", Description: enginefactory.Description{Type: "influxdb3", WorkloadURL: inst.URL, SupportsSystemTokens: true},
 	}}})
 	return ns, inst
 }

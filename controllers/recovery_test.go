@@ -24,6 +24,7 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/fake"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 	"github.com/tokenops/token-operator/internal/engine/influxdb3"
+	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/lifecycle"
 	"github.com/tokenops/token-operator/internal/testutil"
@@ -183,8 +184,7 @@ func TestRealEngineRotatingTokenRecoversAfterDowntime(t *testing.T) {
 	eng, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
 	g.Expect(err).NotTo(HaveOccurred())
 	deps := controllers.TokenDeps{Resolver: &engineref.Static{Resolved: engineref.Resolved{
-		Engine: recording{eng}, Kind: tokensv1.ClusterTokenEngineKind, Name: "default", Type: "influxdb3",
-		URL: inst.URL, SupportsSystemTokens: true,
+		Engine: recording{eng}, Kind: tokensv1.ClusterTokenEngineKind, Name: "default", Description: enginefactory.Description{Type: "influxdb3", WorkloadURL: inst.URL, SupportsSystemTokens: true},
 	}}}
 	ns := newNamespace(t)
 	mgr := startManager(t, ns, deps)

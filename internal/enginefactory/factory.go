@@ -21,16 +21,11 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/influxdb3"
 )
 
-// Built is an engine client together with what the controllers say about it.
+// Built is an engine client with its Description.
 type Built struct {
+	Description
 	// Engine is the adapter client.
 	Engine engine.Engine
-	// Type is the union member: one of the tokensv1.EngineType* constants.
-	Type string
-	// URL is the address workloads use to reach the database (offered to templates as .EngineURL).
-	URL string
-	// SupportsSystemTokens is false for engines without InfluxDB 3's system tokens.
-	SupportsSystemTokens bool
 	// SecretVersion is the resourceVersion of the credentials Secret the client was built from.
 	SecretVersion string
 }
@@ -47,93 +42,144 @@ type Factory struct {
 	HTTP httpapi.Config
 }
 
+// engineType is one member of the engine union: where it sits in the spec, what it says without
+// building anything (Describe), and how its client is built (Build). Every engine type is one
+// entry of engineTypes, so the two can never disagree.
+type engineType struct {
+	// Type is the tokensv1.EngineType* constant.
+	Type string
+	// SystemTokens is true where the engine has InfluxDB 3's system tokens.
+	SystemTokens bool
+	// member returns what the spec sets for this type, ok false when it sets another.
+	member func(*tokensv1.EngineSpec) (m member, ok bool)
+	// build makes the client from the member's HTTP settings and credentials; the credential
+	// returned is the one the client was built from (for its Secret version and messages).
+	build func(ctx context.Context, f *Factory, obj tokensv1.GenericEngine, cfg httpapi.Config, m member) (engine.Engine, credential, error)
+}
+
+// member is what one union member of an engine spec says.
+type member struct {
+	URL string
+	// WorkloadURL is Cloud Dedicated's dataURL (describe uses URL for the other types).
+	WorkloadURL string
+	TLS         *tokensv1.TLSConfig
+	// SecretNamespace and SecretName locate the credentials Secret (see SecretKey).
+	SecretNamespace, SecretName string
+	// spec is the typed member, for build.
+	spec any
+}
+
+var engineTypes = []engineType{
+	{Type: tokensv1.EngineTypeInfluxDB3, SystemTokens: true,
+		member: func(s *tokensv1.EngineSpec) (member, bool) {
+			if s.InfluxDB3 == nil {
+				return member{}, false
+			}
+			ref := s.InfluxDB3.AdminTokenSecretRef
+			return member{URL: string(s.InfluxDB3.URL), TLS: s.InfluxDB3.TLS, SecretNamespace: ref.Namespace, SecretName: ref.Name, spec: s.InfluxDB3}, true
+		},
+		build: func(ctx context.Context, f *Factory, obj tokensv1.GenericEngine, cfg httpapi.Config, m member) (engine.Engine, credential, error) {
+			ref := m.spec.(*tokensv1.InfluxDB3Engine).AdminTokenSecretRef
+			cred, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, ref.Key)
+			if err != nil {
+				return nil, cred, err
+			}
+			// A trailing newline from `--from-file` is not part of the token; tokens hold no whitespace.
+			c, err := influxdb3.New(cfg, engine.Plaintext(strings.TrimSpace(cred.value)))
+			return c, cred, asBuildError(err, cred.where)
+		}},
+	{Type: tokensv1.EngineTypeInfluxDB2,
+		member: func(s *tokensv1.EngineSpec) (member, bool) {
+			if s.InfluxDB2 == nil {
+				return member{}, false
+			}
+			ref := s.InfluxDB2.TokenSecretRef
+			return member{URL: string(s.InfluxDB2.URL), TLS: s.InfluxDB2.TLS, SecretNamespace: ref.Namespace, SecretName: ref.Name, spec: s.InfluxDB2}, true
+		},
+		build: func(ctx context.Context, f *Factory, obj tokensv1.GenericEngine, cfg httpapi.Config, m member) (engine.Engine, credential, error) {
+			s := m.spec.(*tokensv1.InfluxDB2Engine)
+			cred, err := f.readKey(ctx, obj, s.TokenSecretRef.Namespace, s.TokenSecretRef.Name, s.TokenSecretRef.Key)
+			if err != nil {
+				return nil, cred, err
+			}
+			c, err := influxdb2.New(influxdb2.Config{Config: cfg, Org: s.Org, Token: engine.Plaintext(strings.TrimSpace(cred.value))})
+			return c, cred, asBuildError(err, cred.where)
+		}},
+	// Cloud Dedicated: the client talks to the Management API; workloads reach the cluster at
+	// dataURL, which is what templates get as .EngineURL (empty when not set).
+	{Type: tokensv1.EngineTypeCloudDedicated,
+		member: func(s *tokensv1.EngineSpec) (member, bool) {
+			if s.CloudDedicated == nil {
+				return member{}, false
+			}
+			ref := s.CloudDedicated.ManagementTokenSecretRef
+			return member{URL: string(s.CloudDedicated.URL), WorkloadURL: string(s.CloudDedicated.DataURL), TLS: s.CloudDedicated.TLS,
+				SecretNamespace: ref.Namespace, SecretName: ref.Name, spec: s.CloudDedicated}, true
+		},
+		build: func(ctx context.Context, f *Factory, obj tokensv1.GenericEngine, cfg httpapi.Config, m member) (engine.Engine, credential, error) {
+			s := m.spec.(*tokensv1.CloudDedicatedEngine)
+			ref := s.ManagementTokenSecretRef
+			cred, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, ref.Key)
+			if err != nil {
+				return nil, cred, err
+			}
+			c, err := clouddedicated.New(clouddedicated.Config{Config: cfg, AccountID: s.AccountID, ClusterID: s.ClusterID,
+				ManagementToken: engine.Plaintext(strings.TrimSpace(cred.value))})
+			return c, cred, asBuildError(err, cred.where)
+		}},
+	// InfluxDB 1.x: the admin username and password from one Secret.
+	{Type: tokensv1.EngineTypeInfluxDB1,
+		member: func(s *tokensv1.EngineSpec) (member, bool) {
+			if s.InfluxDB1 == nil {
+				return member{}, false
+			}
+			ref := s.InfluxDB1.CredentialsSecretRef
+			return member{URL: string(s.InfluxDB1.URL), TLS: s.InfluxDB1.TLS, SecretNamespace: ref.Namespace, SecretName: ref.Name, spec: s.InfluxDB1}, true
+		},
+		build: func(ctx context.Context, f *Factory, obj tokensv1.GenericEngine, cfg httpapi.Config, m member) (engine.Engine, credential, error) {
+			ref := m.spec.(*tokensv1.InfluxDB1Engine).CredentialsSecretRef
+			creds, err := f.readKeys(ctx, obj, ref.Namespace, ref.Name, cmp.Or(ref.UsernameKey, "username"), cmp.Or(ref.PasswordKey, "password"))
+			if err != nil {
+				return nil, credential{}, err
+			}
+			user, pass := creds[0], creds[1]
+			c, err := influxdb1.New(influxdb1.Config{Config: cfg, Username: strings.TrimSpace(user.value),
+				Password: engine.Plaintext(strings.TrimSpace(pass.value))})
+			if engine.IsUnauthorized(err) {
+				return nil, pass, engine.UnauthorizedErrorf("the admin username or password in %s is empty: put an InfluxDB 1.x admin user's credentials there", pass.where).
+					WithReason(tokensv1.ReasonUnauthorized)
+			}
+			return c, pass, asBuildError(err, pass.where)
+		}},
+}
+
+// typeOf finds the member obj's spec sets.
+func typeOf(spec *tokensv1.EngineSpec) (engineType, member, bool) {
+	for _, t := range engineTypes {
+		if m, ok := t.member(spec); ok {
+			return t, m, true
+		}
+	}
+	return engineType{}, member{}, false
+}
+
 // Build returns a client for obj. Errors are *engine.Error with Reason set to a condition reason:
 // CredentialsNotFound, InvalidConfig or Unauthorized (permanent until the spec or Secret changes),
 // or a transient error when the Secret could not be read.
 func (f *Factory) Build(ctx context.Context, obj tokensv1.GenericEngine) (*Built, error) {
-	spec := obj.GetEngineSpec()
-	switch {
-	case spec.InfluxDB3 != nil:
-		return f.influxDB3(ctx, obj, spec.InfluxDB3)
-	case spec.InfluxDB2 != nil:
-		return f.influxDB2(ctx, obj, spec.InfluxDB2)
-	case spec.CloudDedicated != nil:
-		return f.cloudDedicated(ctx, obj, spec.CloudDedicated)
-	case spec.InfluxDB1 != nil:
-		return f.influxDB1(ctx, obj, spec.InfluxDB1)
+	t, m, ok := typeOf(obj.GetEngineSpec())
+	if !ok {
+		return nil, invalidConfig("the spec sets no engine: set exactly one of influxdb3, influxdb2, cloudDedicated or influxdb1")
 	}
-	return nil, invalidConfig("the spec sets no engine: set exactly one of influxdb3, influxdb2, cloudDedicated or influxdb1")
-}
-
-// tokenEngine validates the TLS settings and reads the one credential of an engine
-// authenticated by a single token.
-func (f *Factory) tokenEngine(ctx context.Context, obj tokensv1.GenericEngine, url string, t *tokensv1.TLSConfig, ref tokensv1.SecretKeySelector) (httpapi.Config, credential, error) {
-	cfg, err := f.httpConfig(url, t)
-	if err != nil {
-		return cfg, credential{}, err
-	}
-	cred, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, ref.Key)
-	return cfg, cred, err
-}
-
-func (f *Factory) influxDB3(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.InfluxDB3Engine) (*Built, error) {
-	cfg, cred, err := f.tokenEngine(ctx, obj, string(s.URL), s.TLS, s.AdminTokenSecretRef)
+	cfg, err := f.httpConfig(m.URL, m.TLS)
 	if err != nil {
 		return nil, err
 	}
-	// A trailing newline from `--from-file` is not part of the token; tokens hold no whitespace.
-	c, err := influxdb3.New(cfg, engine.Plaintext(strings.TrimSpace(cred.value)))
-	return built(c, err, cred, tokensv1.EngineTypeInfluxDB3, string(s.URL))
-}
-
-func (f *Factory) influxDB2(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.InfluxDB2Engine) (*Built, error) {
-	cfg, cred, err := f.tokenEngine(ctx, obj, string(s.URL), s.TLS, s.TokenSecretRef)
+	c, cred, err := t.build(ctx, f, obj, cfg, m)
 	if err != nil {
 		return nil, err
 	}
-	c, err := influxdb2.New(influxdb2.Config{Config: cfg, Org: s.Org, Token: engine.Plaintext(strings.TrimSpace(cred.value))})
-	return built(c, err, cred, tokensv1.EngineTypeInfluxDB2, string(s.URL))
-}
-
-// cloudDedicated builds a Management API client; workloads reach the cluster at dataURL, which
-// is what templates get as .EngineURL (empty when not set).
-func (f *Factory) cloudDedicated(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.CloudDedicatedEngine) (*Built, error) {
-	cfg, cred, err := f.tokenEngine(ctx, obj, string(s.URL), s.TLS, s.ManagementTokenSecretRef)
-	if err != nil {
-		return nil, err
-	}
-	c, err := clouddedicated.New(clouddedicated.Config{Config: cfg, AccountID: s.AccountID, ClusterID: s.ClusterID,
-		ManagementToken: engine.Plaintext(strings.TrimSpace(cred.value))})
-	return built(c, err, cred, tokensv1.EngineTypeCloudDedicated, string(s.DataURL))
-}
-
-// influxDB1 reads the admin username and password from one Secret.
-func (f *Factory) influxDB1(ctx context.Context, obj tokensv1.GenericEngine, s *tokensv1.InfluxDB1Engine) (*Built, error) {
-	cfg, err := f.httpConfig(string(s.URL), s.TLS)
-	if err != nil {
-		return nil, err
-	}
-	ref := s.CredentialsSecretRef
-	creds, err := f.readKeys(ctx, obj, ref.Namespace, ref.Name, cmp.Or(ref.UsernameKey, "username"), cmp.Or(ref.PasswordKey, "password"))
-	if err != nil {
-		return nil, err
-	}
-	user, pass := creds[0], creds[1]
-	c, err := influxdb1.New(influxdb1.Config{Config: cfg, Username: strings.TrimSpace(user.value),
-		Password: engine.Plaintext(strings.TrimSpace(pass.value))})
-	if engine.IsUnauthorized(err) {
-		return nil, engine.UnauthorizedErrorf("the admin username or password in %s is empty: put an InfluxDB 1.x admin user's credentials there", pass.where).
-			WithReason(tokensv1.ReasonUnauthorized)
-	}
-	return built(c, err, pass, tokensv1.EngineTypeInfluxDB1, string(s.URL))
-}
-
-// built wraps an adapter constructor's outcome. Only InfluxDB 3 has system tokens.
-func built(e engine.Engine, err error, cred credential, typ, url string) (*Built, error) {
-	if err != nil {
-		return nil, asBuildError(err, cred.where)
-	}
-	return &Built{Engine: e, Type: typ, URL: url, SupportsSystemTokens: typ == tokensv1.EngineTypeInfluxDB3, SecretVersion: cred.version}, nil
+	return &Built{Description: describe(t, m, obj, f.ManagerNamespace), Engine: c, SecretVersion: cred.version}, nil
 }
 
 // httpConfig validates the TLS settings up front, so that a bad CA bundle is reported as such
@@ -156,6 +202,9 @@ func (f *Factory) httpConfig(url string, t *tokensv1.TLSConfig) (httpapi.Config,
 
 // asBuildError gives an adapter constructor's error a condition reason.
 func asBuildError(err error, where string) error {
+	if err == nil {
+		return nil
+	}
 	switch engine.KindOf(err) {
 	case engine.Unauthorized:
 		return engine.UnauthorizedErrorf("the admin token in %s is empty: put the engine's admin token there", where).
@@ -177,32 +226,30 @@ type Description struct {
 	Type string
 	// URL is the engine's API URL.
 	URL string
+	// WorkloadURL is the address workloads use to reach the database (offered to templates as
+	// .EngineURL): the API URL, or Cloud Dedicated's dataURL (empty when not set).
+	WorkloadURL string
 	// Secret is the credentials Secret, resolved as SecretKey does; empty Name when no member is set.
 	Secret types.NamespacedName
+	// SupportsSystemTokens is false for engines without InfluxDB 3's system tokens.
+	SupportsSystemTokens bool
 }
 
 // Describe returns obj's Description; managerNamespace is where a ClusterTokenEngine's Secret
 // reference points when it names no namespace.
 func Describe(obj tokensv1.GenericEngine, managerNamespace string) Description {
-	spec := obj.GetEngineSpec()
-	var d Description
-	var refNS, refName string
-	switch {
-	case spec.InfluxDB3 != nil:
-		d.Type, d.URL = tokensv1.EngineTypeInfluxDB3, string(spec.InfluxDB3.URL)
-		refNS, refName = spec.InfluxDB3.AdminTokenSecretRef.Namespace, spec.InfluxDB3.AdminTokenSecretRef.Name
-	case spec.InfluxDB2 != nil:
-		d.Type, d.URL = tokensv1.EngineTypeInfluxDB2, string(spec.InfluxDB2.URL)
-		refNS, refName = spec.InfluxDB2.TokenSecretRef.Namespace, spec.InfluxDB2.TokenSecretRef.Name
-	case spec.CloudDedicated != nil:
-		d.Type, d.URL = tokensv1.EngineTypeCloudDedicated, string(spec.CloudDedicated.URL)
-		refNS, refName = spec.CloudDedicated.ManagementTokenSecretRef.Namespace, spec.CloudDedicated.ManagementTokenSecretRef.Name
-	case spec.InfluxDB1 != nil:
-		d.Type, d.URL = tokensv1.EngineTypeInfluxDB1, string(spec.InfluxDB1.URL)
-		refNS, refName = spec.InfluxDB1.CredentialsSecretRef.Namespace, spec.InfluxDB1.CredentialsSecretRef.Name
-	default:
-		return d
+	t, m, ok := typeOf(obj.GetEngineSpec())
+	if !ok {
+		return Description{}
 	}
-	d.Secret = SecretKey(obj, refNS, refName, managerNamespace)
-	return d
+	return describe(t, m, obj, managerNamespace)
+}
+
+func describe(t engineType, m member, obj tokensv1.GenericEngine, managerNamespace string) Description {
+	workloads := m.URL
+	if t.Type == tokensv1.EngineTypeCloudDedicated {
+		workloads = m.WorkloadURL
+	}
+	return Description{Type: t.Type, URL: m.URL, WorkloadURL: workloads, SupportsSystemTokens: t.SystemTokens,
+		Secret: SecretKey(obj, m.SecretNamespace, m.SecretName, managerNamespace)}
 }

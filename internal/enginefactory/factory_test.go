@@ -224,8 +224,8 @@ func TestBuild(t *testing.T) {
 			if b.Engine == nil || b.Type != tt.wantType || b.SupportsSystemTokens != (tt.wantType == tokensv1.EngineTypeInfluxDB3) || b.SecretVersion == "" {
 				t.Errorf("Built = %+v", b)
 			}
-			if tt.wantURL != "" && b.URL != tt.wantURL {
-				t.Errorf("URL = %q, want %q", b.URL, tt.wantURL)
+			if tt.wantURL != "" && b.WorkloadURL != tt.wantURL {
+				t.Errorf("WorkloadURL = %q, want %q", b.WorkloadURL, tt.wantURL)
 			}
 		})
 	}
@@ -241,14 +241,15 @@ func TestDescribe(t *testing.T) {
 		want Description
 	}{
 		{withSpec(tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{URL: "http://a", AdminTokenSecretRef: ref}}),
-			Description{"influxdb3", "http://a", types.NamespacedName{Namespace: managerNS, Name: "s"}}},
+			Description{Type: "influxdb3", URL: "http://a", WorkloadURL: "http://a", Secret: types.NamespacedName{Namespace: managerNS, Name: "s"}, SupportsSystemTokens: true}},
 		{withSpec(tokensv1.EngineSpec{InfluxDB2: &tokensv1.InfluxDB2Engine{URL: "http://b", TokenSecretRef: tokensv1.SecretKeySelector{Name: "s", Namespace: "x"}}}),
-			Description{"influxdb2", "http://b", types.NamespacedName{Namespace: "x", Name: "s"}}},
-		{withSpec(tokensv1.EngineSpec{CloudDedicated: &tokensv1.CloudDedicatedEngine{URL: "https://c", ManagementTokenSecretRef: ref}}),
-			Description{"cloudDedicated", "https://c", types.NamespacedName{Namespace: managerNS, Name: "s"}}},
+			Description{Type: "influxdb2", URL: "http://b", WorkloadURL: "http://b", Secret: types.NamespacedName{Namespace: "x", Name: "s"}}},
+		{withSpec(tokensv1.EngineSpec{CloudDedicated: &tokensv1.CloudDedicatedEngine{URL: "https://c", DataURL: "https://data.c", ManagementTokenSecretRef: ref}}),
+			Description{Type: "cloudDedicated", URL: "https://c", WorkloadURL: "https://data.c", Secret: types.NamespacedName{Namespace: managerNS, Name: "s"}}},
 		{withSpec(tokensv1.EngineSpec{InfluxDB1: &tokensv1.InfluxDB1Engine{URL: "http://d", CredentialsSecretRef: tokensv1.InfluxDB1Credentials{Name: "s"}}}),
-			Description{"influxdb1", "http://d", types.NamespacedName{Namespace: managerNS, Name: "s"}}},
-		{namespacedEngine(), Description{"influxdb3", "https://engine.team-a:8181", types.NamespacedName{Namespace: "team-a", Name: "admin"}}},
+			Description{Type: "influxdb1", URL: "http://d", WorkloadURL: "http://d", Secret: types.NamespacedName{Namespace: managerNS, Name: "s"}}},
+		{namespacedEngine(), Description{Type: "influxdb3", URL: "https://engine.team-a:8181", WorkloadURL: "https://engine.team-a:8181",
+			Secret: types.NamespacedName{Namespace: "team-a", Name: "admin"}, SupportsSystemTokens: true}},
 		{withSpec(tokensv1.EngineSpec{}), Description{}},
 	}
 	for _, tt := range tests {

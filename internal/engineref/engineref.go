@@ -9,23 +9,19 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/enginefactory"
 )
 
-// Resolved is an engine a token may use.
+// Resolved is an engine a token may use: the engine resource, its Description and its client.
 type Resolved struct {
+	enginefactory.Description
 	// Engine is the adapter client, built from the engine resource and its credentials Secret.
 	Engine engine.Engine
-	// Kind and Name identify the engine resource (for events, metrics and status messages).
+	// Kind, Name and UID identify the engine resource (for events, metrics, status messages and
+	// the engine a token records; UID is empty for engineref.Static).
 	Kind tokensv1.EngineKind
 	Name string
-	// UID is the engine resource's UID (empty for engineref.Static).
-	UID types.UID
-	// Type is the configured engine member: influxdb3, influxdb2, cloudDedicated or influxdb1.
-	Type string
-	// URL is the address workloads use to reach the database, offered to secret.extraKeys as .EngineURL.
-	URL string
-	// SupportsSystemTokens is false for engines without InfluxDB 3's system tokens.
-	SupportsSystemTokens bool
+	UID  types.UID
 }
 
 // Identity is what a token minted in this engine records, so it is revoked here later

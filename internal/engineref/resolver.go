@@ -85,8 +85,7 @@ func (r *Cached) ready(ctx context.Context, obj tokensv1.GenericEngine) (*Resolv
 		return nil, err
 	}
 	return &Resolved{
-		Engine: built.Engine, Kind: obj.EngineKind(), Name: obj.GetName(), UID: obj.GetUID(),
-		Type: built.Type, URL: built.URL, SupportsSystemTokens: built.SupportsSystemTokens,
+		Description: built.Description, Engine: built.Engine, Kind: obj.EngineKind(), Name: obj.GetName(), UID: obj.GetUID(),
 	}, nil
 }
 

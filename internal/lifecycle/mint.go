@@ -36,7 +36,7 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 	rev := s.status.Revision + 1
 	name := TokenName(s.obj.GetNamespace(), s.obj.GetName(), s.obj.GetUID(), rev)
 	dbs := engine.Databases(s.perms)
-	data := TemplateData{EngineURL: s.engine.URL, Databases: dbs, TokenName: name, Namespace: s.obj.GetNamespace(), Name: s.obj.GetName()}
+	data := TemplateData{EngineURL: s.engine.WorkloadURL, Databases: dbs, TokenName: name, Namespace: s.obj.GetNamespace(), Name: s.obj.GetName()}
 	if len(dbs) > 0 {
 		data.Database = dbs[0]
 	}
