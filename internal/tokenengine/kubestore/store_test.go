@@ -53,4 +53,3 @@ func TestKubernetesStoreContract(t *testing.T) {
 		},
 	})
 }
-

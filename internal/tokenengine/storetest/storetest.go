@@ -179,7 +179,9 @@ func Run(t *testing.T, f Factory) {
 		if ok != 1 {
 			t.Fatalf("%d creates of one name succeeded, want exactly 1", ok)
 		}
-		eventually(t, func() bool { return a.ByName("race") != nil && b.ByName("race") != nil && a.ByName("race").Digest == b.ByName("race").Digest })
+		eventually(t, func() bool {
+			return a.ByName("race") != nil && b.ByName("race") != nil && a.ByName("race").Digest == b.ByName("race").Digest
+		})
 	})
 	t.Run("UpdateConflictsAcrossPeers", func(t *testing.T) {
 		a := open(t, f)
