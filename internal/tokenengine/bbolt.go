@@ -140,6 +140,15 @@ func (s *BoltStore) Delete(rs ...*Record) error {
 	return nil
 }
 
+// DeleteName implements Store.
+func (s *BoltStore) DeleteName(name string) error {
+	r := s.ByName(name)
+	if r == nil {
+		return ErrNotFound
+	}
+	return s.Delete(r)
+}
+
 // PutRaw writes records as they are, ids included, bypassing name checks, in one transaction
 // and raises the id sequence past them: for migrations and benchmark seeding.
 func (s *BoltStore) PutRaw(rs ...*Record) error {

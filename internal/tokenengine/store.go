@@ -27,6 +27,10 @@ type Store interface {
 	// Delete removes the given records; records already gone are skipped. It is not atomic
 	// across records on every store.
 	Delete(rs ...*Record) error
+	// DeleteName removes the token called name, whatever version of it exists, even one this
+	// replica has not seen yet: a revoke sent right after a mint on another replica must not be
+	// answered 404 while the token lives. It returns ErrNotFound when no token has that name.
+	DeleteName(name string) error
 	// ByDigest returns the record whose token has digest d, or nil.
 	ByDigest(d Digest) *Record
 	// ByName returns the record called name, or nil.

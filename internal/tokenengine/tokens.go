@@ -93,11 +93,10 @@ func (t *tokens) delete(name string) error {
 	}
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
-	r := t.store.ByName(name)
-	if r == nil {
-		return ErrNotFound
-	}
-	if err := t.store.Delete(r); err != nil {
+	switch err := t.store.DeleteName(name); {
+	case errors.Is(err, ErrNotFound):
+		return err
+	case err != nil:
 		return fmt.Errorf("deleting token: %w", err)
 	}
 	return nil

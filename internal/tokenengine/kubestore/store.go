@@ -364,6 +364,40 @@ func (s *Store) Delete(rs ...*tokenengine.Record) error {
 	return nil
 }
 
+// DeleteName implements tokenengine.Store: the object named for the token is deleted whatever
+// its UID, because this replica's index may not have seen it yet.
+func (s *Store) DeleteName(name string) error {
+	ctx, cancel := s.writeCtx()
+	defer cancel()
+	key := client.ObjectKey{Namespace: s.cfg.Namespace, Name: ObjectName(name)}
+	for range 3 {
+		// The UID is read first so that the deletion can be remembered until the watch confirms
+		// it; a conflict means the token was re-created in between, and that one goes too.
+		obj := &storev1.EngineToken{}
+		if err := s.client.Get(ctx, key, obj); err != nil {
+			if apierrors.IsNotFound(err) {
+				return tokenengine.ErrNotFound
+			}
+			return fmt.Errorf("reading EngineToken: %w", err)
+		}
+		err := s.client.Delete(ctx, obj, client.Preconditions{UID: &obj.UID})
+		switch {
+		case apierrors.IsConflict(err):
+			continue
+		case apierrors.IsNotFound(err):
+			return tokenengine.ErrNotFound
+		case err != nil:
+			return fmt.Errorf("deleting EngineToken: %w", err)
+		}
+		s.mu.Lock()
+		s.deleted[obj.UID] = struct{}{}
+		s.dropLocked(name, obj.UID)
+		s.mu.Unlock()
+		return nil
+	}
+	return fmt.Errorf("deleting EngineToken %s: %w", key.Name, tokenengine.ErrConflict)
+}
+
 // PutRaw creates or replaces records as they are, ids included: for migrations.
 func (s *Store) PutRaw(ctx context.Context, r *tokenengine.Record) (created bool, err error) {
 	obj := toObject(r, s.cfg.Namespace)

@@ -127,11 +127,18 @@ func Run(t *testing.T, f Factory) {
 		}
 		same(t, s.ByName("c"), c)
 		must(t, s.Delete(ra))
+		if err := s.DeleteName("a"); !errors.Is(err, tokenengine.ErrNotFound) {
+			t.Fatalf("DeleteName of a deleted token: %v, want ErrNotFound", err)
+		}
+		must(t, s.DeleteName("c"))
+		if s.ByName("c") != nil || s.ByDigest(c.Digest) != nil {
+			t.Fatal("DeleteName left the token readable")
+		}
 		// The name is free again.
 		must(t, s.Create(rec("a")))
 		if f.Reopen != nil {
 			s = f.Reopen(t, s)
-			if s.ByName("b") != nil || s.ByName("a") == nil || s.ByName("c") == nil {
+			if s.ByName("b") != nil || s.ByName("a") == nil || s.ByName("c") != nil {
 				t.Fatalf("after reopen: %v", names(s))
 			}
 		}
@@ -148,6 +155,15 @@ func Run(t *testing.T, f Factory) {
 		same(t, b.ByName("shared"), r)
 		must(t, b.Delete(b.ByName("shared")))
 		eventually(t, func() bool { return a.ByDigest(r.Digest) == nil && a.ByName("shared") == nil })
+		// A revoke through the peer right after the mint works even before its watch saw the
+		// token: never a 404 for a live token.
+		y := rec("y")
+		must(t, a.Create(y))
+		must(t, b.DeleteName("y"))
+		eventually(t, func() bool { return a.ByDigest(y.Digest) == nil && b.ByDigest(y.Digest) == nil })
+		if err := b.DeleteName("y"); !errors.Is(err, tokenengine.ErrNotFound) {
+			t.Fatalf("second DeleteName: %v, want ErrNotFound", err)
+		}
 		// A name taken on one peer is refused on the other, even before its watch saw it.
 		must(t, a.Create(rec("x")))
 		if err := b.Create(rec("x")); !errors.Is(err, tokenengine.ErrNameExists) {
