@@ -297,4 +297,3 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	i := int(q*float64(len(s))+0.999999) - 1
 	return s[max(0, min(i, len(s)-1))]
 }
-
