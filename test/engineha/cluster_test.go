@@ -35,6 +35,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -60,7 +61,7 @@ type proc struct {
 	log  *testenv.Buffer
 }
 
-func startProc(t *testing.T, bin string, args ...string) *proc {
+func startProc(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{done: make(chan struct{}), log: &testenv.Buffer{}}
 	p.cmd = exec.Command(bin, args...)
@@ -89,7 +90,7 @@ type replica struct {
 
 // ha is the system under test.
 type ha struct {
-	t        *testing.T
+	t        testing.TB
 	env      *envtest.Environment
 	k8s      client.Client
 	admin    string
@@ -99,12 +100,13 @@ type ha struct {
 	// args start one more replica (its --listen is appended).
 	args []string
 	bin  string
+	cfg  *rest.Config
 }
 
 // newHA starts the control plane (fixed certificates, so that a restarted kube-apiserver keeps
 // its CA and port), a namespace, an engine user limited to EngineTokens there by the same rules
 // as the chart's engine Role, a CA and serving certificate, and n replicas.
-func newHA(t *testing.T, n int) *ha {
+func newHA(t testing.TB, n int) *ha {
 	t.Helper()
 	bin := testenv.OperatorBinary(t)
 	env, err := testenv.New(true)
@@ -117,7 +119,7 @@ func newHA(t *testing.T, n int) *ha {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	h := &ha{t: t, env: env, k8s: testenv.Client(t, cfg), bin: bin}
+	h := &ha{t: t, env: env, k8s: testenv.Client(t, cfg), bin: bin, cfg: cfg}
 	ctx := context.Background()
 	must(t, h.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: engineNamespace}}))
 	must(t, h.k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "token-engine", Namespace: engineNamespace}, Rules: EngineRules}))
@@ -255,7 +257,7 @@ func (h *ha) restartAPIServer(during func()) {
 }
 
 // writeCA writes a CA and a serving certificate for 127.0.0.1 signed by it, as the chart does.
-func writeCA(t *testing.T, dir string) (caPEM []byte, certFile, keyFile string) {
+func writeCA(t testing.TB, dir string) (caPEM []byte, certFile, keyFile string) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	must(t, err)
@@ -283,7 +285,7 @@ func writeCA(t *testing.T, dir string) (caPEM []byte, certFile, keyFile string) 
 	return caPEM, certFile, keyFile
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ type tokenSet struct {
 	unknown map[int]bool
 }
 
-func (h *ha) tokenSet(t *testing.T, prefix string, n int) *tokenSet {
+func (h *ha) tokenSet(t testing.TB, prefix string, n int) *tokenSet {
 	t.Helper()
 	s := &tokenSet{live: map[int]bool{}, revoked: map[int]bool{}, unknown: map[int]bool{}}
 	for i := range 3 * n {

@@ -56,7 +56,7 @@ func (h *ha) others(r *replica) []*replica {
 
 // timeUntil polls each replica until it answers want for token and returns how long each took
 // from now; it fails after 10 s (a correctness bound, far above the promise).
-func (h *ha) timeUntil(t *testing.T, rs []*replica, token string, want int) []time.Duration {
+func (h *ha) timeUntil(t testing.TB, rs []*replica, token string, want int) []time.Duration {
 	t.Helper()
 	start := time.Now()
 	out := make([]time.Duration, len(rs))
