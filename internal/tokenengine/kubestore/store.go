@@ -169,18 +169,23 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ready implements tokenengine.Store: nil once synced and while the watch is open or has been
-// down for at most MaxWatchGap.
+// Ready implements tokenengine.Store (see readiness).
 func (s *Store) Ready() error {
-	if !s.reg.HasSynced() {
-		return errors.New("the token store has not listed its EngineTokens yet")
-	}
 	s.watchMu.Lock()
-	defer s.watchMu.Unlock()
-	if s.watching == 0 {
-		if gap := s.cfg.Clock.Since(s.downSince); gap > s.cfg.MaxWatchGap {
-			return fmt.Errorf("the EngineToken watch has been down for %s (more than %s)", gap.Round(time.Millisecond), s.cfg.MaxWatchGap)
-		}
+	watching, downSince := s.watching > 0, s.downSince
+	s.watchMu.Unlock()
+	return readiness(s.reg.HasSynced(), watching, s.cfg.Clock.Since(downSince), s.cfg.MaxWatchGap)
+}
+
+// readiness decides whether a replica may answer: only after its first list was applied, and
+// only while a watch is open or has been down for at most maxGap (docs/token-engine.md,
+// "Replicas"). Pure, table-tested (TestReadiness).
+func readiness(synced, watching bool, down, maxGap time.Duration) error {
+	switch {
+	case !synced:
+		return errors.New("the token store has not listed its EngineTokens yet")
+	case !watching && down > maxGap:
+		return fmt.Errorf("the EngineToken watch has been down for %s (more than %s)", down.Round(time.Millisecond), maxGap)
 	}
 	return nil
 }
