@@ -70,4 +70,3 @@ func TestStoreNotReadyFailsClosed(t *testing.T) {
 		}
 	}
 }
-
