@@ -1,21 +1,72 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tokenops/token-operator/internal/tokenengine"
+	"github.com/tokenops/token-operator/internal/tokenengine/kubestore"
 )
+
+// Values of --store (docs/token-engine.md, "Stores").
+const (
+	storeBbolt      = "bbolt"
+	storeKubernetes = "kubernetes"
+)
+
+// serviceAccountNamespaceFile is where a pod finds its own namespace.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// kubeStoreFlags are the flags of the kubernetes store, shared by `engine` and `engine migrate`.
+type kubeStoreFlags struct {
+	kubeconfig  string
+	namespace   string
+	maxWatchGap time.Duration
+}
+
+func (k *kubeStoreFlags) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&k.kubeconfig, "kubeconfig", "", "kubeconfig for --store=kubernetes; default: $KUBECONFIG, the in-cluster config, or ~/.kube/config")
+	f.StringVar(&k.namespace, "namespace", "", "namespace of the EngineTokens for --store=kubernetes; default: $POD_NAMESPACE, then the pod's own namespace")
+	f.DurationVar(&k.maxWatchGap, "store-max-watch-gap", kubestore.DefaultMaxWatchGap,
+		"with --store=kubernetes: how long the EngineToken watch may be broken before the engine answers 503 and is not ready")
+}
+
+// open opens the kubernetes store and waits for its first list.
+func (k *kubeStoreFlags) open(ctx context.Context, logger *slog.Logger) (*kubestore.Store, error) {
+	ns := k.namespace
+	if ns == "" {
+		ns = os.Getenv("POD_NAMESPACE")
+	}
+	if ns == "" {
+		if b, err := os.ReadFile(serviceAccountNamespaceFile); err == nil {
+			ns = strings.TrimSpace(string(b))
+		}
+	}
+	if ns == "" {
+		return nil, fmt.Errorf("--store=%s needs --namespace (or $POD_NAMESPACE)", storeKubernetes)
+	}
+	cfg, err := restConfig(k.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubestore.New(ctx, kubestore.Config{RestConfig: cfg, Namespace: ns, MaxWatchGap: k.maxWatchGap, Logger: logger})
+}
 
 func newEngineCommand() *cobra.Command {
 	var (
 		sc        tokenengine.ServeConfig
 		logFormat string
+		store     string
+		kube      kubeStoreFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "engine",
@@ -30,6 +81,18 @@ func newEngineCommand() *cobra.Command {
 			// SIGTERM is how Kubernetes stops the pod; Serve drains requests and closes the store.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			switch store {
+			case storeBbolt:
+			case storeKubernetes:
+				ks, err := kube.open(ctx, logger)
+				if err != nil {
+					logger.Error("Token engine stopped", "err", err)
+					return err
+				}
+				sc.Store = ks
+			default:
+				return fmt.Errorf("--store must be %s or %s, got %q", storeBbolt, storeKubernetes, store)
+			}
 			if err := tokenengine.Serve(ctx, sc); err != nil {
 				logger.Error("Token engine stopped", "err", err)
 				return err
@@ -39,15 +102,18 @@ func newEngineCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&sc.Listen, "listen", ":8181", "TCP address to serve the token API on")
-	f.StringVar(&sc.DataDir, "data-dir", "/var/lib/token-engine", "directory for the token store (one bbolt file)")
+	f.StringVar(&store, "store", storeBbolt, "where tokens are kept: bbolt (one file in --data-dir, one replica) or kubernetes (EngineToken objects, any number of replicas)")
+	f.StringVar(&sc.DataDir, "data-dir", "/var/lib/token-engine", "directory for the bbolt token store")
 	f.StringVar(&sc.AdminTokenFile, "admin-token-file", "", `admin token file in InfluxDB 3's format {"token":"apiv3_…"}; the operator token is set from it at start`)
-	f.StringVar(&sc.TLSCertFile, "tls-cert-file", "", "TLS certificate file; serves HTTPS together with --tls-key-file")
+	f.StringVar(&sc.TLSCertFile, "tls-cert-file", "", "TLS certificate file; serves HTTPS together with --tls-key-file; re-read when it changes")
 	f.StringVar(&sc.TLSKeyFile, "tls-key-file", "", "TLS private key file")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.BoolVar(&sc.EnableUnauthenticatedAdminBootstrap, "enable-unauthenticated-admin-bootstrap", false,
 		"allow POST /api/v3/configure/token/admin without a token while no operator token exists")
 	f.DurationVar(&sc.ExpiredRetention, "expired-token-retention", tokenengine.DefaultExpiredRetention,
 		"how long expired tokens stay listed in system.tokens before they are deleted")
+	kube.bind(cmd)
+	cmd.AddCommand(newEngineMigrateCommand())
 	return cmd
 }
 

@@ -43,8 +43,8 @@ func (e *Engine) applyAdminTokenFile(path string) error {
 		t := time.UnixMilli(*f.ExpiryMillis).UTC()
 		expiry = &t
 	}
-	d := digestOf(f.Token)
-	if cur := e.tokens.byNameLocked(AdminTokenName); cur != nil && cur.Digest == d && equalTime(cur.Expiry, expiry) {
+	d := DigestOf(f.Token)
+	if cur := e.tokens.byName(AdminTokenName); cur != nil && cur.Digest == d && equalTime(cur.Expiry, expiry) {
 		return nil
 	}
 	if _, err := e.tokens.setAdminDigest(d, expiry, nil); err != nil {

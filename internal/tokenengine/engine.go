@@ -3,6 +3,7 @@ package tokenengine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -22,7 +23,9 @@ const (
 
 // Config configures an Engine.
 type Config struct {
-	// DataDir holds the bbolt file; it is created when missing.
+	// Store holds the tokens; nil means the bbolt file in DataDir. The engine closes it.
+	Store Store
+	// DataDir holds the bbolt file when Store is nil; it is created when missing.
 	DataDir string
 	// AdminTokenFile is a file in InfluxDB 3's admin token file format
 	// ({"token":"apiv3_…","name":…,"expiry_millis":…}); when set, the operator token is made to
@@ -46,16 +49,16 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 	tokens  *tokens
-	store   *store
+	store   Store
 	metrics *metrics
 	handler http.Handler
 	ready   atomic.Bool
 }
 
-// Open opens (or creates) the store in cfg.DataDir, loads the index and applies the admin token
-// file. The caller must Close the engine.
+// Open opens (or creates) the bbolt store in cfg.DataDir unless cfg.Store is set, and applies the
+// admin token file. The caller must Close the engine.
 func Open(cfg Config) (*Engine, error) {
-	if cfg.DataDir == "" {
+	if cfg.Store == nil && cfg.DataDir == "" {
 		return nil, errors.New("a data directory is required")
 	}
 	if cfg.Clock == nil {
@@ -70,26 +73,25 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.PurgeInterval <= 0 {
 		cfg.PurgeInterval = DefaultPurgeInterval
 	}
-	st, err := openStore(cfg.DataDir)
-	if err != nil {
-		return nil, err
+	st := cfg.Store
+	if st == nil {
+		var err error
+		if st, err = OpenBoltStore(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
-	t, err := newTokens(st, cfg.Clock)
-	if err != nil {
-		_ = st.close()
-		return nil, err
-	}
+	t := newTokens(st, cfg.Clock)
 	e := &Engine{cfg: cfg, log: cfg.Logger, tokens: t, store: st, metrics: newMetrics(t)}
 	if cfg.AdminTokenFile != "" {
 		if err := e.applyAdminTokenFile(cfg.AdminTokenFile); err != nil {
-			_ = st.close()
+			_ = st.Close()
 			return nil, err
 		}
 	}
 	e.handler = e.routes()
 	e.ready.Store(true)
 	live, expired := t.counts()
-	e.log.Info("Opened token store", "dataDir", cfg.DataDir, "liveTokens", live, "expiredTokens", expired)
+	e.log.Info("Opened token store", "store", fmt.Sprintf("%T", st), "liveTokens", live, "expiredTokens", expired)
 	return e, nil
 }
 
@@ -99,7 +101,7 @@ func (e *Engine) Handler() http.Handler { return e.handler }
 // Close stops answering readiness and closes the store.
 func (e *Engine) Close() error {
 	e.ready.Store(false)
-	return e.store.close()
+	return e.store.Close()
 }
 
 // PurgeExpired deletes tokens expired for longer than the retention period now.

@@ -146,7 +146,7 @@ func (e *Engine) tokenRows(q *tokenQuery) [][]byte {
 }
 
 // columnValues renders a record as system.tokens columns; nil is SQL NULL and num marks numbers.
-func columnValues(r *record) (map[string]*string, map[string]bool) {
+func columnValues(r *Record) (map[string]*string, map[string]bool) {
 	str := func(s string) *string { return &s }
 	u := func(p *uint64) *string {
 		if p == nil {
@@ -157,7 +157,7 @@ func columnValues(r *record) (map[string]*string, map[string]bool) {
 	vals := map[string]*string{
 		"token_id":            str(strconv.FormatUint(r.ID, 10)),
 		"name":                str(r.Name),
-		"hash":                str(r.Digest.hex()[:hashPrefixLen]),
+		"hash":                str(r.Digest.Hex()[:hashPrefixLen]),
 		"created_at":          str(r.CreatedAt.UTC().Format(TimeFormat)),
 		"description":         nil,
 		"created_by_token_id": u(r.CreatedByTokenID),

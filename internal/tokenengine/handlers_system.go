@@ -40,9 +40,10 @@ func (e *Engine) handleLivez(w http.ResponseWriter, _ *http.Request) {
 	writeText(w, http.StatusOK, "ok")
 }
 
-// handleReadyz is the unauthenticated readiness probe: ready while the store is open.
+// handleReadyz is the unauthenticated readiness probe: ready while the store is open and its
+// reads are current. The reason is logged by the store, not told to anyone who asks.
 func (e *Engine) handleReadyz(w http.ResponseWriter, _ *http.Request) {
-	if !e.ready.Load() {
+	if !e.ready.Load() || e.store.Ready() != nil {
 		writeText(w, http.StatusServiceUnavailable, "not ready")
 		return
 	}

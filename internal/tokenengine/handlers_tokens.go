@@ -22,8 +22,8 @@ type TokenObject struct {
 	Expiry    *string `json:"expiry"`
 }
 
-func tokenObject(r *record, tok string) TokenObject {
-	o := TokenObject{ID: r.ID, Name: r.Name, Token: tok, Hash: r.Digest.hex(), CreatedAt: r.CreatedAt.UTC().Format(TimeFormat)}
+func tokenObject(r *Record, tok string) TokenObject {
+	o := TokenObject{ID: r.ID, Name: r.Name, Token: tok, Hash: r.Digest.Hex(), CreatedAt: r.CreatedAt.UTC().Format(TimeFormat)}
 	if r.Expiry != nil {
 		s := r.Expiry.UTC().Format(TimeFormat)
 		o.Expiry = &s
@@ -33,7 +33,7 @@ func tokenObject(r *record, tok string) TokenObject {
 
 // authenticate answers 400 for a malformed Authorization header and 401 for a missing, unknown
 // or expired token, as the real server does, and returns the caller's record otherwise.
-func (e *Engine) authenticate(w http.ResponseWriter, r *http.Request) *record {
+func (e *Engine) authenticate(w http.ResponseWriter, r *http.Request) *Record {
 	tok, res := tokenFromHeader(r.Header.Get("Authorization"))
 	switch res {
 	case credMalformed:
@@ -51,7 +51,7 @@ func (e *Engine) authenticate(w http.ResponseWriter, r *http.Request) *record {
 }
 
 // requireAdmin authenticates and then answers 403 unless the caller holds an admin token.
-func (e *Engine) requireAdmin(w http.ResponseWriter, r *http.Request) *record {
+func (e *Engine) requireAdmin(w http.ResponseWriter, r *http.Request) *Record {
 	rec := e.authenticate(w, r)
 	if rec != nil && !rec.Admin {
 		writeJSONError(w, http.StatusForbidden, msgForbidden)
@@ -120,7 +120,7 @@ func (e *Engine) handleCreateNamedAdmin(w http.ResponseWriter, r *http.Request) 
 func (e *Engine) respondCreated(w http.ResponseWriter, n newRecord) {
 	rec, tok, err := e.tokens.create(n)
 	switch {
-	case errors.Is(err, errNameExists):
+	case errors.Is(err, ErrNameExists):
 		writeText(w, http.StatusConflict, "token name already exists, "+n.name)
 		return
 	case err != nil:
@@ -137,7 +137,7 @@ func (e *Engine) respondCreated(w http.ResponseWriter, n newRecord) {
 // it answers 409 once _admin exists; unlike it, it is refused unless enabled by flag, because the
 // normal bootstrap is the admin token file.
 func (e *Engine) handleCreateAdmin(w http.ResponseWriter, r *http.Request) {
-	if e.tokens.byNameLocked(AdminTokenName) != nil {
+	if e.tokens.byName(AdminTokenName) != nil {
 		writeText(w, http.StatusConflict, "token name already exists, "+AdminTokenName)
 		return
 	}
@@ -152,7 +152,7 @@ func (e *Engine) handleCreateAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := e.tokens.createAdminIfMissing(d)
 	switch {
-	case errors.Is(err, errNameExists):
+	case errors.Is(err, ErrNameExists):
 		writeText(w, http.StatusConflict, "token name already exists, "+AdminTokenName)
 		return
 	case err != nil:
@@ -173,7 +173,7 @@ func (e *Engine) handleRegenerateAdmin(w http.ResponseWriter, r *http.Request) {
 	if caller == nil {
 		return
 	}
-	cur := e.tokens.byNameLocked(AdminTokenName)
+	cur := e.tokens.byName(AdminTokenName)
 	if cur == nil {
 		writeText(w, http.StatusNotFound, "the requested resource was not found: "+AdminTokenName)
 		return
@@ -210,7 +210,7 @@ func (e *Engine) handleDeleteToken(w http.ResponseWriter, r *http.Request) {
 	switch err := e.tokens.delete(name); {
 	case errors.Is(err, errOperatorToken):
 		writeText(w, http.StatusMethodNotAllowed, "cannot delete operator token")
-	case errors.Is(err, errNotFound):
+	case errors.Is(err, ErrNotFound):
 		writeText(w, http.StatusNotFound, "the requested resource was not found: "+name)
 	case err != nil:
 		e.log.Error("Failed to delete token", "err", err)

@@ -15,6 +15,8 @@ const (
 	decisionUnauthenticated = "unauthenticated"
 	decisionForbidden       = "forbidden"
 	decisionBadRequest      = "bad_request"
+	// decisionUnavailable is a 503: the store was not in sync, so nothing was decided.
+	decisionUnavailable = "unavailable"
 )
 
 // metrics live on the engine's own registry so that tests and several engines in one process do
@@ -30,6 +32,14 @@ type metrics struct {
 }
 
 func newMetrics(t *tokens) *metrics {
+	storeReady := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tokenengine_store_ready",
+		Help: "1 while the token store's reads are current, 0 while the engine answers 503 (not synced, or its watch broken too long)."},
+		func() float64 {
+			if t.store.Ready() != nil {
+				return 0
+			}
+			return 1
+		})
 	reg := prometheus.NewRegistry()
 	m := &metrics{
 		registry: reg,
@@ -44,14 +54,14 @@ func newMetrics(t *tokens) *metrics {
 		Name: "tokenengine_authorize_decisions_total", Help: "Authorize endpoint answers by decision.",
 	}, []string{"decision"})
 	m.decisions = map[string]prometheus.Counter{}
-	for _, d := range []string{decisionAllow, decisionUnauthenticated, decisionForbidden, decisionBadRequest} {
+	for _, d := range []string{decisionAllow, decisionUnauthenticated, decisionForbidden, decisionBadRequest, decisionUnavailable} {
 		m.decisions[d] = decisions.WithLabelValues(d)
 	}
 	live := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tokenengine_tokens_live", Help: "Tokens that are currently valid."},
 		func() float64 { l, _ := t.counts(); return float64(l) })
 	expired := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tokenengine_tokens_expired", Help: "Expired tokens still kept for the retention period."},
 		func() float64 { _, e := t.counts(); return float64(e) })
-	reg.MustRegister(m.requests, decisions, m.created, m.deleted, m.purged, live, expired,
+	reg.MustRegister(m.requests, decisions, m.created, m.deleted, m.purged, live, expired, storeReady,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -8,10 +8,10 @@ import (
 )
 
 // record is a token as stored: metadata and the digest, never the plaintext.
-type record struct {
+type Record struct {
 	ID          uint64       `json:"id"`
 	Name        string       `json:"name"`
-	Digest      digest       `json:"-"`
+	Digest      Digest       `json:"-"`
 	Admin       bool         `json:"admin,omitempty"`
 	Permissions []Permission `json:"permissions,omitempty"`
 	CreatedAt   time.Time    `json:"created_at"`
@@ -24,15 +24,15 @@ type record struct {
 
 // recordJSON adds the hex digest, because digest is an array JSON would spell as 64 numbers.
 type recordJSON struct {
-	record
+	Record
 	DigestHex string `json:"sha512"`
 }
 
-func (r *record) marshal() ([]byte, error) {
-	return json.Marshal(recordJSON{record: *r, DigestHex: r.Digest.hex()})
+func (r *Record) marshal() ([]byte, error) {
+	return json.Marshal(recordJSON{Record: *r, DigestHex: r.Digest.Hex()})
 }
 
-func unmarshalRecord(b []byte) (*record, error) {
+func unmarshalRecord(b []byte) (*Record, error) {
 	var rj recordJSON
 	if err := json.Unmarshal(b, &rj); err != nil {
 		return nil, err
@@ -41,18 +41,18 @@ func unmarshalRecord(b []byte) (*record, error) {
 	if err != nil || len(raw) != len(rj.Digest) {
 		return nil, fmt.Errorf("token %d has a malformed digest", rj.ID)
 	}
-	r := rj.record
+	r := rj.Record
 	copy(r.Digest[:], raw)
 	return &r, nil
 }
 
 // live reports whether the token is valid at now: expiry is exclusive, as on InfluxDB 3.
-func (r *record) live(now time.Time) bool {
+func (r *Record) live(now time.Time) bool {
 	return r.Expiry == nil || r.Expiry.After(now)
 }
 
 // allows reports whether the token grants action on the resource; admin tokens grant everything.
-func (r *record) allows(rt, name, action string) bool {
+func (r *Record) allows(rt, name, action string) bool {
 	if r.Admin {
 		return true
 	}

@@ -12,6 +12,8 @@ const (
 	msgUnauthenticated = "the request was not authenticated"
 	msgForbidden       = "unauthorized to perform requested action with the token"
 	msgMalformedAuth   = influxaccess.MsgMalformedAuth
+	// msgStoreNotReady answers every request but the probes while the store's reads may be stale.
+	msgStoreNotReady = "the token store is not in sync; try another replica or retry shortly"
 )
 
 // writeJSONError sends {"error": msg}, the shape InfluxDB 3 uses for 400, 401 and 403.

@@ -53,11 +53,22 @@ func (e *Engine) instrument(pattern string, h http.HandlerFunc) http.Handler {
 	if pattern == PathAuthorize || pattern == PathAuthorize+"/" || pattern == "GET "+PathLivez || pattern == "GET "+PathReadyz {
 		level = slog.LevelDebug
 	}
+	probe := pattern == "GET "+PathLivez || pattern == "GET "+PathReadyz
+	authz := pattern == PathAuthorize || pattern == PathAuthorize+"/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &httpstatus.Writer{ResponseWriter: w}
 		r.Body = http.MaxBytesReader(sw, r.Body, MaxBodyBytes)
-		h(sw, r)
+		if err := e.store.Ready(); err != nil && !probe {
+			// Fail closed: a store whose reads may be stale could call a revoked token valid
+			// (docs/token-engine.md, "Replicas").
+			if authz {
+				e.metrics.decisions[decisionUnavailable].Inc()
+			}
+			writeJSONError(sw, http.StatusServiceUnavailable, msgStoreNotReady)
+		} else {
+			h(sw, r)
+		}
 		if sw.Code == 0 {
 			sw.Code = http.StatusOK
 		}

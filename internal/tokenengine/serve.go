@@ -2,12 +2,15 @@ package tokenengine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // shutdownGrace is how long in-flight requests get after the stop signal.
@@ -18,7 +21,7 @@ type ServeConfig struct {
 	Config
 	// Listen is the TCP address, e.g. ":8181".
 	Listen string
-	// TLSCertFile and TLSKeyFile enable TLS when both are set.
+	// TLSCertFile and TLSKeyFile enable TLS when both are set; they are re-read when they change.
 	TLSCertFile, TLSKeyFile string
 	// OnListening, when set, is called with the bound address before serving starts.
 	OnListening func(net.Addr)
@@ -28,6 +31,20 @@ type ServeConfig struct {
 func Serve(ctx context.Context, sc ServeConfig) error {
 	if (sc.TLSCertFile == "") != (sc.TLSKeyFile == "") {
 		return errors.New("TLS needs both a certificate file and a key file")
+	}
+	var certs *certReloader
+	if sc.TLSCertFile != "" {
+		var c clock.PassiveClock = sc.Clock
+		if sc.Clock == nil {
+			c = clock.RealClock{}
+		}
+		var err error
+		if certs, err = newCertReloader(sc.TLSCertFile, sc.TLSKeyFile, c, slogOrDiscard(sc.Logger)); err != nil {
+			if sc.Store != nil {
+				_ = sc.Store.Close()
+			}
+			return err
+		}
 	}
 	e, err := Open(sc.Config)
 	if err != nil {
@@ -47,6 +64,9 @@ func Serve(ctx context.Context, sc ServeConfig) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
+	if certs != nil {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.getCertificate}
+	}
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	defer stopPurge()
 	go e.RunPurger(purgeCtx)
@@ -57,8 +77,8 @@ func Serve(ctx context.Context, sc ServeConfig) error {
 	e.log.Info("Serving token engine", "addr", ln.Addr().String(), "tls", sc.TLSCertFile != "")
 	errc := make(chan error, 1)
 	go func() {
-		if sc.TLSCertFile != "" {
-			errc <- srv.ServeTLS(ln, sc.TLSCertFile, sc.TLSKeyFile)
+		if certs != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -76,4 +96,11 @@ func Serve(ctx context.Context, sc ServeConfig) error {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
+}
+
+func slogOrDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }

@@ -1,97 +1,45 @@
 package tokenengine
 
-import (
-	"encoding/binary"
-	"fmt"
-	"os"
-	"path/filepath"
-	"time"
+import "errors"
 
-	bolt "go.etcd.io/bbolt"
+// Errors a Store returns; the HTTP handlers map them to status codes.
+var (
+	// ErrNameExists: a token with that name exists (409, as on InfluxDB 3).
+	ErrNameExists = errors.New("token name already exists")
+	// ErrNotFound: no such token (404).
+	ErrNotFound = errors.New("token not found")
+	// ErrConflict: the record changed since it was read; the caller reads it again and retries.
+	ErrConflict = errors.New("token changed concurrently")
 )
 
-// StoreFileName is the bbolt file inside the data directory.
-const StoreFileName = "tokens.db"
-
-var bucketTokens = []byte("tokens")
-
-// store persists token records in one bbolt file. bbolt fsyncs on every commit (NoSync stays
-// false), so a 201 is only sent after the record is on disk and survives kill -9.
-type store struct {
-	db *bolt.DB
-}
-
-func openStore(dataDir string) (*store, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
-	}
-	db, err := bolt.Open(filepath.Join(dataDir, StoreFileName), 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("opening token store: %w", err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketTokens)
-		return err
-	}); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("initialising token store: %w", err)
-	}
-	return &store{db: db}, nil
-}
-
-func (s *store) close() error { return s.db.Close() }
-
-func idKey(id uint64) []byte {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], id)
-	return k[:]
-}
-
-// loadAll reads every record; called once at start to build the in-memory index.
-func (s *store) loadAll() ([]*record, error) {
-	var out []*record
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
-			r, err := unmarshalRecord(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, r)
-			return nil
-		})
-	})
-	return out, err
-}
-
-// put writes r, assigning an id first when r.ID is zero. ids start at 0 for the first token as on
-// InfluxDB 3, so the sequence is offset by one.
-func (s *store) put(r *record, assignID bool) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTokens)
-		if assignID {
-			seq, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			r.ID = seq - 1
-		}
-		v, err := r.marshal()
-		if err != nil {
-			return err
-		}
-		return b.Put(idKey(r.ID), v)
-	})
-}
-
-// remove deletes the records with the given ids in one transaction.
-func (s *store) remove(ids ...uint64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTokens)
-		for _, id := range ids {
-			if err := b.Delete(idKey(id)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+// Store persists token records and answers every read from memory, so that authorization never
+// waits for a disk or a network (docs/token-engine.md, "Stores"). Records are never mutated once
+// handed out, only replaced, so callers may keep them. Two implementations pass the contract
+// suite in storetest: the bbolt file (one replica) and kubestore (replicas over the Kubernetes
+// API).
+type Store interface {
+	// Create stores r under a fresh id (it sets r.ID) and makes it visible to reads before it
+	// returns. It returns ErrNameExists when r.Name is taken.
+	Create(r *Record) error
+	// Update replaces old, which the caller read from this store, with r (same name). It returns
+	// ErrConflict when old is no longer current and ErrNotFound when the token is gone.
+	Update(old, r *Record) error
+	// Delete removes the given records; records already gone are skipped. It is not atomic
+	// across records on every store.
+	Delete(rs ...*Record) error
+	// DeleteName removes the token called name, whatever version of it exists, even one this
+	// replica has not seen yet: a revoke sent right after a mint on another replica must not be
+	// answered 404 while the token lives. It returns ErrNotFound when no token has that name.
+	DeleteName(name string) error
+	// ByDigest returns the record whose token has digest d, or nil.
+	ByDigest(d Digest) *Record
+	// ByName returns the record called name, or nil.
+	ByName(name string) *Record
+	// List returns every record, in no particular order.
+	List() []*Record
+	// Ready returns nil while reads are current, and otherwise why not (not synced yet, or the
+	// watch has been broken for too long); the engine then refuses to authorize (503).
+	Ready() error
+	// Close releases the store.
+	Close() error
 }

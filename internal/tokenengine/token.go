@@ -16,20 +16,20 @@ const TokenPrefix = "apiv3_"
 const tokenRandomBytes = 64
 
 // digest is the SHA-512 of the whole token string, prefix included; it is all the engine keeps.
-type digest [sha512.Size]byte
+type Digest [sha512.Size]byte
 
-func digestOf(token string) digest { return sha512.Sum512([]byte(token)) }
+func DigestOf(token string) Digest { return sha512.Sum512([]byte(token)) }
 
-func (d digest) hex() string { return hex.EncodeToString(d[:]) }
+func (d Digest) Hex() string { return hex.EncodeToString(d[:]) }
 
 // newToken returns a fresh token string and its digest.
-func newToken() (string, digest, error) {
+func newToken() (string, Digest, error) {
 	var b [tokenRandomBytes]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", digest{}, fmt.Errorf("reading random bytes: %w", err)
+		return "", Digest{}, fmt.Errorf("reading random bytes: %w", err)
 	}
 	tok := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	return tok, digestOf(tok), nil
+	return tok, DigestOf(tok), nil
 }
 
 // wellFormedToken reports whether s could be a token this engine (or InfluxDB 3) minted. It is a
