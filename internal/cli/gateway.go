@@ -25,6 +25,7 @@ func newGatewayCommand() *cobra.Command {
 		listen, upstream, tokenFile        string
 		probeAddr                          string
 		logFormat, tlsCertFile, tlsKeyFile string
+		engineCAFile                       string
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -42,6 +43,9 @@ func newGatewayCommand() *cobra.Command {
 				return err
 			}
 			cfg.Logger = logger
+			if cfg.EngineClient, err = engineClient(engineCAFile); err != nil {
+				return err
+			}
 			p, err := gateway.New(cfg)
 			if err != nil {
 				return err
@@ -63,6 +67,7 @@ func newGatewayCommand() *cobra.Command {
 	f.StringVar(&upstream, "upstream", "", "InfluxDB base URL, e.g. http://influxdb3:8181 (required)")
 	f.StringVar(&tokenFile, "upstream-token-file", "", `file with the token sent upstream: the token alone, or JSON {"token":"…"} (required)`)
 	f.StringVar(&cfg.EngineURL, "engine-url", "", "token engine base URL, e.g. http://token-engine:8181 (required)")
+	f.StringVar(&engineCAFile, "engine-ca-file", "", "PEM CA bundle the token engine's certificate is checked against, for an https --engine-url (default: the system roots)")
 	f.Int64Var(&cfg.MaxQueryBody, "max-query-body", gateway.DefaultMaxQueryBody, "largest POST query body read to authorize it, in bytes (larger: 413)")
 	f.DurationVar(&cfg.CacheTTL, "auth-cache-ttl", gateway.DefaultCacheTTL, "how long an engine answer is reused; bounds how late a revocation takes effect (negative: no cache)")
 	f.StringVar(&tlsCertFile, "tls-cert-file", "", "TLS certificate file; serves HTTPS together with --tls-key-file")
@@ -73,6 +78,23 @@ func newGatewayCommand() *cobra.Command {
 		_ = cmd.MarkFlagRequired(name)
 	}
 	return cmd
+}
+
+// engineClient is the HTTP client for the engine's authorize calls: nil (the gateway's default)
+// without caFile, else one trusting only the CAs in caFile, as the chart's HTTPS engine needs.
+func engineClient(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--engine-ca-file: %w", err)
+	}
+	c, err := gateway.NewEngineClient(pem)
+	if err != nil {
+		return nil, fmt.Errorf("--engine-ca-file %s: %w", caFile, err)
+	}
+	return c, nil
 }
 
 // readUpstreamToken reads the token alone or InfluxDB 3's admin token file format.

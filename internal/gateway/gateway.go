@@ -7,6 +7,8 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -31,7 +33,22 @@ const (
 	DefaultCacheTTL = 2 * time.Second
 	// DefaultCacheSize bounds the number of cached answers.
 	DefaultCacheSize = 10_000
+	// DefaultEngineTimeout bounds one authorize call to the engine: a slow engine fails the
+	// request (502) rather than holding it.
+	DefaultEngineTimeout = 5 * time.Second
 )
+
+// NewEngineClient returns an engine client that trusts only the CA certificates in caPEM, for an
+// engine served over HTTPS with its own CA (the chart's engine.store=kubernetes or engine.tls).
+func NewEngineClient(caPEM []byte) (*http.Client, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("no PEM certificate in the engine CA bundle")
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Timeout: DefaultEngineTimeout, Transport: t}, nil
+}
 
 // pathCheck is the engine's authorize path for callers that mapped the request themselves.
 const pathCheck = "/api/v3/authorize/check"
@@ -85,7 +102,7 @@ func New(cfg Config) (*Proxy, error) {
 		cfg.CacheSize = DefaultCacheSize
 	}
 	if cfg.EngineClient == nil {
-		cfg.EngineClient = &http.Client{Timeout: 5 * time.Second}
+		cfg.EngineClient = &http.Client{Timeout: DefaultEngineTimeout}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -7,10 +7,12 @@ package gateway_test
 
 import (
 	"encoding/base64"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -257,6 +259,52 @@ func TestProxy(t *testing.T) {
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	runTable(t, srv.URL, be, toks, true, func(c int) int { return c })
+}
+
+// TestProxyOverTLSEngine runs the table through a proxy that reaches the engine over HTTPS with
+// its own CA, as the chart's replicated engine is served (docs/gateway.md): the answers are the
+// same. A proxy that does not trust that CA fails closed: nothing reaches the backend.
+func TestProxyOverTLSEngine(t *testing.T) {
+	inst := tokenenginetest.Start(t)
+	toks := mintTokens(t, inst)
+	engineURL, _ := url.Parse(inst.URL)
+	tlsEngine := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(engineURL))
+	t.Cleanup(tlsEngine.Close)
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsEngine.Certificate().Raw})
+	client, err := gateway.NewEngineClient(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := testenv.NewRecorder(t)
+	up, _ := url.Parse(be.URL)
+	p, err := gateway.New(gateway.Config{Upstream: up, UpstreamToken: upstreamToken, EngineURL: tlsEngine.URL, EngineClient: client, CacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	runTable(t, srv.URL, be, toks, true, func(c int) int { return c })
+
+	untrusting, err := gateway.New(gateway.Config{Upstream: up, UpstreamToken: upstreamToken, EngineURL: tlsEngine.URL, CacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(untrusting)
+	t.Cleanup(srv2.Close)
+	be.Take()
+	req, _ := http.NewRequest(http.MethodPost, srv2.URL+"/api/v3/write_lp?db=a", strings.NewReader("m f=1"))
+	req.Header.Set("Authorization", "Bearer "+toks["rw"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode < 500 {
+		t.Errorf("a proxy that cannot verify the engine's certificate answered %d, want a 5xx", resp.StatusCode)
+	}
+	if got := be.Take(); len(got) != 0 {
+		t.Errorf("the backend received %d requests through a proxy that could not verify the engine", len(got))
+	}
 }
 
 // nginxBlock is the configuration between the gateway-test markers of docs/gateway.md.
