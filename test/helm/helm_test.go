@@ -478,6 +478,9 @@ func TestContainerArgsParse(t *testing.T) {
 	bin := testenv.OperatorBinary(t)
 	out := r.Helm("template", release, chartDir, "-n", namespace, "--set", "watchNamespaces={a,b}",
 		"--set", "engine.expiredTokenRetention=24h", "--set", "extraArgs={--max-concurrent-reconciles=8}", "--set", "logLevel=debug")
+	// The replicated HTTPS engine and the gateway that reaches it with the engine's CA.
+	out += "\n---\n" + r.Helm("template", release, chartDir, "-n", namespace, "--set", "engine.store=kubernetes",
+		"--set", "gateway.enabled=true", "--set", "gateway.upstream=http://influxdb3:8181", "--set", "gateway.upstreamTokenSecret.name=influx")
 	seen := 0
 	for _, kind := range []string{"Deployment", "StatefulSet"} {
 		for _, w := range find(objects(t, out), kind) {
@@ -506,8 +509,8 @@ func TestContainerArgsParse(t *testing.T) {
 			}
 		}
 	}
-	if seen != 2 {
-		t.Errorf("checked %d containers, want the manager and the engine", seen)
+	if seen != 5 {
+		t.Errorf("checked %d containers, want the manager and the engine, then the manager, the replicated engine and the gateway", seen)
 	}
 	// The check itself must be able to fail.
 	if err := exec.Command(bin, "manager", "--no-such-flag", "--help").Run(); err == nil {
