@@ -51,10 +51,14 @@ func TestKilledTestLeavesNoServers(t *testing.T) {
 			}
 		}
 	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	select {
 	case <-up:
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the control plane did not start within 2 minutes")
+	case err := <-exited:
+		t.Fatalf("the test process exited before the control plane was up: %v", err)
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the control plane did not start within 3 minutes")
 	}
 	kids := Children(t, cmd.Process.Pid)
 	found := map[string]bool{}
@@ -67,7 +71,7 @@ func TestKilledTestLeavesNoServers(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	<-exited
 	deadline := time.Now().Add(10 * time.Second)
 	for pid, comm := range kids {
 		for Alive(pid) && time.Now().Before(deadline) {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -37,6 +38,11 @@ func Kubectl() (string, error) {
 // CRDPath is the folder of generated CRDs.
 func CRDPath() string { return filepath.Join(RepoRoot(), "config", "crd", "bases") }
 
+// controlPlaneStartTimeout bounds each control-plane process's start. envtest's 20 s default is
+// too short on a 2-core machine busy with other test packages (a CI run failed so, on a machine
+// other builds were loading); $KUBEBUILDER_CONTROLPLANE_START_TIMEOUT is ignored once this is set.
+const controlPlaneStartTimeout = 90 * time.Second
+
 // New returns an envtest environment on the real control plane, with our CRDs installed when
 // withCRDs is true.
 func New(withCRDs bool) (*envtest.Environment, error) {
@@ -47,7 +53,7 @@ func New(withCRDs bool) (*envtest.Environment, error) {
 	// The paths are set, not left to BinaryAssetsDirectory: envtest prefers $KUBEBUILDER_ASSETS
 	// (which the Makefile exports) to it, and would bypass the wrappers.
 	bins := diesWithTest(dir)
-	env := &envtest.Environment{BinaryAssetsDirectory: bins}
+	env := &envtest.Environment{BinaryAssetsDirectory: bins, ControlPlaneStartTimeout: controlPlaneStartTimeout}
 	env.ControlPlane.GetAPIServer().Path = filepath.Join(bins, "kube-apiserver")
 	env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(bins, "etcd")}
 	if withCRDs {
