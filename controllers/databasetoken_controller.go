@@ -21,7 +21,7 @@ type DatabaseTokenReconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // DatabaseTokenKind tells the lifecycle how to read a DatabaseToken.
-var DatabaseTokenKind = lifecycle.Kind[*tokensv1.DatabaseToken]{
+var DatabaseTokenKind = lifecycle.TokenKind[*tokensv1.DatabaseToken]{
 	Name:        "DatabaseToken",
 	New:         func() *tokensv1.DatabaseToken { return &tokensv1.DatabaseToken{} },
 	Spec:        func(t *tokensv1.DatabaseToken) *tokensv1.TokenCommonSpec { return &t.Spec.TokenCommonSpec },

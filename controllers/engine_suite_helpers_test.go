@@ -38,7 +38,7 @@ type engineEnv struct {
 	ns string
 	// other is a second watched namespace, for what must not cross namespaces.
 	other    string
-	resolver *engineref.Cached
+	resolver *engineref.CachedResolver
 }
 
 // startEngineManager runs the engine reconcilers for namespace ns and the ClusterTokenEngines
@@ -84,7 +84,7 @@ func startEngineManagerWith(t *testing.T, deps controllers.EngineDeps, withToken
 	if err != nil {
 		t.Fatal(err)
 	}
-	resolver := r.(*engineref.Cached)
+	resolver := r.(*engineref.CachedResolver)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -28,7 +28,7 @@ const DefaultEngineRef = "default"
 func engineRefKey(kind tokensv1.EngineKind, name string) string { return string(kind) + "/" + name }
 
 // indexEngineRef registers EngineRefIndex for a token kind.
-func indexEngineRef[T client.Object](mgr ctrl.Manager, kind lifecycle.Kind[T]) error {
+func indexEngineRef[T client.Object](mgr ctrl.Manager, kind lifecycle.TokenKind[T]) error {
 	return mgr.GetFieldIndexer().IndexField(context.Background(), kind.New(), EngineRefIndex, func(o client.Object) []string {
 		ref := kind.Spec(o.(T)).EngineRef
 		if ref == nil {

@@ -16,7 +16,7 @@ import (
 //
 // engines nil leaves out the engine reconcilers (tests of the token lifecycle over
 // engineref.Static); tokens nil leaves out the token reconcilers. Token reconcilers without a
-// resolver get the engineref.Cached resolver over the shared cache, which needs the engine
+// resolver get the engineref.CachedResolver resolver over the shared cache, which needs the engine
 // reconcilers. The resolver in use is returned. Setup refuses what would fail later, quietly:
 // no manager, engines without a manager namespace (where a ClusterTokenEngine's Secret
 // reference points by default), tokens with no way to resolve an engine.
@@ -42,7 +42,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *EngineDeps, tokens *T
 		if err := setupEngineReconcilers(mgr, deps); err != nil {
 			return nil, err
 		}
-		resolver = &engineref.Cached{Reader: mgr.GetClient(), Clients: deps.Clients}
+		resolver = &engineref.CachedResolver{Reader: mgr.GetClient(), Clients: deps.Clients}
 	}
 	if tokens == nil {
 		return resolver, nil

@@ -21,7 +21,7 @@ type SystemTokenReconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SystemTokenKind tells the lifecycle how to read a SystemToken; it needs an engine with system tokens.
-var SystemTokenKind = lifecycle.Kind[*tokensv1.SystemToken]{
+var SystemTokenKind = lifecycle.TokenKind[*tokensv1.SystemToken]{
 	Name:         "SystemToken",
 	New:          func() *tokensv1.SystemToken { return &tokensv1.SystemToken{} },
 	Spec:         func(t *tokensv1.SystemToken) *tokensv1.TokenCommonSpec { return &t.Spec.TokenCommonSpec },

@@ -73,7 +73,7 @@ func setupTokenReconcilers(mgr ctrl.Manager, deps TokenDeps) error {
 }
 
 // newLifecycle fills the parts of a lifecycle.Reconciler every token kind shares.
-func newLifecycle[T client.Object](mgr ctrl.Manager, deps TokenDeps, kind lifecycle.Kind[T]) *lifecycle.Reconciler[T] {
+func newLifecycle[T client.Object](mgr ctrl.Manager, deps TokenDeps, kind lifecycle.TokenKind[T]) *lifecycle.Reconciler[T] {
 	return &lifecycle.Reconciler[T]{
 		Client:         mgr.GetClient(),
 		APIReader:      mgr.GetAPIReader(),

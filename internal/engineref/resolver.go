@@ -32,23 +32,23 @@ func IndexDefaultEngines(ctx context.Context, indexer client.FieldIndexer) error
 	})
 }
 
-// Cached is the Resolver the manager uses. Engine resources and Namespaces come from the
+// CachedResolver is the Resolver the manager uses. Engine resources and Namespaces come from the
 // manager's cache (Namespaces as metadata only), and clients from an enginefactory.Cache that the
 // engine reconcilers refresh, so a resolve makes no API or engine call in the steady state.
-type Cached struct {
+type CachedResolver struct {
 	// Reader is the manager's cached client; DefaultEngineIndex must be registered with it.
 	Reader client.Reader
 	// Clients builds and keeps engine clients.
 	Clients *enginefactory.Cache
 }
 
-var _ Resolver = (*Cached)(nil)
+var _ Resolver = (*CachedResolver)(nil)
 
 // Resolve implements Resolver. Errors are Unusable engine.Errors (a condition for the token) or, for failures
 // to read the cache or a Secret, plain errors the caller retries with backoff. allowedNamespaces
 // and the policy are decided before readiness: a refusal is about the spec, not the engine's
 // health, and must not wait for it.
-func (r *Cached) Resolve(ctx context.Context, namespace string, ref *tokensv1.EngineReference, req Request) (*Resolved, error) {
+func (r *CachedResolver) Resolve(ctx context.Context, namespace string, ref *tokensv1.EngineReference, req Request) (*Resolved, error) {
 	obj, err := r.find(ctx, namespace, ref)
 	if err != nil {
 		return nil, err
@@ -64,7 +64,7 @@ func (r *Cached) Resolve(ctx context.Context, namespace string, ref *tokensv1.En
 }
 
 // ResolveForRevocation implements Resolver.
-func (r *Cached) ResolveForRevocation(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (*Resolved, error) {
+func (r *CachedResolver) ResolveForRevocation(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (*Resolved, error) {
 	obj, err := r.find(ctx, namespace, ref)
 	if err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func (r *Cached) ResolveForRevocation(ctx context.Context, namespace string, ref
 }
 
 // ready returns the engine's client once the engine's current spec was checked.
-func (r *Cached) ready(ctx context.Context, obj tokensv1.GenericEngine) (*Resolved, error) {
+func (r *CachedResolver) ready(ctx context.Context, obj tokensv1.GenericEngine) (*Resolved, error) {
 	if ok, msg := Readiness(obj); !ok {
 		return nil, Errorf(tokensv1.ReasonEngineNotReady, "%s", msg)
 	}
@@ -89,7 +89,7 @@ func (r *Cached) ready(ctx context.Context, obj tokensv1.GenericEngine) (*Resolv
 	}, nil
 }
 
-func (r *Cached) find(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (tokensv1.GenericEngine, error) {
+func (r *CachedResolver) find(ctx context.Context, namespace string, ref *tokensv1.EngineReference) (tokensv1.GenericEngine, error) {
 	if ref == nil {
 		return r.findDefault(ctx)
 	}
@@ -125,7 +125,7 @@ func notFound(kind tokensv1.EngineKind, key types.NamespacedName) *engine.Error 
 		"ClusterTokenEngine %s does not exist: create it, or fix spec.engineRef (kubectl get clustertokenengines lists the engines)", key.Name)
 }
 
-func (r *Cached) findDefault(ctx context.Context) (tokensv1.GenericEngine, error) {
+func (r *CachedResolver) findDefault(ctx context.Context) (tokensv1.GenericEngine, error) {
 	list := &tokensv1.ClusterTokenEngineList{}
 	if err := r.Reader.List(ctx, list, client.MatchingFields{DefaultEngineIndex: "true"}); err != nil {
 		return nil, err
@@ -157,7 +157,7 @@ func PickDefault(items []tokensv1.ClusterTokenEngine) (*tokensv1.ClusterTokenEng
 // permit applies allowedNamespaces. A TokenEngine is only ever looked up in the token's own
 // namespace, so it needs no rule. A ClusterTokenEngine without allowedNamespaces (or with an
 // empty one) serves no namespace: access to a cluster-wide engine is opted in to, never implied.
-func (r *Cached) permit(ctx context.Context, obj tokensv1.GenericEngine, ns *namespaceLabels) error {
+func (r *CachedResolver) permit(ctx context.Context, obj tokensv1.GenericEngine, ns *namespaceLabels) error {
 	namespace := ns.name
 	if obj.EngineKind() == tokensv1.TokenEngineKind {
 		return nil
@@ -187,7 +187,7 @@ func (r *Cached) permit(ctx context.Context, obj tokensv1.GenericEngine, ns *nam
 }
 
 // applyPolicy evaluates the engine's policy for req; the message is prefixed with the engine.
-func (r *Cached) applyPolicy(ctx context.Context, obj tokensv1.GenericEngine, ns *namespaceLabels, req Request) error {
+func (r *CachedResolver) applyPolicy(ctx context.Context, obj tokensv1.GenericEngine, ns *namespaceLabels, req Request) error {
 	policy := obj.GetPolicy()
 	if policy == nil {
 		return nil

@@ -36,7 +36,7 @@ func namespace(name string, labels map[string]string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 }
 
-func newResolver(t *testing.T, objs ...client.Object) *Cached {
+func newResolver(t *testing.T, objs ...client.Object) *CachedResolver {
 	t.Helper()
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
@@ -52,7 +52,7 @@ func newResolver(t *testing.T, objs ...client.Object) *Cached {
 			}
 			return nil
 		}).Build()
-	return &Cached{Reader: c, Clients: enginefactory.NewCache(&enginefactory.Factory{Reader: c, ManagerNamespace: "token-operator"})}
+	return &CachedResolver{Reader: c, Clients: enginefactory.NewCache(&enginefactory.Factory{Reader: c, ManagerNamespace: "token-operator"})}
 }
 
 func TestResolve(t *testing.T) {

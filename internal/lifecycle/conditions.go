@@ -70,8 +70,8 @@ func (s *scope[T]) ready() {
 	if c.RenewAt != nil {
 		msg += fmt.Sprintf(" and is renewed at %s", c.RenewAt.UTC().Format("2006-01-02T15:04:05Z"))
 	}
-	if s.notice != "" {
-		msg += ". " + s.notice // e.g. Cloud Dedicated's activation delay, right after the mint
+	if s.mintNotice != "" {
+		msg += ". " + s.mintNotice // e.g. Cloud Dedicated's activation delay, right after the mint
 	}
 	s.setCondition(tokensv1.ConditionReady, metav1.ConditionTrue, tokensv1.ReasonMinted, msg)
 	if !meta.IsStatusConditionFalse(s.status.Conditions, tokensv1.ConditionExpired) {

@@ -10,9 +10,9 @@ import (
 	"github.com/tokenops/token-operator/internal/engine"
 )
 
-// Kind is what a token reconciler tells the lifecycle about its resource kind: how to reach the
+// TokenKind is what a token reconciler tells the lifecycle about its resource kind: how to reach the
 // shared spec and status, and how to build the engine permissions. Nothing else differs.
-type Kind[T client.Object] struct {
+type TokenKind[T client.Object] struct {
 	// Name is the kind, e.g. "DatabaseToken", for logs, events and messages.
 	Name string
 	// New returns an empty object of the kind.

@@ -48,7 +48,7 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 	}
 
 	// Step 2: record the intent; the resourceVersion precondition makes a second worker lose here.
-	s.why = why
+	s.successorWhy = why
 	s.status.Pending = &tokensv1.PendingMint{Revision: rev, TokenName: name, StartedAt: &metav1.Time{Time: s.now},
 		Permissions: s.desired.Permissions, ExpiresAfter: s.desired.ExpiresAfter, RenewRequest: s.renewAnnotation(),
 		Engine: s.engine.Identity()}
@@ -88,7 +88,7 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 		// Engines without native expiry: the operator revokes at the resource's expiry.
 		info.ExpiresAt = engine.ExpiresAt(s.createdOrNow(info.CreatedAt), ttl)
 	}
-	s.notice = minted.Notice
+	s.mintNotice = minted.Notice
 	s.recordCurrent(info, Fingerprint(s.obj.GetUID(), []byte(minted.Token.Reveal())))
 	return s.finishCurrent(ctx)
 }
@@ -104,16 +104,16 @@ func (s *scope[T]) finishCurrent(ctx context.Context) (ctrl.Result, error) {
 		return conflictRequeue(err)
 	}
 	c := s.status.Current
-	s.log(ctx).Info("Minted token", "tokenName", c.TokenName, "revision", c.Revision, "secret", s.secretName, "why", s.why)
+	s.log(ctx).Info("Minted token", "tokenName", c.TokenName, "revision", c.Revision, "secret", s.secretName, "why", s.successorWhy)
 	note := fmt.Sprintf("Minted token %q (revision %d) into Secret %q", c.TokenName, c.Revision, s.secretName)
-	if s.notice != "" {
-		note += ": " + s.notice // e.g. an activation delay the engine announced
+	if s.mintNotice != "" {
+		note += ": " + s.mintNotice // e.g. an activation delay the engine announced
 	}
 	eventType, reason := corev1.EventTypeNormal, tokensv1.ReasonMinted
-	if s.why != "" {
-		reason = s.why
-		note = successorNote(s.why) + "; " + note
-		switch s.why {
+	if s.successorWhy != "" {
+		reason = s.successorWhy
+		note = successorNote(s.successorWhy) + "; " + note
+		switch s.successorWhy {
 		case WhyTokenChanged, WhyTokenLost:
 			eventType = corev1.EventTypeWarning
 		case WhyRenewedAfterExpiry:
@@ -288,7 +288,7 @@ func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint string) {
 		} else {
 			prev := *old
 			prev.RenewAt = nil
-			prev.RevokeAt = &metav1.Time{Time: PredecessorRevokeAt(s.why, old, s.now, s.overlap())}
+			prev.RevokeAt = &metav1.Time{Time: PredecessorRevokeAt(s.successorWhy, old, s.now, s.overlap())}
 			s.status.Previous = append(s.status.Previous, prev)
 		}
 		s.replaced = true
@@ -303,7 +303,7 @@ func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint string) {
 	s.status.Pending = nil
 	s.status.ObservedGeneration = s.obj.GetGeneration()
 	s.ready()
-	if s.why == WhyRenewedAfterExpiry && s.gapFrom != nil {
+	if s.successorWhy == WhyRenewedAfterExpiry && s.gapFrom != nil {
 		s.setCondition(tokensv1.ConditionExpired, metav1.ConditionFalse, tokensv1.ReasonRenewedAfterExpiry, s.gapMessage())
 	} else {
 		s.setCondition(tokensv1.ConditionExpired, metav1.ConditionFalse, tokensv1.ReasonNotExpired, notExpiredMessage)

@@ -35,7 +35,7 @@ type Reconciler[T client.Object] struct {
 	// Clock is the time source; a fake clock in tests.
 	Clock clock.PassiveClock
 	// Kind describes the resource kind.
-	Kind Kind[T]
+	Kind TokenKind[T]
 	// PendingGrace overrides DefaultPendingGrace when positive.
 	PendingGrace time.Duration
 	// LeaderSince, when set, returns when this manager acquired the leader lease (zero before
@@ -114,19 +114,19 @@ type scope[T client.Object] struct {
 	status *tokensv1.TokenStatus
 	now    time.Time
 
-	secretName string
-	secret     *corev1.Secret        // nil: none
-	engine     *engineref.Resolved   // the engine the resource resolves to (nil until resolved)
-	elsewhere  []*engineref.Resolved // engines of older tokens minted before spec.engineRef moved
-	perms      []engine.Permission
-	desired    Desired
-	released   bool                  // the finalizer is gone; the object may be too
-	notice     string                // the engine's message about a token just minted
-	why        string                // why the token being minted replaces the current one ("" for the first)
-	replaced   bool                  // this pass replaced the current token
-	gap        time.Duration         // how long the Secret held no working token before this pass's successor
-	gapFrom    *tokensv1.TokenRecord // the expired predecessor the gap started with
-	stale      bool                  // the cached object is older than the API server's: write nothing
+	secretName   string
+	secret       *corev1.Secret        // nil: none
+	engine       *engineref.Resolved   // the engine the resource resolves to (nil until resolved)
+	elsewhere    []*engineref.Resolved // engines of older tokens minted before spec.engineRef moved
+	perms        []engine.Permission
+	desired      Desired
+	released     bool                  // the finalizer is gone; the object may be too
+	mintNotice   string                // the engine's message about a token just minted
+	successorWhy string                // why the token being minted replaces the current one ("" for the first)
+	replaced     bool                  // this pass replaced the current token
+	gap          time.Duration         // how long the Secret held no working token before this pass's successor
+	gapFrom      *tokensv1.TokenRecord // the expired predecessor the gap started with
+	stale        bool                  // the cached object is older than the API server's: write nothing
 }
 
 func (r *Reconciler[T]) newScope(obj T) *scope[T] {

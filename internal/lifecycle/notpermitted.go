@@ -1,3 +1,6 @@
+// The engine a token may use, what its spec asks the engine's policy for, and what happens when
+// the engine no longer permits a resource's live tokens (docs/design.md §4, "Not permitted").
+
 package lifecycle
 
 import (
