@@ -78,16 +78,12 @@ var engineTypes = []engineType{
 			ref := s.InfluxDB3.AdminTokenSecretRef
 			return member{URL: string(s.InfluxDB3.URL), TLS: s.InfluxDB3.TLS, SecretNamespace: ref.Namespace, SecretName: ref.Name, spec: s.InfluxDB3}, true
 		},
-		build: func(ctx context.Context, f *Factory, obj tokensv1.GenericEngine, cfg httpapi.Config, m member) (engine.Engine, credential, error) {
-			ref := m.spec.(*tokensv1.InfluxDB3Engine).AdminTokenSecretRef
-			cred, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, ref.Key)
-			if err != nil {
-				return nil, cred, err
-			}
-			// A trailing newline from `--from-file` is not part of the token; tokens hold no whitespace.
-			c, err := influxdb3.New(cfg, engine.Plaintext(strings.TrimSpace(cred.value)))
-			return c, cred, asBuildError(err, cred.where)
-		}},
+		build: withToken(func(m member) tokensv1.SecretKeySelector {
+			return m.spec.(*tokensv1.InfluxDB3Engine).AdminTokenSecretRef
+		},
+			func(cfg httpapi.Config, _ member, token engine.Plaintext) (engine.Engine, error) {
+				return influxdb3.New(cfg, token)
+			})},
 	{Type: tokensv1.EngineTypeInfluxDB2,
 		member: func(s *tokensv1.EngineSpec) (member, bool) {
 			if s.InfluxDB2 == nil {
@@ -96,15 +92,10 @@ var engineTypes = []engineType{
 			ref := s.InfluxDB2.TokenSecretRef
 			return member{URL: string(s.InfluxDB2.URL), TLS: s.InfluxDB2.TLS, SecretNamespace: ref.Namespace, SecretName: ref.Name, spec: s.InfluxDB2}, true
 		},
-		build: func(ctx context.Context, f *Factory, obj tokensv1.GenericEngine, cfg httpapi.Config, m member) (engine.Engine, credential, error) {
-			s := m.spec.(*tokensv1.InfluxDB2Engine)
-			cred, err := f.readKey(ctx, obj, s.TokenSecretRef.Namespace, s.TokenSecretRef.Name, s.TokenSecretRef.Key)
-			if err != nil {
-				return nil, cred, err
-			}
-			c, err := influxdb2.New(influxdb2.Config{Config: cfg, Org: s.Org, Token: engine.Plaintext(strings.TrimSpace(cred.value))})
-			return c, cred, asBuildError(err, cred.where)
-		}},
+		build: withToken(func(m member) tokensv1.SecretKeySelector { return m.spec.(*tokensv1.InfluxDB2Engine).TokenSecretRef },
+			func(cfg httpapi.Config, m member, token engine.Plaintext) (engine.Engine, error) {
+				return influxdb2.New(influxdb2.Config{Config: cfg, Org: m.spec.(*tokensv1.InfluxDB2Engine).Org, Token: token})
+			})},
 	// Cloud Dedicated: the client talks to the Management API; workloads reach the cluster at
 	// dataURL, which is what templates get as .EngineURL (empty when not set).
 	{Type: tokensv1.EngineTypeCloudDedicated,
@@ -116,17 +107,12 @@ var engineTypes = []engineType{
 			return member{URL: string(s.CloudDedicated.URL), WorkloadURL: string(s.CloudDedicated.DataURL), TLS: s.CloudDedicated.TLS,
 				SecretNamespace: ref.Namespace, SecretName: ref.Name, spec: s.CloudDedicated}, true
 		},
-		build: func(ctx context.Context, f *Factory, obj tokensv1.GenericEngine, cfg httpapi.Config, m member) (engine.Engine, credential, error) {
+		build: withToken(func(m member) tokensv1.SecretKeySelector {
+			return m.spec.(*tokensv1.CloudDedicatedEngine).ManagementTokenSecretRef
+		}, func(cfg httpapi.Config, m member, token engine.Plaintext) (engine.Engine, error) {
 			s := m.spec.(*tokensv1.CloudDedicatedEngine)
-			ref := s.ManagementTokenSecretRef
-			cred, err := f.readKey(ctx, obj, ref.Namespace, ref.Name, ref.Key)
-			if err != nil {
-				return nil, cred, err
-			}
-			c, err := clouddedicated.New(clouddedicated.Config{Config: cfg, AccountID: s.AccountID, ClusterID: s.ClusterID,
-				ManagementToken: engine.Plaintext(strings.TrimSpace(cred.value))})
-			return c, cred, asBuildError(err, cred.where)
-		}},
+			return clouddedicated.New(clouddedicated.Config{Config: cfg, AccountID: s.AccountID, ClusterID: s.ClusterID, ManagementToken: token})
+		})},
 	// InfluxDB 1.x: the admin username and password from one Secret.
 	{Type: tokensv1.EngineTypeInfluxDB1,
 		member: func(s *tokensv1.EngineSpec) (member, bool) {
@@ -151,6 +137,20 @@ var engineTypes = []engineType{
 			}
 			return c, pass, asBuildError(err, pass.where)
 		}},
+}
+
+// withToken is the build of an engine authenticated by one token in one Secret key.
+func withToken(ref func(member) tokensv1.SecretKeySelector, newClient func(httpapi.Config, member, engine.Plaintext) (engine.Engine, error)) func(context.Context, *Factory, tokensv1.GenericEngine, httpapi.Config, member) (engine.Engine, credential, error) {
+	return func(ctx context.Context, f *Factory, obj tokensv1.GenericEngine, cfg httpapi.Config, m member) (engine.Engine, credential, error) {
+		r := ref(m)
+		cred, err := f.readKey(ctx, obj, r.Namespace, r.Name, r.Key)
+		if err != nil {
+			return nil, cred, err
+		}
+		// A trailing newline from `--from-file` is not part of the token; tokens hold no whitespace.
+		c, err := newClient(cfg, m, engine.Plaintext(strings.TrimSpace(cred.value)))
+		return c, cred, asBuildError(err, cred.where)
+	}
 }
 
 // typeOf finds the member obj's spec sets.
