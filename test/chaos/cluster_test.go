@@ -109,18 +109,8 @@ type cluster struct {
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	bin := testenv.OperatorBinary(t)
-	env, err := testenv.New(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A graceful kube-apiserver shutdown can take longer than the restart is meant to last:
-	// after 5 s envtest SIGKILLs it (restartAPIServer accepts that).
-	env.ControlPlane.APIServer = &envtest.APIServer{Path: env.ControlPlane.APIServer.Path, CertDir: t.TempDir(), StopTimeout: 5 * time.Second}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	cp := testenv.StartRestartable(t)
+	env, cfg := cp.Env, cp.Cfg
 	kc, err := testenv.AdminKubeconfig(env)
 	if err != nil {
 		t.Fatal(err)
@@ -216,14 +206,7 @@ func (c *cluster) startManager(leaderElect bool) *proc {
 // the same port and certificates.
 func (c *cluster) restartAPIServer(down time.Duration) {
 	c.t.Helper()
-	as := c.env.ControlPlane.APIServer
-	if err := as.Stop(); err != nil && !strings.Contains(err.Error(), "timeout waiting for process") {
-		c.t.Fatalf("stopping kube-apiserver: %v", err)
-	}
-	time.Sleep(down)
-	if err := as.Start(); err != nil {
-		c.t.Fatalf("starting kube-apiserver again: %v", err)
-	}
+	(&testenv.Restartable{Env: c.env}).RestartAPIServer(c.t, func() { time.Sleep(down) })
 }
 
 // managerLogLines returns the lines of every manager log that mention one of names, at most max.

@@ -109,16 +109,8 @@ type ha struct {
 func newHA(t testing.TB, n int) *ha {
 	t.Helper()
 	bin := testenv.OperatorBinary(t)
-	env, err := testenv.New(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.ControlPlane.APIServer = &envtest.APIServer{Path: env.ControlPlane.APIServer.Path, CertDir: t.TempDir(), StopTimeout: 5 * time.Second}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	cp := testenv.StartRestartable(t)
+	env, cfg := cp.Env, cp.Cfg
 	h := &ha{t: t, env: env, k8s: testenv.Client(t, cfg), bin: bin, cfg: cfg}
 	ctx := context.Background()
 	must(t, h.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: engineNamespace}}))
@@ -246,14 +238,7 @@ func (h *ha) revoke(r *replica, name string) error {
 // and starts it again on the same port and certificates.
 func (h *ha) restartAPIServer(during func()) {
 	h.t.Helper()
-	as := h.env.ControlPlane.APIServer
-	if err := as.Stop(); err != nil && !strings.Contains(err.Error(), "timeout waiting for process") {
-		h.t.Fatalf("stopping kube-apiserver: %v", err)
-	}
-	during()
-	if err := as.Start(); err != nil {
-		h.t.Fatalf("starting kube-apiserver again: %v", err)
-	}
+	(&testenv.Restartable{Env: h.env}).RestartAPIServer(h.t, during)
 }
 
 // writeCA writes a CA and a serving certificate for 127.0.0.1 signed by it, as the chart does.
