@@ -142,9 +142,14 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 	g.Eventually(func(g Gomega) []string { return warnings(g, e.ns, "allowed") }).WithTimeout(engTimeout).WithPolling(engPoll).
 		Should(ContainElement(And(HavePrefix(tokensv1.ReasonNotPermitted+": "+rule+` does not permit database "telemetry"`),
 			ContainSubstring("Revoked "+liveName), ContainSubstring(`Secret "allowed" no longer holds a token`))))
-	st := waitNotPermitted(t, databaseTokenKind, allowed, rule+` does not permit database "telemetry"`)
-	g.Expect(st.Current).To(BeNil())
-	g.Expect(st.Pending).To(BeNil())
+	waitNotPermitted(t, databaseTokenKind, allowed, rule+` does not permit database "telemetry"`)
+	// The event is sent before the pass's status write lands (and an earlier pass whose
+	// revocation failed says NotPermitted too): wait for the status that forgets the tokens.
+	g.Eventually(func(g Gomega) {
+		st := databaseTokenKind.status(fresh(g, databaseTokenKind, allowed))
+		g.Expect(st.Current).To(BeNil())
+		g.Expect(st.Pending).To(BeNil())
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 	g.Expect(authorizeStatus(inst.URL, token, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, ref, allowed)).To(BeEmpty())
 	sec := secret(g, e.ns, "allowed")

@@ -117,6 +117,8 @@ func TestSpecChangeSuccessorAndOverlapAcrossRestart(t *testing.T) {
 	g.Expect(st.Previous).To(HaveLen(1))
 	revokeAt := st.Previous[0].RevokeAt.Time
 	g.Expect(fe.Accepts(oldTok)).To(BeTrue(), "the predecessor stays valid through the overlap")
+	// Events are sent asynchronously: see this one before stopping the manager that emits it.
+	g.Eventually(func() []string { return eventReasons(t, ns, "changing") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonSpecChanged))
 
 	mgr.stop()
 	startManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})
@@ -127,7 +129,6 @@ func TestSpecChangeSuccessorAndOverlapAcrossRestart(t *testing.T) {
 		g.Expect(databaseTokenKind.status(fresh(g, databaseTokenKind, obj)).Previous).To(BeEmpty())
 	}).WithTimeout(timeout).Should(Succeed())
 	g.Expect(fe.Accepts(newTok)).To(BeTrue())
-	g.Eventually(func() []string { return eventReasons(t, ns, "changing") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonSpecChanged))
 }
 
 // Drift: a deleted Secret, a token changed by hand, a token the engine forgot.
