@@ -69,8 +69,8 @@ type permission struct {
 }
 
 type authorization struct {
-	ID          string       `json:"id"`
-	Token       string       `json:"token"`
+	ID          string `json:"id"`
+	Token       string `json:"token"`
 	hash        [64]byte
 	Status      string       `json:"status"`
 	Description string       `json:"description"`
