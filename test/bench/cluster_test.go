@@ -6,7 +6,8 @@
 // concurrency in the same run. Only ratios measured in one run count: the machine is shared.
 //
 // BENCH_FULL=1 (`make bench-full`) runs 10,000 tokens with 1,000 unrelated 100 KiB Secrets in
-// the cluster; the default is 1,000 tokens.
+// the cluster; the default is 1,000 tokens. BENCH_MANAGER_GOMEMLIMIT=<v> runs the manager with
+// GOMEMLIMIT=<v>, as a container memory limit would (internal/cli/manager.go:setMemoryLimit).
 package bench
 
 import (
@@ -66,13 +67,14 @@ type proc struct {
 	done chan struct{}
 }
 
-func startProc(b testing.TB, logPath, bin string, args ...string) *proc {
+func startProc(b testing.TB, env []string, logPath, bin string, args ...string) *proc {
 	b.Helper()
 	out, err := os.Create(logPath)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -191,7 +193,7 @@ func (c *cluster) startEngine() {
 	must(b, os.WriteFile(adminFile, []byte(fmt.Sprintf(`{"token":%q}`, admin)), 0o600))
 	addr := testenv.FreeAddr(b)
 	c.engineURL = "http://" + addr
-	startProc(b, filepath.Join(c.dir, "engine.log"), c.bin, "engine", "--listen", addr, "--data-dir", filepath.Join(c.dir, "engine"), "--admin-token-file", adminFile)
+	startProc(b, nil, filepath.Join(c.dir, "engine.log"), c.bin, "engine", "--listen", addr, "--data-dir", filepath.Join(c.dir, "engine"), "--admin-token-file", adminFile)
 	waitHTTP(b, c.engineURL+"/livez")
 	ctx := context.Background()
 	must(b, c.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token-engine-admin", Namespace: operatorNamespace},
@@ -216,7 +218,12 @@ func (c *cluster) startManager(extra ...string) {
 	probe := testenv.FreeAddr(b)
 	args := append([]string{"manager", "--kubeconfig", c.kubeconfig, "--namespace", operatorNamespace, "--leader-elect=false",
 		"--watch-namespaces", tokensNamespace, "--metrics-bind-address", "0", "--health-probe-bind-address", probe}, extra...)
-	c.manager = startProc(b, filepath.Join(c.dir, "manager.log"), c.bin, args...)
+	var env []string
+	if v := os.Getenv("BENCH_MANAGER_GOMEMLIMIT"); v != "" {
+		// What the chart's memory limit gives the manager through automemlimit, without a cgroup.
+		env = append(env, "GOMEMLIMIT="+v)
+	}
+	c.manager = startProc(b, env, filepath.Join(c.dir, "manager.log"), c.bin, args...)
 	waitHTTP(b, "http://"+probe+"/readyz")
 	deadline := time.Now().Add(time.Minute)
 	for {
