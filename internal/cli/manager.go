@@ -51,6 +51,7 @@ type managerFlags struct {
 	metricsAddr         string
 	metricsSecure       bool
 	probeAddr           string
+	pprofAddr           string
 	maxConcurrent       int
 	qps                 float64
 	burst               int
@@ -98,6 +99,8 @@ func newManagerCommand() *cobra.Command {
 	fs.BoolVar(&f.metricsSecure, "metrics-secure", d.metricsSecure,
 		"serve metrics over HTTPS (a self-signed certificate held in memory) to callers that present a Kubernetes token allowed to get the /metrics non-resource URL (TokenReview + SubjectAccessReview); the chart turns it on")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", d.probeAddr, "address of the /healthz and /readyz probes")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "",
+		"address of Go's /debug/pprof endpoints (heap profiles of the caches; unauthenticated, so loopback only); empty: off")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", d.maxConcurrent, "workers per token kind")
 	fs.Float64Var(&f.qps, "kube-api-qps", d.qps, "sustained requests per second to the Kubernetes API")
 	fs.IntVar(&f.burst, "kube-api-burst", d.burst, "request burst to the Kubernetes API")
@@ -189,6 +192,7 @@ func managerOptions(f *managerFlags) ctrl.Options {
 		Cache:                         controllers.CacheOptions(cleanNamespaces(f.watchNamespaces)),
 		Metrics:                       metricsOptions(f),
 		HealthProbeBindAddress:        f.probeAddr,
+		PprofBindAddress:              f.pprofAddr,
 		LeaderElection:                f.leaderElect,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       f.namespace,

@@ -7,7 +7,9 @@
 //
 // BENCH_FULL=1 (`make bench-full`) runs 10,000 tokens with 1,000 unrelated 100 KiB Secrets in
 // the cluster; the default is 1,000 tokens. BENCH_MANAGER_GOMEMLIMIT=<v> runs the manager with
-// GOMEMLIMIT=<v>, as a container memory limit would (internal/cli/manager.go:setMemoryLimit).
+// GOMEMLIMIT=<v>, as a container memory limit would (internal/cli/manager.go:setMemoryLimit);
+// BENCH_MANAGER_ARGS adds manager flags (e.g. --max-concurrent-reconciles=32);
+// BENCH_HEAP_PROFILE=<file> saves the manager's heap profile after the tokens are Ready.
 package bench
 
 import (
@@ -15,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -138,6 +141,7 @@ type cluster struct {
 	kube       *kubernetes.Clientset
 	kubeconfig string
 	manager    *proc
+	pprofURL   string // the manager's /debug/pprof, when BENCH_HEAP_PROFILE asks for a profile
 	engineURL  string
 }
 
@@ -218,6 +222,13 @@ func (c *cluster) startManager(extra ...string) {
 	probe := testenv.FreeAddr(b)
 	args := append([]string{"manager", "--kubeconfig", c.kubeconfig, "--namespace", operatorNamespace, "--leader-elect=false",
 		"--watch-namespaces", tokensNamespace, "--metrics-bind-address", "0", "--health-probe-bind-address", probe}, extra...)
+	args = append(args, strings.Fields(os.Getenv("BENCH_MANAGER_ARGS"))...)
+	if os.Getenv("BENCH_HEAP_PROFILE") != "" {
+		addr := testenv.FreeAddr(b)
+		args = append(args, "--pprof-bind-address", addr)
+		c.pprofURL = "http://" + addr + "/debug/pprof"
+	}
+	b.Logf("manager %s", strings.Join(args[1:], " "))
 	var env []string
 	if v := os.Getenv("BENCH_MANAGER_GOMEMLIMIT"); v != "" {
 		// What the chart's memory limit gives the manager through automemlimit, without a cgroup.
@@ -237,6 +248,24 @@ func (c *cluster) startManager(extra ...string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// saveHeapProfile writes the manager's heap profile (after a GC: what the caches hold) to
+// $BENCH_HEAP_PROFILE; read it with `go tool pprof -top -sample_index=inuse_space <file>`.
+func (c *cluster) saveHeapProfile() {
+	path := os.Getenv("BENCH_HEAP_PROFILE")
+	if path == "" || c.pprofURL == "" {
+		return
+	}
+	resp, err := http.Get(c.pprofURL + "/heap?gc=1")
+	must(c.b, err)
+	defer func() { _ = resp.Body.Close() }()
+	out, err := os.Create(path)
+	must(c.b, err)
+	defer func() { _ = out.Close() }()
+	_, err = io.Copy(out, resp.Body)
+	must(c.b, err)
+	c.b.Logf("manager heap profile in %s", path)
 }
 
 func waitHTTP(b testing.TB, url string) {

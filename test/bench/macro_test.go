@@ -94,6 +94,7 @@ func runMacro(b *testing.B, s size) macroResult {
 	after, u1 := c.requestCounts(), c.manager.usage(b)
 	r.cpu, r.peak = u1.cpu-u0.cpu, u1.peak
 	r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
+	c.saveHeapProfile()
 
 	r.base2 = baseline(b, c, s.tokens, "b")
 	return r
