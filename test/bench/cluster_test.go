@@ -9,7 +9,8 @@
 // the cluster; the default is 1,000 tokens. BENCH_MANAGER_GOMEMLIMIT=<v> runs the manager with
 // GOMEMLIMIT=<v>, as a container memory limit would (internal/cli/manager.go:setMemoryLimit);
 // BENCH_MANAGER_ARGS adds manager flags (e.g. --max-concurrent-reconciles=32);
-// BENCH_HEAP_PROFILE=<file> saves the manager's heap profile after the tokens are Ready.
+// BENCH_HEAP_PROFILE=<file> saves the manager's heap profile once it is idle after the tokens
+// are Ready; BENCH_NO_BASELINE=1 skips the baseline (memory runs, no ratio).
 package bench
 
 import (
@@ -257,6 +258,7 @@ func (c *cluster) saveHeapProfile() {
 	if path == "" || c.pprofURL == "" {
 		return
 	}
+	c.waitIdle()
 	resp, err := http.Get(c.pprofURL + "/heap?gc=1")
 	must(c.b, err)
 	defer func() { _ = resp.Body.Close() }()
@@ -266,6 +268,22 @@ func (c *cluster) saveHeapProfile() {
 	_, err = io.Copy(out, resp.Body)
 	must(c.b, err)
 	c.b.Logf("manager heap profile in %s", path)
+}
+
+// waitIdle waits (at most two minutes) until the manager has used under 5 % of a core for 5 s:
+// a profile taken while reconciles still run shows their garbage, not what the caches hold.
+func (c *cluster) waitIdle() {
+	deadline := time.Now().Add(2 * time.Minute)
+	prev := c.manager.usage(c.b).cpu
+	for time.Now().Before(deadline) {
+		time.Sleep(5 * time.Second)
+		cur := c.manager.usage(c.b).cpu
+		if cur-prev < 250*time.Millisecond {
+			return
+		}
+		prev = cur
+	}
+	c.b.Logf("the manager was still busy two minutes after the last token was Ready")
 }
 
 func waitHTTP(b testing.TB, url string) {
