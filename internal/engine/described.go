@@ -27,9 +27,9 @@ type DescribedStore interface {
 }
 
 // MaxKnownNames bounds the names whose engine ids DescribedTokens remembers (least recently
-// used out). A forgotten name costs a listing the next time it is looked up or revoked,
-// nothing else; 50,000 names (about 7 MB) cover 10,000 tokens with their predecessors
-// (docs/design.md §8).
+// used out). A forgotten name costs a listing the next time it is looked up or revoked, and is
+// minted like a name never seen; 50,000 names (a few MB) cover 10,000 tokens with their
+// predecessors many times over (docs/design.md §8).
 const MaxKnownNames = 50_000
 
 // ListingMaxAge is the documented staleness of the shared listing: a listing younger than this
