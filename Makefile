@@ -67,8 +67,13 @@ test: manifests generate control-plane helm image ## Run unit, envtest and e2e t
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: control-plane ## Run the benchmarks (ratios against baselines measured in the same run).
-	go test -run '^$$' -bench . -benchmem ./...
+bench: control-plane ## Run the micro benchmarks and the macro benchmark at 1,000 tokens (ratios against baselines measured in the same run).
+	go test -run '^$$' -bench . -benchmem $$(go list ./... | grep -v /test/bench)
+	go test -run '^$$' -bench . -benchtime=1x -timeout 30m ./test/bench/
+
+.PHONY: bench-full
+bench-full: control-plane ## Run the macro benchmark at the issue's size: 10,000 tokens and 1,000 unrelated 100 KiB Secrets (long).
+	BENCH_FULL=1 go test -run '^$$' -bench . -benchtime=1x -timeout 120m ./test/bench/
 
 .PHONY: chaos
 chaos: control-plane ## Run the kill-storm and leader-handover tests at full size (300 tokens; CHAOS_SEED=<n> replays a run).

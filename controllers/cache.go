@@ -2,6 +2,7 @@ package controllers
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -9,17 +10,22 @@ import (
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
 
+// LastAppliedAnnotation is kubectl's client-side-apply copy of the whole object as applied:
+// for a token or engine managed with `kubectl apply` (or a GitOps tool using it) it roughly
+// doubles what the cache holds, and nothing the manager does reads it (docs/design.md §8).
+const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
 // CacheOptions is the manager cache the controllers are written for (docs/design.md §4, §8): Secrets
 // only when they carry our managed-by label (a cluster's Secrets can outweigh everything else;
-// the others are read uncached, and only to refuse to overwrite them), and no managedFields on
-// any cached object. namespaces limits the namespaced caches (--watch-namespaces); empty means
-// all namespaces.
+// the others are read uncached, and only to refuse to overwrite them), and on every cached
+// object only what reconciliation reads (StripUnread). namespaces limits the namespaced caches
+// (--watch-namespaces); empty means all namespaces.
 func CacheOptions(namespaces []string) cache.Options {
 	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{tokensv1.ManagedByLabel: tokensv1.ManagedByValue})},
 		},
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: StripUnread,
 	}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
@@ -28,4 +34,31 @@ func CacheOptions(namespaces []string) cache.Options {
 		}
 	}
 	return opts
+}
+
+// StripUnread is the cache's transform: it drops managedFields from every object and
+// LastAppliedAnnotation from every object but Secrets. Secrets keep it because the lifecycle
+// writes them with Update from the cached copy, which would delete the annotation on the
+// server; tokens and engines are only ever patched, so the stripped annotation stays there.
+func StripUnread(obj any) (any, error) {
+	o, err := meta.Accessor(obj)
+	if err != nil {
+		return obj, nil // a tombstone or a type without metadata: nothing to strip
+	}
+	o.SetManagedFields(nil)
+	if _, secret := obj.(*corev1.Secret); secret {
+		return obj, nil
+	}
+	if a := o.GetAnnotations(); a != nil {
+		if _, ok := a[LastAppliedAnnotation]; ok {
+			kept := make(map[string]string, len(a)-1)
+			for k, v := range a {
+				if k != LastAppliedAnnotation {
+					kept[k] = v
+				}
+			}
+			o.SetAnnotations(kept)
+		}
+	}
+	return obj, nil
 }

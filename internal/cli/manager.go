@@ -5,11 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -28,6 +31,12 @@ import (
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=token-operator
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=token-operator
 
+// memoryLimitRatio is the share of the container's memory limit given to the Go runtime as
+// GOMEMLIMIT (docs/manager.md, docs/design.md §8): the rest is for what the Go heap does not
+// count (stacks, the binary, buffers); near the limit the GC runs harder instead of the kernel
+// OOM-killing a heap that would have shrunk. An explicit GOMEMLIMIT, or AUTOMEMLIMIT=off, wins.
+const memoryLimitRatio = 0.9
+
 // leaderElectionID names the lease; one per installation namespace.
 const leaderElectionID = "token-operator.tokens.tokenops.dev"
 
@@ -40,6 +49,7 @@ type managerFlags struct {
 	metricsAddr         string
 	metricsSecure       bool
 	probeAddr           string
+	pprofAddr           string
 	maxConcurrent       int
 	qps                 float64
 	burst               int
@@ -87,6 +97,8 @@ func newManagerCommand() *cobra.Command {
 	fs.BoolVar(&f.metricsSecure, "metrics-secure", d.metricsSecure,
 		"serve metrics over HTTPS (a self-signed certificate held in memory) to callers that present a Kubernetes token allowed to get the /metrics non-resource URL (TokenReview + SubjectAccessReview); the chart turns it on")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", d.probeAddr, "address of the /healthz and /readyz probes")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "",
+		"address of Go's /debug/pprof endpoints (heap profiles of the caches; unauthenticated, so loopback only); empty: off")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-reconciles", d.maxConcurrent, "workers per token kind")
 	fs.Float64Var(&f.qps, "kube-api-qps", d.qps, "sustained requests per second to the Kubernetes API")
 	fs.IntVar(&f.burst, "kube-api-burst", d.burst, "request burst to the Kubernetes API")
@@ -111,6 +123,7 @@ func envOr(key, fallback string) string {
 func runManager(ctx context.Context, f *managerFlags) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
 	log := ctrl.Log.WithName("manager")
+	setMemoryLimit(log)
 	if f.namespace == "" {
 		return errors.New("--namespace (or $POD_NAMESPACE) must name the namespace the operator runs in")
 	}
@@ -144,6 +157,18 @@ func runManager(ctx context.Context, f *managerFlags) error {
 	return nil
 }
 
+// setMemoryLimit sets GOMEMLIMIT to memoryLimitRatio of the cgroup's memory limit (the
+// container's), with automemlimit; without a limit (a developer's machine) nothing changes.
+func setMemoryLimit(log logr.Logger) {
+	limit, err := memlimit.Set(memlimit.WithRatio(memoryLimitRatio), memlimit.WithProvider(memlimit.FromCgroup))
+	switch {
+	case err != nil:
+		log.V(1).Info("Left the Go memory limit unset: no cgroup memory limit found", "reason", err.Error())
+	case limit > 0 && limit < math.MaxInt64:
+		log.Info("Set the Go memory limit from the container's memory limit", "GOMEMLIMIT", limit, "ratio", memoryLimitRatio)
+	}
+}
+
 func restConfig(kubeconfig string) (*rest.Config, error) {
 	if kubeconfig != "" {
 		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
@@ -165,6 +190,7 @@ func managerOptions(f *managerFlags) ctrl.Options {
 		Cache:                         controllers.CacheOptions(cleanNamespaces(f.watchNamespaces)),
 		Metrics:                       metricsOptions(f),
 		HealthProbeBindAddress:        f.probeAddr,
+		PprofBindAddress:              f.pprofAddr,
 		LeaderElection:                f.leaderElect,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       f.namespace,

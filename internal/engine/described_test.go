@@ -12,22 +12,34 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/enginetest"
 )
 
-// memStore is an in-memory engine.DescribedStore: descriptions are not unique, like v2's.
+// memStore is an in-memory engine.DescribedStore: descriptions are not unique, like v2's. It
+// counts its calls by method and the tokens it listed.
 type memStore struct {
 	mu      sync.Mutex
 	tokens  []engine.TokenInfo
 	next    int
 	listErr error // returned by Tokens once set
+	calls   map[string]int
+	listed  int
+}
+
+func (m *memStore) count(call string) {
+	if m.calls == nil {
+		m.calls = map[string]int{}
+	}
+	m.calls[call]++
 }
 
 func (m *memStore) Tokens(_ context.Context, _ string, keep func(string) bool) ([]engine.TokenInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.count("list")
 	if m.listErr != nil {
 		return nil, m.listErr
 	}
 	var out []engine.TokenInfo
 	for _, t := range m.tokens {
+		m.listed++
 		if keep(t.Name) {
 			out = append(out, t)
 		}
@@ -35,12 +47,26 @@ func (m *memStore) Tokens(_ context.Context, _ string, keep func(string) bool) (
 	return out, nil
 }
 
+func (m *memStore) Get(_ context.Context, id string) (engine.TokenInfo, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.count("get")
+	for _, t := range m.tokens {
+		if t.ID == id {
+			return t, true, nil
+		}
+	}
+	return engine.TokenInfo{}, false, nil
+}
+
 func (m *memStore) Delete(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.count("delete")
 	for i, t := range m.tokens {
 		if t.ID == id {
 			m.tokens = append(m.tokens[:i], m.tokens[i+1:]...)
+			break
 		}
 	}
 	return nil
@@ -50,16 +76,26 @@ func (m *memStore) Delete(_ context.Context, id string) error {
 func (m *memStore) create(name string) engine.Minted {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.count("create")
 	m.next++
 	t := engine.TokenInfo{Name: name, ID: fmt.Sprintf("id-%03d", m.next), CreatedAt: time.Unix(int64(m.next), 0)}
 	m.tokens = append(m.tokens, t)
 	return engine.Minted{Name: name, ID: t.ID, Token: "secret", CreatedAt: t.CreatedAt}
 }
 
-func (m *memStore) count() int {
+func (m *memStore) live() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.tokens)
+}
+
+// takeCalls returns the calls counted so far and starts again.
+func (m *memStore) takeCalls() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.calls
+	m.calls = map[string]int{}
+	return c
 }
 
 // process is one operator process's engine over a shared memStore.
@@ -68,41 +104,159 @@ type process struct {
 	store *memStore
 }
 
+func newProcess(store *memStore, now func() time.Time) process {
+	return process{engine.NewDescribedTokensWithClock(store, now), store}
+}
+
 func (p process) Mint(ctx context.Context, req engine.MintRequest) (engine.Minted, error) {
 	return p.DescribedTokens.Mint(ctx, req.Name, func(context.Context) (engine.Minted, error) { return p.store.create(req.Name), nil })
 }
 
-// TestDescribedTokensAcrossProcesses: three DescribedTokens (three operator processes) over one
-// store race to mint a name: at most one keeps a token, whatever the interleaving, and the
-// others answer Conflict; within one process exactly one mint succeeds.
-func TestDescribedTokensAcrossProcesses(t *testing.T) {
+// clock is a settable clock for the listing's age.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestDescribedTokensInProcess: concurrent mints of one name in one process: exactly one
+// succeeds, the others are Conflicts, and none of them lists.
+func TestDescribedTokensInProcess(t *testing.T) {
 	ctx := context.Background()
 	for round := range 50 {
 		store := &memStore{}
-		procs := []engine.Engine{process{engine.NewDescribedTokens(store), store}, process{engine.NewDescribedTokens(store), store}, process{engine.NewDescribedTokens(store), store}}
-		wins, errs := enginetest.MintConcurrently(ctx, engine.MintRequest{Name: "n"}, procs...)
+		p := newProcess(store, time.Now)
+		wins, errs := enginetest.MintConcurrently(ctx, engine.MintRequest{Name: "n"}, p, p, p, p)
 		for _, err := range errs {
 			if !engine.IsConflict(err) {
 				t.Errorf("round %d: %v", round, err)
 			}
 		}
-		if wins > 1 || store.count() != wins {
-			t.Fatalf("round %d: %d wins, %d tokens; want at most 1, and as many tokens as wins", round, wins, store.count())
+		if wins != 1 || store.live() != 1 {
+			t.Fatalf("round %d: %d wins, %d tokens; want 1 and 1", round, wins, store.live())
+		}
+		if c := store.takeCalls(); c["list"] != 0 || c["create"] != 1 {
+			t.Fatalf("round %d: calls %v, want one create and no listing", round, c)
 		}
 	}
 }
 
-// TestDescribedTokensStray: a stray token of the name (a lost attempt) is a Conflict, Lookup
-// returns the oldest, Revoke removes them all.
+// TestDescribedTokensCosts: what each call costs by id, and that a burst of recovery calls
+// (a restarted process looking up and revoking names it never saw) shares one listing.
+func TestDescribedTokensCosts(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Unix(1e9, 0)}
+	store := &memStore{}
+	a := newProcess(store, clk.now)
+	const n = 1000
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("k8s.ns.t%04d.abcd1234.r1", i)
+		if _, err := a.Mint(ctx, engine.MintRequest{Name: names[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		if _, err := a.Lookup(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := store.takeCalls(); c["create"] != n || c["get"] != n || c["list"] != 0 {
+		t.Fatalf("%d mints and lookups: calls %v, want %d creates, %d gets, no listing", n, c, n, n)
+	}
+
+	// A new process: the first lookup lists, the others use that listing.
+	b := newProcess(store, clk.now)
+	for _, name := range names {
+		if _, err := b.Lookup(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := store.takeCalls(); c["list"] != 1 || c["get"] != 0 {
+		t.Fatalf("a new process's %d lookups: calls %v, want one listing", n, c)
+	}
+	for _, name := range names[:n/2] {
+		if err := b.Revoke(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := store.takeCalls(); c["list"] != 0 || c["delete"] != n/2 {
+		t.Fatalf("revoking %d looked-up names: calls %v, want deletes by id only", n/2, c)
+	}
+	// A third process revokes names it never saw, all at once: they share listings (each needs
+	// one that started after it did, so callers that arrive during a listing wait for the next).
+	c3 := newProcess(store, clk.now)
+	var wg sync.WaitGroup
+	for _, name := range names[n/2:] {
+		wg.Go(func() {
+			if err := c3.Revoke(ctx, name); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if c := store.takeCalls(); c["list"] > n/20 || c["delete"] != n/2 {
+		t.Fatalf("revoking %d unseen names at once: calls %v, want at most %d listings", n/2, c, n/20)
+	} else {
+		t.Logf("revoking %d unseen names at once: %d listings", n/2, c["list"])
+	}
+	if store.live() != 0 {
+		t.Fatalf("%d tokens left", store.live())
+	}
+}
+
+// TestDescribedTokensNotFoundIsListed: a NotFound is never answered from a stale listing or a
+// 404 by id alone: a token another process minted after the listing is found.
+func TestDescribedTokensNotFoundIsListed(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Unix(1e9, 0)}
+	store := &memStore{}
+	a, b := newProcess(store, clk.now), newProcess(store, clk.now)
+	if err := b.Check(ctx); err != nil { // b keeps a listing without the name
+		t.Fatal(err)
+	}
+	clk.advance(time.Second)
+	m, err := a.Mint(ctx, engine.MintRequest{Name: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := b.Lookup(ctx, "n"); err != nil || info.ID != m.ID {
+		t.Fatalf("Lookup by another process = %+v, %v; want %s", info, err, m.ID)
+	}
+	// Known by id, deleted behind b's back: Get says gone, a listing confirms.
+	if err := a.Revoke(ctx, "n"); err != nil {
+		t.Fatal(err)
+	}
+	store.takeCalls()
+	if _, err := b.Lookup(ctx, "n"); !engine.IsNotFound(err) {
+		t.Fatalf("Lookup of a revoked token: %v, want NotFound", err)
+	}
+	if c := store.takeCalls(); c["get"] != 1 || c["list"] != 1 {
+		t.Fatalf("calls %v, want a get and the confirming listing", c)
+	}
+}
+
+// TestDescribedTokensStray: a stray of the name that a listing has seen (another process's
+// lost attempt) is a Conflict; Lookup returns the oldest; Revoke removes them all and the next
+// Mint succeeds (the Conflict path of docs/design.md §3 step 3).
 func TestDescribedTokensStray(t *testing.T) {
 	ctx := context.Background()
 	store := &memStore{}
-	d := engine.NewDescribedTokens(store)
+	d := newProcess(store, time.Now)
 	oldest := store.create("n")
 	store.create("n")
 	store.create("other")
+	if err := d.Check(ctx); err != nil { // the engine check keeps a listing
+		t.Fatal(err)
+	}
 	calls := 0
-	_, err := d.Mint(ctx, "n", func(context.Context) (engine.Minted, error) { calls++; return store.create("n"), nil })
+	_, err := d.DescribedTokens.Mint(ctx, "n", func(context.Context) (engine.Minted, error) { calls++; return store.create("n"), nil })
 	if !engine.IsConflict(err) || calls != 0 {
 		t.Fatalf("Mint over strays: %v after %d creates, want Conflict before any", err, calls)
 	}
@@ -115,29 +269,72 @@ func TestDescribedTokensStray(t *testing.T) {
 	if err := d.Revoke(ctx, "n"); err != nil {
 		t.Fatal(err)
 	}
+	if store.live() != 1 {
+		t.Fatalf("%d tokens left, want only the other name's", store.live())
+	}
 	if _, err := d.Lookup(ctx, "n"); !engine.IsNotFound(err) {
 		t.Fatalf("Lookup after Revoke: %v, want NotFound", err)
 	}
-	if store.count() != 1 {
-		t.Fatalf("%d tokens left, want only the other name's", store.count())
+	if _, err := d.Mint(ctx, engine.MintRequest{Name: "n"}); err != nil {
+		t.Fatalf("Mint after Revoke: %v", err)
 	}
 }
 
-// TestDescribedTokensUncheckable: when the check after the create fails, the new token is
-// given up (deleted) and the error is Transient, so the retry starts clean.
-func TestDescribedTokensUncheckable(t *testing.T) {
+// TestDescribedTokensLostAnswer: a create whose answer is lost (a Transient error after the
+// engine created the token) leaves the name in doubt: the next Mint lists, finds the token and
+// answers Conflict; Revoke lists and deletes it. A refusal (not Transient) leaves no doubt.
+func TestDescribedTokensLostAnswer(t *testing.T) {
 	ctx := context.Background()
 	store := &memStore{}
-	d := engine.NewDescribedTokens(store)
-	_, err := d.Mint(ctx, "n", func(context.Context) (engine.Minted, error) {
-		m := store.create("n")
-		store.listErr = errors.New("listing failed")
-		return m, nil
+	d := newProcess(store, time.Now)
+	_, err := d.DescribedTokens.Mint(ctx, "n", func(context.Context) (engine.Minted, error) {
+		store.create("n")
+		return engine.Minted{}, engine.Errorf("connection reset")
 	})
-	if err == nil || engine.KindOf(err) != engine.Transient {
-		t.Fatalf("Mint: %v, want Transient", err)
+	if engine.KindOf(err) != engine.Transient {
+		t.Fatalf("Mint: %v, want the Transient error", err)
 	}
-	if store.count() != 0 {
-		t.Fatalf("%d tokens left, want the unconfirmed one deleted", store.count())
+	if _, err := d.Mint(ctx, engine.MintRequest{Name: "n"}); !engine.IsConflict(err) {
+		t.Fatalf("Mint after a lost answer: %v, want Conflict", err)
+	}
+	if err := d.Revoke(ctx, "n"); err != nil || store.live() != 0 {
+		t.Fatalf("Revoke: %v, %d tokens left", err, store.live())
+	}
+	if _, err := d.Mint(ctx, engine.MintRequest{Name: "n"}); err != nil {
+		t.Fatalf("Mint after Revoke: %v", err)
+	}
+
+	store.takeCalls()
+	_, err = d.DescribedTokens.Mint(ctx, "m", func(context.Context) (engine.Minted, error) {
+		return engine.Minted{}, engine.PermanentErrorf("bad request")
+	})
+	if !engine.IsPermanent(err) {
+		t.Fatalf("Mint: %v", err)
+	}
+	if _, err := d.Mint(ctx, engine.MintRequest{Name: "m"}); err != nil {
+		t.Fatalf("Mint after a refusal: %v", err)
+	}
+	if c := store.takeCalls(); c["list"] != 0 {
+		t.Fatalf("a refused create listed: %v", c)
+	}
+}
+
+// TestDescribedTokensListingErrors: a failed listing is the error of the call that needed it,
+// and a name in doubt stays in doubt.
+func TestDescribedTokensListingErrors(t *testing.T) {
+	ctx := context.Background()
+	store := &memStore{}
+	d := newProcess(store, time.Now)
+	_, _ = d.DescribedTokens.Mint(ctx, "n", func(context.Context) (engine.Minted, error) {
+		store.create("n")
+		return engine.Minted{}, engine.Errorf("timeout")
+	})
+	store.listErr = errors.New("listing failed")
+	if _, err := d.Mint(ctx, engine.MintRequest{Name: "n"}); err == nil {
+		t.Fatal("Mint in doubt succeeded without a listing")
+	}
+	store.listErr = nil
+	if _, err := d.Mint(ctx, engine.MintRequest{Name: "n"}); !engine.IsConflict(err) {
+		t.Fatalf("Mint: %v, want Conflict", err)
 	}
 }

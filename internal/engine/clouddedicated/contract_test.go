@@ -62,7 +62,7 @@ func specOptions(secrets ...string) spectest.Options {
 		Scheme:      httpapi.SchemeBearer,
 		Responses:   true,
 		Secrets:     secrets,
-		Want:        []string{"GET " + tokens, "POST " + tokens, "DELETE " + tokens + "/{tokenId}"},
+		Want:        []string{"GET " + tokens, "POST " + tokens, "GET " + tokens + "/{tokenId}", "DELETE " + tokens + "/{tokenId}"},
 	}
 }
 

@@ -40,3 +40,24 @@ func (s store) Delete(ctx context.Context, id string) error {
 	resp, err := s.c.do(ctx, httpapi.Request{Method: http.MethodDelete, Path: s.c.tokens + "/" + url.PathEscape(id)})
 	return httpapi.Deleted(resp, err, "deleting token "+id)
 }
+
+// Get reads one token by ID: a revoked token, or a 404, is "not live"; DescribedTokens confirms
+// that with a listing before anyone hears NotFound, so an unknown cluster still surfaces as the
+// listing's Permanent ClusterNotFound.
+func (s store) Get(ctx context.Context, id string) (engine.TokenInfo, bool, error) {
+	what := "reading token " + id
+	resp, err := s.c.do(ctx, httpapi.Request{Method: http.MethodGet, Path: s.c.tokens + "/" + url.PathEscape(id)})
+	switch {
+	case err != nil:
+		return engine.TokenInfo{}, false, err
+	case resp.Status == http.StatusNotFound:
+		return engine.TokenInfo{}, false, nil
+	case !resp.OK():
+		return engine.TokenInfo{}, false, apiError(resp, what)
+	}
+	var t token
+	if err := json.Unmarshal(resp.Body, &t); err != nil || t.ID == "" {
+		return engine.TokenInfo{}, false, resp.Unreadable(what, "a readable token")
+	}
+	return t.info(), t.RevokedAt.IsZero(), nil
+}

@@ -38,3 +38,18 @@ func (s store) Delete(ctx context.Context, id string) error {
 	resp, err := s.c.do(ctx, httpapi.Request{Method: http.MethodDelete, Path: PathAuthorizations + "/" + url.PathEscape(id)})
 	return httpapi.Deleted(resp, err, "deleting authorization "+id)
 }
+
+// Get reads one authorization by ID. A 404 is "not live"; DescribedTokens confirms it with a
+// listing before anyone hears NotFound, so a wrong URL still surfaces as the listing's
+// Permanent error (TestListing404IsNotATokenGone).
+func (s store) Get(ctx context.Context, id string) (engine.TokenInfo, bool, error) {
+	var a authorization
+	resp, err := s.c.get(ctx, "reading authorization "+id, PathAuthorizations+"/"+url.PathEscape(id), nil, &a)
+	switch {
+	case resp != nil && resp.Status == http.StatusNotFound:
+		return engine.TokenInfo{}, false, nil
+	case err != nil:
+		return engine.TokenInfo{}, false, err
+	}
+	return a.info(), true, nil
+}

@@ -50,8 +50,9 @@ type Client struct {
 	token engine.Plaintext
 	org   string
 
-	mu    sync.Mutex
-	orgID string // resolved from org once it succeeds
+	mu        sync.Mutex
+	orgID     string     // resolved from org once it succeeds
+	resolving sync.Mutex // one resolution at a time: a burst of first mints asks once
 }
 
 var _ engine.Engine = (*Client)(nil)
@@ -119,6 +120,14 @@ type organization struct {
 func (c *Client) resolveOrg(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	id := c.orgID
+	c.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	c.resolving.Lock()
+	defer c.resolving.Unlock()
+	c.mu.Lock()
+	id = c.orgID
 	c.mu.Unlock()
 	if id != "" {
 		return id, nil

@@ -64,6 +64,7 @@ func specOptions(secrets ...string) spectest.Options {
 			"GET " + influxdb2.PathBuckets,
 			"GET " + influxdb2.PathAuthorizations,
 			"POST " + influxdb2.PathAuthorizations,
+			"GET " + influxdb2.PathAuthorizations + "/{authID}",
 			"DELETE " + influxdb2.PathAuthorizations + "/{authID}",
 		},
 	}

@@ -7,6 +7,7 @@ package influxdb3
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
@@ -28,6 +29,26 @@ const (
 type Client struct {
 	http  *httpapi.Client
 	admin engine.Plaintext
+
+	mu    sync.Mutex
+	field string // the permission field this engine accepted last; "" until one did
+}
+
+// permissionField is the resource list's field name to send: the spec's until the engine
+// accepted the other.
+func (c *Client) permissionField() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.field == "" {
+		return FieldResourceNames
+	}
+	return c.field
+}
+
+func (c *Client) setPermissionField(f string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.field = f
 }
 
 var _ engine.Engine = (*Client)(nil)

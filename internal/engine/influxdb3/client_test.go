@@ -114,7 +114,7 @@ func TestMintErrors(t *testing.T) {
 		{"unknown database", 400, "invalid resource name: telemetry", engine.Pending, engine.ReasonDatabaseNotFound},
 		{"database does not exist", 404, `{"error":"database telemetry does not exist"}`, engine.Pending, engine.ReasonDatabaseNotFound},
 		{"unknown database as 500", 500, "Cannot parse permission: invalid resource name", engine.Pending, engine.ReasonDatabaseNotFound},
-		{"serde error", 400, "missing field `resource_names`", engine.Permanent, ""},
+		{"serde error", 400, "missing field `token_name`", engine.Permanent, ""},
 		{"Core has no route", 404, "", engine.Permanent, ""},
 		{"401", 401, `{"error": "the request was not authenticated"}`, engine.Unauthorized, "Unauthorized"},
 		{"403", 403, `{"error": "unauthorized to perform requested action with the token"}`, engine.Unauthorized, "Unauthorized"},
@@ -128,7 +128,7 @@ func TestMintErrors(t *testing.T) {
 			t.Errorf("%s: got %s %q (%v), want %s %q", tc.name, engine.KindOf(err), engine.ReasonOf(err), err, tc.want, tc.reason)
 		}
 		if n := s.calls.Load(); n != 1 {
-			t.Errorf("%s: %d attempts; a mint is never retried", tc.name, n)
+			t.Errorf("%s: %d attempts; a mint is never retried (only a refusal naming the permission field is, TestPermissionFieldFallback)", tc.name, n)
 		}
 		if tc.want == engine.Pending {
 			var e *engine.Error

@@ -1,6 +1,7 @@
 package influxdb3
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -10,10 +11,21 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
 
+// The two names of a permission's resource list (docs/engines/facts.md §1): the official spec's,
+// sent first, and the one InfluxDB's how-to pages and the server's internal type use. Which one
+// a closed-source Enterprise build parses cannot be checked here, so a refusal that names either
+// field is retried once with the other, and the answer is remembered per engine client.
+const (
+	FieldResourceNames      = "resource_names"
+	FieldResourceIdentifier = "resource_identifier"
+)
+
+// permission carries exactly one of the two field names (Validate guarantees names).
 type permission struct {
-	ResourceType  engine.ResourceType `json:"resource_type"`
-	ResourceNames []string            `json:"resource_names"` // not the docs' resource_identifier (docs/engines/facts.md §1)
-	Actions       []engine.Action     `json:"actions"`
+	ResourceType       engine.ResourceType `json:"resource_type"`
+	ResourceNames      []string            `json:"resource_names,omitempty"`
+	ResourceIdentifier []string            `json:"resource_identifier,omitempty"`
+	Actions            []engine.Action     `json:"actions"`
 }
 
 type createTokenRequest struct {
@@ -43,12 +55,34 @@ func expirySecs(ttl time.Duration) *int64 {
 	return &s
 }
 
-func newCreateTokenRequest(req engine.MintRequest) createTokenRequest {
+// newCreateTokenRequest builds the create body with field as the resource list's name.
+func newCreateTokenRequest(req engine.MintRequest, field string) createTokenRequest {
 	body := createTokenRequest{TokenName: req.Name, ExpirySecs: expirySecs(req.TTL)}
 	for _, p := range req.Permissions {
-		body.Permissions = append(body.Permissions, permission{ResourceType: p.Type, ResourceNames: p.Names, Actions: p.Actions})
+		perm := permission{ResourceType: p.Type, ResourceNames: p.Names, Actions: p.Actions}
+		if field == FieldResourceIdentifier {
+			perm.ResourceNames, perm.ResourceIdentifier = nil, p.Names
+		}
+		body.Permissions = append(body.Permissions, perm)
 	}
 	return body
+}
+
+// otherField returns the field to retry with when resp refuses the body because of field: a
+// 400 or 422 whose body names either field (serde's "missing field `resource_identifier`" or
+// "unknown field `resource_names`"), else "". Such a refusal created nothing, so sending the
+// create again cannot leak a token (docs/design.md §3 step 3).
+func otherField(resp *httpapi.Response, field string) string {
+	if resp.Status != http.StatusBadRequest && resp.Status != http.StatusUnprocessableEntity {
+		return ""
+	}
+	if !bytes.Contains(resp.Body, []byte(FieldResourceNames)) && !bytes.Contains(resp.Body, []byte(FieldResourceIdentifier)) {
+		return ""
+	}
+	if field == FieldResourceIdentifier {
+		return FieldResourceNames
+	}
+	return FieldResourceIdentifier
 }
 
 // Mint creates a resource token. The request is not retried: if its response is lost, the next
@@ -57,9 +91,19 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 	if err := req.Validate(); err != nil {
 		return engine.Minted{}, err
 	}
-	resp, err := c.do(ctx, httpapi.Request{Method: http.MethodPost, Path: PathCreateToken, Body: newCreateTokenRequest(req)})
+	field := c.permissionField()
+	resp, err := c.do(ctx, httpapi.Request{Method: http.MethodPost, Path: PathCreateToken, Body: newCreateTokenRequest(req, field)})
 	if err != nil {
 		return engine.Minted{}, err
+	}
+	if other := otherField(resp, field); other != "" {
+		resp, err = c.do(ctx, httpapi.Request{Method: http.MethodPost, Path: PathCreateToken, Body: newCreateTokenRequest(req, other)})
+		if err != nil {
+			return engine.Minted{}, err
+		}
+		if otherField(resp, other) == "" {
+			c.setPermissionField(other) // the engine parsed it (whatever else it answered)
+		}
 	}
 	what := "minting token " + quote(req.Name)
 	if !resp.OK() {

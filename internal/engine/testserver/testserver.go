@@ -75,3 +75,48 @@ func (c *Clock) Now() time.Time {
 	c.last = now
 	return now
 }
+
+// Counter counts a test server's requests by route ("GET /api/v2/authorizations/{id}", the
+// ServeMux pattern that served it) and anything else a server adds (ListedObjects), so that
+// tests can prove what a call costs (docs/design.md §8).
+type Counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// ListedObjects is the Counter key a server adds every listed object to.
+const ListedObjects = "listed objects"
+
+// Wrap returns h counting each request under the pattern that served it.
+func (c *Counter) Wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		key := r.Pattern
+		if key == "" {
+			key = r.Method + " (unrouted)"
+		}
+		c.Add(key, 1)
+	})
+}
+
+// Add adds n to key.
+func (c *Counter) Add(key string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[key] += n
+}
+
+// Counts returns the counts so far and starts again from zero.
+func (c *Counter) Counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.n
+	c.n = map[string]int{}
+	if out == nil {
+		out = map[string]int{}
+	}
+	return out
+}

@@ -4,9 +4,12 @@
 // from the Management API spec:
 //   - Management API under /api/v0 with Bearer management tokens: GET (a bare JSON array) and
 //     POST (200, not 201, with the plaintext in accessToken, stored only as a hash) on
-//     /accounts/{a}/clusters/{c}/tokens, DELETE /…/tokens/{t} (204, 404). Errors are
+//     /accounts/{a}/clusters/{c}/tokens, GET /…/tokens/{t} (200, revoked ones too with
+//     revokedAt; 404) and DELETE /…/tokens/{t} (204, 404). Errors are
 //     {code: <int>, message}. Descriptions are not unique. Revoked tokens stay listed with
 //     revokedAt (one reading of the unverified list behaviour), and their DELETE answers 404.
+//   - Requests are counted by route, and listed tokens too (Counter), so that tests can prove
+//     what a call costs at 10,000 tokens.
 //   - A data plane on its own URL (as a cluster's data URL is): POST /api/v2/write?bucket=DB and
 //     GET /query?db=DB answer 204/200 when the token may write/read DB, 403 when it may not, and
 //     401 for an unknown, revoked or expired token, or one not active yet (ActivationDelay).
@@ -35,10 +38,13 @@ type Server struct {
 	AccountID       string
 	ClusterID       string
 	ManagementToken string
+	// Counter counts Management API requests by route and the tokens listed.
+	Counter testserver.Counter
 
 	clock  testserver.Clock
 	mu     sync.Mutex
 	tokens []*token // in creation order
+	byID   map[string]*token
 	hash   map[[64]byte]*token
 	// activation is how long a new token is refused on the data plane.
 	activation time.Duration
@@ -68,8 +74,8 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // Start starts the Management API and data plane for t.
 func Start(t testing.TB) *Server {
-	s := &Server{clock: testserver.Clock{Step: time.Millisecond}, AccountID: uuid(), ClusterID: uuid(), ManagementToken: "mgmt_" + base64.RawURLEncoding.EncodeToString(testserver.RandomBytes(48)), hash: map[[64]byte]*token{}}
-	api := httptest.NewServer(s.managementRoutes())
+	s := &Server{clock: testserver.Clock{Step: time.Millisecond}, AccountID: uuid(), ClusterID: uuid(), ManagementToken: "mgmt_" + base64.RawURLEncoding.EncodeToString(testserver.RandomBytes(48)), hash: map[[64]byte]*token{}, byID: map[string]*token{}}
+	api := httptest.NewServer(s.Counter.Wrap(s.managementRoutes()))
 	t.Cleanup(api.Close)
 	data := httptest.NewServer(s.dataRoutes())
 	t.Cleanup(data.Close)
@@ -112,6 +118,7 @@ func (s *Server) managementRoutes() http.Handler {
 	const tokens = "/api/v0/accounts/{account}/clusters/{cluster}/tokens"
 	mux.HandleFunc("GET "+tokens, s.managed(s.list))
 	mux.HandleFunc("POST "+tokens, s.managed(s.create))
+	mux.HandleFunc("GET "+tokens+"/{id}", s.managed(s.get))
 	mux.HandleFunc("DELETE "+tokens+"/{id}", s.managed(s.delete))
 	return mux
 }
@@ -136,6 +143,22 @@ func (s *Server) list(w http.ResponseWriter, _ *http.Request) {
 	out := []token{}
 	for _, t := range s.tokens {
 		out = append(out, *t)
+	}
+	s.Counter.Add(testserver.ListedObjects, len(out))
+	testserver.WriteJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	t, ok := s.byID[r.PathValue("id")]
+	var out token
+	if ok {
+		out = *t
+	}
+	s.mu.Unlock()
+	if !ok {
+		fail(w, http.StatusNotFound, "not found")
+		return
 	}
 	testserver.WriteJSON(w, http.StatusOK, out)
 }
@@ -173,6 +196,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	plaintext := "apiv1_" + base64.RawURLEncoding.EncodeToString(testserver.RandomBytes(64))
 	s.mu.Lock()
 	s.tokens = append(s.tokens, t)
+	s.byID[t.ID] = t
 	s.hash[testserver.Hash(plaintext)] = t
 	out := *t
 	s.mu.Unlock()
@@ -183,12 +207,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.IndexFunc(s.tokens, func(t *token) bool { return t.ID == r.PathValue("id") && t.RevokedAt == "" })
-	if i < 0 {
+	t, ok := s.byID[r.PathValue("id")]
+	if !ok || t.RevokedAt != "" {
 		fail(w, http.StatusNotFound, "not found")
 		return
 	}
-	s.tokens[i].RevokedAt = s.clock.Now().Format(timeFormat)
+	t.RevokedAt = s.clock.Now().Format(timeFormat)
 	w.WriteHeader(http.StatusNoContent)
 }
 

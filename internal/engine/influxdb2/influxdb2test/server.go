@@ -7,8 +7,10 @@
 //     creates may become visible out of createdAt order;
 //     resource.name is ignored; resource.orgID must equal orgID; the caller must hold write on
 //     authorizations.
-//   - GET /api/v2/authorizations (orgID filter), DELETE /api/v2/authorizations/{id} (204, 404,
-//     400 for a malformed id).
+//   - GET /api/v2/authorizations (orgID filter), GET and DELETE /api/v2/authorizations/{id}
+//     (200/204, 404, 400 for a malformed id).
+//   - Requests are counted by route, and listed authorizations too (Counter), so that tests can
+//     prove what a call costs at 10,000 tokens.
 //   - GET /api/v2/orgs (org or orgID; 404 when not found), GET /api/v2/buckets (name, orgID;
 //     404 `bucket "B" not found`).
 //   - Errors are {code, message} with X-Platform-Error-Code; a missing or unknown token is 401
@@ -42,6 +44,8 @@ type Server struct {
 	Token string
 	// OrgID is the ID of Org.
 	OrgID string
+	// Counter counts requests by route and the authorizations listed.
+	Counter testserver.Counter
 
 	clock testserver.Clock
 	mu    sync.Mutex
@@ -65,8 +69,9 @@ type permission struct {
 }
 
 type authorization struct {
-	ID          string       `json:"id"`
-	Token       string       `json:"token"`
+	ID          string `json:"id"`
+	Token       string `json:"token"`
+	hash        [64]byte
 	Status      string       `json:"status"`
 	Description string       `json:"description"`
 	OrgID       string       `json:"orgID"`
@@ -95,7 +100,7 @@ func Start(t testing.TB) *Server {
 	}
 	op := s.add(&authorization{Description: "operator token", Status: "active", Permissions: all})
 	s.Token = op.Token
-	srv := httptest.NewServer(s.routes())
+	srv := httptest.NewServer(s.Counter.Wrap(s.routes()))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s
@@ -132,8 +137,9 @@ func (s *Server) add(a *authorization) authorization {
 	a.CreatedAt, a.UpdatedAt = now, now
 	a.Links = links{Self: "/api/v2/authorizations/" + a.ID, User: "/api/v2/users/" + userID}
 	s.mu.Lock()
+	a.hash = testserver.Hash(token)
 	s.byID[a.ID] = a
-	s.hash[testserver.Hash(token)] = a
+	s.hash[a.hash] = a
 	s.mu.Unlock()
 	out := *a
 	out.Token = token
@@ -147,6 +153,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v2/buckets/{id}", s.authenticated(s.getBucket))
 	mux.HandleFunc("GET /api/v2/authorizations", s.authenticated(s.listAuthorizations))
 	mux.HandleFunc("POST /api/v2/authorizations", s.authenticated(s.createAuthorization))
+	mux.HandleFunc("GET /api/v2/authorizations/{id}", s.authenticated(s.getAuthorization))
 	mux.HandleFunc("DELETE /api/v2/authorizations/{id}", s.authenticated(s.deleteAuthorization))
 	mux.HandleFunc("POST /api/v2/write", s.authenticated(s.write))
 	return mux
@@ -267,6 +274,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, caller *authoriza
 func (s *Server) listAuthorizations(w http.ResponseWriter, r *http.Request, caller *authorization) {
 	if caller.allows("read", "authorizations", "", s.OrgID) {
 		out := s.authorizationsOf(r.URL.Query().Get("orgID"))
+		s.Counter.Add(testserver.ListedObjects, len(out))
 		testserver.WriteJSON(w, http.StatusOK, map[string]any{"links": links{Self: "/api/v2/authorizations"}, "authorizations": out})
 		return
 	}
@@ -361,10 +369,30 @@ func (s *Server) deleteAuthorization(w http.ResponseWriter, r *http.Request, cal
 		return
 	}
 	delete(s.byID, id)
-	for h, v := range s.hash {
-		if v == a {
-			delete(s.hash, h)
-		}
-	}
+	delete(s.hash, a.hash)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getAuthorization(w http.ResponseWriter, r *http.Request, caller *authorization) {
+	id := r.PathValue("id")
+	if len(id) != 16 {
+		fail(w, http.StatusBadRequest, "invalid", "id must have a length of 16 bytes")
+		return
+	}
+	if !caller.allows("read", "authorizations", "", s.OrgID) {
+		fail(w, http.StatusUnauthorized, "unauthorized", "unauthorized access")
+		return
+	}
+	s.mu.Lock()
+	a, ok := s.byID[id]
+	var out authorization
+	if ok {
+		out = *a
+	}
+	s.mu.Unlock()
+	if !ok {
+		fail(w, http.StatusNotFound, "not found", "authorization not found")
+		return
+	}
+	testserver.WriteJSON(w, http.StatusOK, out)
 }

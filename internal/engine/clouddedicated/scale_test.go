@@ -1,0 +1,112 @@
+package clouddedicated_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engine/clouddedicated"
+	"github.com/tokenops/token-operator/internal/engine/clouddedicated/clouddedicatedtest"
+	"github.com/tokenops/token-operator/internal/engine/httpapi"
+	"github.com/tokenops/token-operator/internal/engine/testserver"
+)
+
+// scaleTokens is the issue's size: 10,000 tokens in one cluster (docs/design.md §8).
+const scaleTokens = 10_000
+
+// Routes of the test server, as its Counter names them.
+const (
+	routeTokens = "/api/v0/accounts/{account}/clusters/{cluster}/tokens"
+	routeToken  = routeTokens + "/{id}"
+)
+
+// each runs f for every name with 16 workers, the manager's default concurrency.
+func each(t *testing.T, names []string, f func(name string) error) {
+	t.Helper()
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for n := range work {
+				if err := f(n); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for _, n := range names {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// TestRequestsAtScale counts the Management API's requests for 10,000 mints, lookups and
+// revokes: one create, read or delete by ID each, no listing on the happy path, and one listing
+// for a restarted process's lookups. Before issue 19 every one of these calls listed the
+// cluster's tokens (~10⁸ objects listed here).
+func TestRequestsAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 tokens; -short")
+	}
+	srv := clouddedicatedtest.Start(t)
+	ctx := context.Background()
+	names := make([]string, scaleTokens)
+	for i := range names {
+		names[i] = fmt.Sprintf("k8s.scale.t%05d.0123abcd.r1", i)
+	}
+	c := scaleClient(t, srv)
+	each(t, names, func(n string) error { _, err := c.Mint(ctx, readReq(n, 0)); return err })
+	each(t, names, func(n string) error { _, err := c.Lookup(ctx, n); return err })
+	want(t, "10,000 mints and lookups", srv.Counter.Counts(), map[string]int{
+		"POST " + routeTokens: scaleTokens,
+		"GET " + routeToken:   scaleTokens,
+	})
+
+	d := scaleClient(t, srv) // a restarted process
+	if err := d.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	each(t, names, func(n string) error { _, err := d.Lookup(ctx, n); return err })
+	each(t, names, func(n string) error { return d.Revoke(ctx, n) })
+	want(t, "a restarted process's check, 10,000 lookups and revokes", srv.Counter.Counts(), map[string]int{
+		"GET " + routeTokens:     1,
+		testserver.ListedObjects: scaleTokens,
+		"DELETE " + routeToken:   scaleTokens,
+	})
+	if _, err := d.Lookup(ctx, names[0]); !engine.IsNotFound(err) {
+		t.Fatalf("Lookup after Revoke: %v, want NotFound", err)
+	}
+}
+
+// want compares a server's request counts with the expected ones (absent keys: zero).
+func want(t *testing.T, what string, got, want map[string]int) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %d × %s, want %d", what, got[k], k, v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok && v != 0 {
+			t.Errorf("%s: %d × %s, want none", what, v, k)
+		}
+	}
+	t.Logf("%s: %v", what, got)
+}
+
+// scaleClient is a client without a request recorder (it would keep 40,000 requests).
+func scaleClient(t *testing.T, srv *clouddedicatedtest.Server) *clouddedicated.Client {
+	t.Helper()
+	c, err := clouddedicated.New(clouddedicated.Config{Config: httpapi.Config{URL: srv.URL},
+		AccountID: srv.AccountID, ClusterID: srv.ClusterID, ManagementToken: engine.Plaintext(srv.ManagementToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

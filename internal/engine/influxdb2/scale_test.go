@@ -1,0 +1,111 @@
+package influxdb2_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engine/httpapi"
+	"github.com/tokenops/token-operator/internal/engine/influxdb2"
+	"github.com/tokenops/token-operator/internal/engine/influxdb2/influxdb2test"
+	"github.com/tokenops/token-operator/internal/engine/testserver"
+)
+
+// scaleTokens is the issue's size: 10,000 tokens in one org (docs/design.md §8).
+const scaleTokens = 10_000
+
+// each runs f for every name with 16 workers, the manager's default concurrency.
+func each(t *testing.T, names []string, f func(name string) error) {
+	t.Helper()
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for n := range work {
+				if err := f(n); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for _, n := range names {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// TestRequestsAtScale counts the server's requests for 10,000 mints, lookups and revokes: each
+// is O(1) in the number of authorizations (one create, one bucket lookup, one read or delete by
+// ID), the happy path never lists, and a restarted process's lookups share one listing. Before
+// issue 19 every one of these calls listed the org's authorizations (~10⁸ objects listed here).
+func TestRequestsAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 tokens; -short")
+	}
+	srv := influxdb2test.Start(t)
+	srv.CreateBucket("telemetry")
+	ctx := context.Background()
+	names := make([]string, scaleTokens)
+	for i := range names {
+		names[i] = fmt.Sprintf("k8s.scale.t%05d.0123abcd.r1", i)
+	}
+	c := scaleClient(t, srv)
+	each(t, names, func(n string) error { _, err := c.Mint(ctx, dbReq(n, "telemetry")); return err })
+	each(t, names, func(n string) error { _, err := c.Lookup(ctx, n); return err })
+	want(t, "10,000 mints and lookups", srv.Counter.Counts(), map[string]int{
+		"GET " + influxdb2.PathOrgs:                     1,
+		"GET " + influxdb2.PathBuckets:                  scaleTokens,
+		"POST " + influxdb2.PathAuthorizations:          scaleTokens,
+		"GET " + influxdb2.PathAuthorizations + "/{id}": scaleTokens,
+	})
+
+	// A restarted process: its engine check lists once, then every lookup is answered from
+	// that listing (ListingMaxAge) and every revoke deletes by ID.
+	d := scaleClient(t, srv)
+	if err := d.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	each(t, names, func(n string) error { _, err := d.Lookup(ctx, n); return err })
+	each(t, names, func(n string) error { return d.Revoke(ctx, n) })
+	want(t, "a restarted process's check, 10,000 lookups and revokes", srv.Counter.Counts(), map[string]int{
+		"GET " + influxdb2.PathOrgs:                        1,
+		"GET " + influxdb2.PathAuthorizations:              1,
+		testserver.ListedObjects:                           scaleTokens + 1, // and the operator token
+		"DELETE " + influxdb2.PathAuthorizations + "/{id}": scaleTokens,
+	})
+	if _, err := d.Lookup(ctx, names[0]); !engine.IsNotFound(err) {
+		t.Fatalf("Lookup after Revoke: %v, want NotFound", err)
+	}
+}
+
+// want compares a server's request counts with the expected ones (absent keys: zero).
+func want(t *testing.T, what string, got, want map[string]int) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %d × %s, want %d", what, got[k], k, v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok && v != 0 {
+			t.Errorf("%s: %d × %s, want none", what, v, k)
+		}
+	}
+	t.Logf("%s: %v", what, got)
+}
+
+// scaleClient is a client without a request recorder (it would keep 40,000 requests).
+func scaleClient(t *testing.T, srv *influxdb2test.Server) *influxdb2.Client {
+	t.Helper()
+	c, err := influxdb2.New(influxdb2.Config{Config: httpapi.Config{URL: srv.URL}, Org: influxdb2test.Org, Token: engine.Plaintext(srv.Token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

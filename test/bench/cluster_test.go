@@ -1,0 +1,396 @@
+//go:build linux
+
+// Package bench is the macro benchmark (`make bench`, docs/design.md §8): DatabaseTokens to
+// Ready through the real `token-operator manager` and `token-operator engine` processes on the
+// real kube-apiserver + etcd, against a bare client making the same API writes at the same
+// concurrency in the same run. Only ratios measured in one run count: the machine is shared.
+//
+// BENCH_FULL=1 (`make bench-full`) runs 10,000 tokens with 1,000 unrelated 100 KiB Secrets in
+// the cluster; the default is 1,000 tokens. BENCH_MANAGER_GOMEMLIMIT=<v> runs the manager with
+// GOMEMLIMIT=<v>, as a container memory limit would (internal/cli/manager.go:setMemoryLimit);
+// BENCH_MANAGER_ARGS adds manager flags (e.g. --max-concurrent-reconciles=32);
+// BENCH_HEAP_PROFILE=<file> saves the manager's heap profile once it is idle after the tokens
+// are Ready; BENCH_NO_BASELINE=1 skips the baseline (memory runs, no ratio).
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/scheme"
+	"github.com/tokenops/token-operator/internal/testenv"
+	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
+)
+
+func TestMain(m *testing.M) {
+	logf.SetLogger(logr.Discard()) // envtest's own logs; the processes log to files in the run's folder
+	os.Exit(testenv.RunTests(m))
+}
+
+// Namespaces of a run: the operator's tokens, the baseline's objects, unrelated Secrets.
+const (
+	operatorNamespace  = "token-operator"
+	tokensNamespace    = "bench-op"
+	baselineNamespace  = "bench-base"
+	unrelatedNamespace = "bench-unrelated"
+)
+
+// creators is how many goroutines create the tokens, and the baseline's workers: the manager's
+// default --max-concurrent-reconciles.
+const creators = 16
+
+// proc is a child process in its own process group that dies with the benchmark (Pdeathsig)
+// and is SIGKILLed at cleanup (internal/testenv/reaper.go).
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startProc(b testing.TB, env []string, logPath, bin string, args ...string) *proc {
+	b.Helper()
+	out, err := os.Create(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = out.Close()
+		b.Fatal(err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); _ = out.Close(); close(p.done) }()
+	b.Cleanup(p.kill)
+	return p
+}
+
+func (p *proc) kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// usage is a process's CPU time so far and its peak resident set (VmHWM), from /proc.
+type usage struct {
+	cpu  time.Duration
+	peak int64 // bytes
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture Go
+// supports (sysconf(_SC_CLK_TCK) needs cgo).
+const clockTicks = 100
+
+func (p *proc) usage(b testing.TB) usage {
+	b.Helper()
+	pid := strconv.Itoa(p.cmd.Process.Pid)
+	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := string(stat)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14 of stat
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	u := usage{cpu: time.Duration(utime+stime) * time.Second / clockTicks}
+	status, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			u.peak = kb * 1024
+		}
+	}
+	return u
+}
+
+// cluster is kube-apiserver + etcd (envtest), the engine process and the manager process.
+type cluster struct {
+	b          testing.TB
+	bin        string
+	dir        string
+	cfg        *rest.Config
+	k8s        client.WithWatch
+	kube       *kubernetes.Clientset
+	kubeconfig string
+	manager    *proc
+	pprofURL   string // the manager's /debug/pprof, when BENCH_HEAP_PROFILE asks for a profile
+	engineURL  string
+}
+
+// newCluster starts the control plane and the engine and creates the namespaces and the
+// default ClusterTokenEngine, which serves tokensNamespace only.
+func newCluster(b testing.TB) *cluster {
+	b.Helper()
+	if _, err := testenv.ControlPlaneDir(); err != nil {
+		b.Skipf("no test control plane (run `make control-plane`): %v", err)
+	}
+	bin := testenv.OperatorBinary(b)
+	env, err := testenv.New(true)
+	if err != nil {
+		b.Skipf("no test control plane: %v", err)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = env.Stop() })
+	dir := b.TempDir()
+	c := &cluster{b: b, bin: bin, dir: dir, cfg: cfg, kubeconfig: filepath.Join(dir, "kubeconfig")}
+	c.writeKubeconfig(env)
+	// The bench's own client is not the bottleneck: the baseline measures the API server.
+	fast := rest.CopyConfig(cfg)
+	fast.QPS, fast.Burst = 5000, 10000
+	if c.k8s, err = client.NewWithWatch(fast, client.Options{Scheme: scheme.New()}); err != nil {
+		b.Fatal(err)
+	}
+	if c.kube, err = kubernetes.NewForConfig(fast); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, ns := range []string{operatorNamespace, tokensNamespace, baselineNamespace, unrelatedNamespace} {
+		must(b, c.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	}
+	c.startEngine()
+	return c
+}
+
+func (c *cluster) writeKubeconfig(env *envtest.Environment) {
+	kc, err := testenv.AdminKubeconfig(env)
+	must(c.b, err)
+	must(c.b, os.WriteFile(c.kubeconfig, kc, 0o600))
+}
+
+// startEngine runs `token-operator engine` (bbolt, fsync on every commit) and the
+// ClusterTokenEngine that points at it.
+func (c *cluster) startEngine() {
+	b := c.b
+	admin := tokenenginetest.NewTokenString(b)
+	adminFile := filepath.Join(c.dir, "admin.json")
+	must(b, os.WriteFile(adminFile, []byte(fmt.Sprintf(`{"token":%q}`, admin)), 0o600))
+	addr := testenv.FreeAddr(b)
+	c.engineURL = "http://" + addr
+	startProc(b, nil, filepath.Join(c.dir, "engine.log"), c.bin, "engine", "--listen", addr, "--data-dir", filepath.Join(c.dir, "engine"), "--admin-token-file", adminFile)
+	waitHTTP(b, c.engineURL+"/livez")
+	ctx := context.Background()
+	must(b, c.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token-engine-admin", Namespace: operatorNamespace},
+		Data: map[string][]byte{"token": []byte(admin)}}))
+	must(b, c.k8s.Create(ctx, &tokensv1.ClusterTokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
+		Spec: tokensv1.ClusterTokenEngineSpec{
+			EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+				URL:                 tokensv1.EngineURL(c.engineURL),
+				AdminTokenSecretRef: tokensv1.SecretKeySelector{Namespace: operatorNamespace, Name: "token-engine-admin", Key: "token"},
+			}},
+			AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{tokensNamespace}},
+		},
+	}))
+}
+
+// startManager runs `token-operator manager` with its default flags plus extra, watching only
+// tokensNamespace (the baseline's objects are not its business), and waits until the engine is
+// Ready and the manager answers /readyz.
+func (c *cluster) startManager(extra ...string) {
+	b := c.b
+	probe := testenv.FreeAddr(b)
+	args := append([]string{"manager", "--kubeconfig", c.kubeconfig, "--namespace", operatorNamespace, "--leader-elect=false",
+		"--watch-namespaces", tokensNamespace, "--metrics-bind-address", "0", "--health-probe-bind-address", probe}, extra...)
+	args = append(args, strings.Fields(os.Getenv("BENCH_MANAGER_ARGS"))...)
+	if os.Getenv("BENCH_HEAP_PROFILE") != "" {
+		addr := testenv.FreeAddr(b)
+		args = append(args, "--pprof-bind-address", addr)
+		c.pprofURL = "http://" + addr + "/debug/pprof"
+	}
+	b.Logf("manager %s", strings.Join(args[1:], " "))
+	var env []string
+	if v := os.Getenv("BENCH_MANAGER_GOMEMLIMIT"); v != "" {
+		// What the chart's memory limit gives the manager through automemlimit, without a cgroup.
+		env = append(env, "GOMEMLIMIT="+v)
+	}
+	c.manager = startProc(b, env, filepath.Join(c.dir, "manager.log"), c.bin, args...)
+	waitHTTP(b, "http://"+probe+"/readyz")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var e tokensv1.ClusterTokenEngine
+		must(b, c.k8s.Get(context.Background(), client.ObjectKey{Name: "default"}, &e))
+		if meta.IsStatusConditionTrue(e.Status.Conditions, tokensv1.ConditionReady) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the ClusterTokenEngine is not Ready after a minute: %+v", e.Status.Conditions)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// saveHeapProfile writes the manager's heap profile (after a GC: what the caches hold) to
+// $BENCH_HEAP_PROFILE; read it with `go tool pprof -top -sample_index=inuse_space <file>`.
+func (c *cluster) saveHeapProfile() {
+	path := os.Getenv("BENCH_HEAP_PROFILE")
+	if path == "" || c.pprofURL == "" {
+		return
+	}
+	c.waitIdle()
+	resp, err := http.Get(c.pprofURL + "/heap?gc=1")
+	must(c.b, err)
+	defer func() { _ = resp.Body.Close() }()
+	out, err := os.Create(path)
+	must(c.b, err)
+	defer func() { _ = out.Close() }()
+	_, err = io.Copy(out, resp.Body)
+	must(c.b, err)
+	c.b.Logf("manager heap profile in %s", path)
+}
+
+// waitIdle waits (at most two minutes) until the manager has used under 5 % of a core for 5 s:
+// a profile taken while reconciles still run shows their garbage, not what the caches hold.
+func (c *cluster) waitIdle() {
+	deadline := time.Now().Add(2 * time.Minute)
+	prev := c.manager.usage(c.b).cpu
+	for time.Now().Before(deadline) {
+		time.Sleep(5 * time.Second)
+		cur := c.manager.usage(c.b).cpu
+		if cur-prev < 250*time.Millisecond {
+			return
+		}
+		prev = cur
+	}
+	c.b.Logf("the manager was still busy two minutes after the last token was Ready")
+}
+
+func waitHTTP(b testing.TB, url string) {
+	b.Helper()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := hc.Get(url); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Fatalf("%s did not answer 200 within a minute", url)
+}
+
+// requestCounts reads apiserver_request_total from the API server's /metrics: calls by
+// "VERB resource[/subresource]", summed over codes, scopes and versions.
+func (c *cluster) requestCounts() map[string]float64 {
+	raw, err := c.kube.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	must(c.b, err)
+	out := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "apiserver_request_total{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(line, "} ")
+		if !ok {
+			continue
+		}
+		l := map[string]string{}
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			l[k] = strings.Trim(v, `"`)
+		}
+		key := l["verb"] + " " + l["resource"]
+		if l["subresource"] != "" {
+			key += "/" + l["subresource"]
+		}
+		v, _ := strconv.ParseFloat(value, 64)
+		out[key] += v
+	}
+	return out
+}
+
+// perToken returns after−before per token for the calls that changed, as "VERB resource n.nn".
+func perToken(before, after map[string]float64, n int, skip func(string) bool) []string {
+	var out []string
+	for k, v := range after {
+		if d := v - before[k]; d >= float64(n)/20 && !skip(k) {
+			out = append(out, fmt.Sprintf("%s %.2f", k, d/float64(n)))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fanOut runs f(i) for i in [0, n) on workers goroutines and returns the first error.
+func fanOut(n, workers int, f func(i int) error) error {
+	work := make(chan int)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := range work {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return first
+}
+
+func must(b testing.TB, err error) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// loadAverage is /proc/loadavg's first three fields, for the report: the machine is shared.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,175 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/lifecycle"
+	"github.com/tokenops/token-operator/internal/testutil"
+)
+
+// size is what one run creates.
+type size struct {
+	name      string
+	tokens    int
+	unrelated int // 100 KiB Secrets nobody manages, created before the manager starts
+}
+
+// benchSizes is 1,000 tokens, and with BENCH_FULL=1 also the 10,000 tokens plus 1,000
+// unrelated 100 KiB Secrets, each on a control plane of its own, in one run (for t(10k)/t(1k)).
+func benchSizes() []size {
+	sizes := []size{{name: "1k", tokens: 1_000}}
+	if os.Getenv("BENCH_FULL") == "1" {
+		sizes = append(sizes, size{name: "10k+unrelated", tokens: 10_000, unrelated: 1_000})
+	}
+	return sizes
+}
+
+// macroResult is one run's figures.
+type macroResult struct {
+	op, base1, base2 time.Duration
+	calls            []string
+	cpu              time.Duration
+	peak             int64
+	load             string
+}
+
+// BenchmarkMacro: N DatabaseTokens to Ready through the real manager and engine processes,
+// against a bare client making the operator's writes per token (create, finalizer patch, two
+// status patches, Secret create, event) with as many workers, before and after, in the same run.
+// ratio-vs-writes near 1 means the operator is limited by the API server (docs/design.md §8).
+// API calls per token by verb come from apiserver_request_total and include the benchmark's own
+// create of each token; the manager's CPU and peak RSS (VmHWM) from /proc.
+func BenchmarkMacro(b *testing.B) {
+	took := map[string]time.Duration{}
+	for _, s := range benchSizes() {
+		b.Run(s.name, func(b *testing.B) {
+			var r macroResult
+			for b.Loop() {
+				r = runMacro(b, s)
+			}
+			took[s.name] = r.op
+			report(b, s, r)
+		})
+	}
+	if small, large := took["1k"], took["10k+unrelated"]; small > 0 && large > 0 {
+		b.Logf("t(10k)/t(1k) = %.2f (linear: 10)", large.Seconds()/small.Seconds())
+	}
+}
+
+func report(b *testing.B, s size, r macroResult) {
+	n := float64(s.tokens)
+	base := (r.base1 + r.base2) / 2
+	b.ReportMetric(n/r.op.Seconds(), "tokens/s")
+	if base > 0 {
+		b.ReportMetric(n/base.Seconds(), "baseline-tokens/s")
+		b.ReportMetric(base.Seconds()/r.op.Seconds(), "ratio-vs-writes")
+	}
+	b.ReportMetric(float64(r.cpu.Milliseconds())/n, "manager-cpu-ms/token")
+	b.ReportMetric(float64(r.peak)/(1<<20), "manager-peak-MiB")
+	b.Logf("%d tokens (+%d unrelated 100 KiB Secrets): operator %.1f s (%.1f tokens/s); baseline %.1f s before, %.1f s after; load average %s",
+		s.tokens, s.unrelated, r.op.Seconds(), n/r.op.Seconds(), r.base1.Seconds(), r.base2.Seconds(), r.load)
+	b.Logf("API calls per token during the operator run (the benchmark's create included):\n  %s", strings.Join(r.calls, "\n  "))
+}
+
+func runMacro(b *testing.B, s size) macroResult {
+	c := newCluster(b)
+	ctx := context.Background()
+	if s.unrelated > 0 {
+		data := map[string][]byte{"blob": make([]byte, 100<<10)}
+		must(b, fanOut(s.unrelated, creators, func(i int) error {
+			return c.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%05d", i), Namespace: unrelatedNamespace}, Data: data})
+		}))
+	}
+	var r macroResult
+	r.load = loadAverage()
+	noBaseline := os.Getenv("BENCH_NO_BASELINE") == "1"
+	if !noBaseline {
+		r.base1 = baseline(b, c, s.tokens, "a")
+	}
+
+	c.startManager()
+	before, u0 := c.requestCounts(), c.manager.usage(b)
+	ready := startTracker(b, c, tokensNamespace, isReady)
+	start := time.Now()
+	must(b, fanOut(s.tokens, creators, func(i int) error {
+		return c.k8s.Create(ctx, testutil.DatabaseToken(fmt.Sprintf("t%05d", i), testutil.InNamespace(tokensNamespace)))
+	}))
+	ready.wait(b, s.tokens, max(5*time.Minute, time.Duration(s.tokens)*100*time.Millisecond))
+	r.op = ready.last().Sub(start)
+	after, u1 := c.requestCounts(), c.manager.usage(b)
+	r.cpu, r.peak = u1.cpu-u0.cpu, u1.peak
+	r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
+	c.saveHeapProfile()
+
+	if !noBaseline {
+		r.base2 = baseline(b, c, s.tokens, "b")
+	}
+	return r
+}
+
+// isReady: the token's Secret holds a recorded, live token.
+func isReady(d *tokensv1.DatabaseToken) bool {
+	return d.Status.Current != nil && d.Status.Pending == nil && meta.IsStatusConditionTrue(d.Status.Conditions, tokensv1.ConditionReady)
+}
+
+// baseline makes the operator's API writes for n tokens with creators workers and nothing else
+// (no engine, cache or decisions) and returns how long they took.
+func baseline(b *testing.B, c *cluster, n int, round string) time.Duration {
+	ctx := context.Background()
+	start := time.Now()
+	must(b, fanOut(n, creators, func(i int) error { return baselineMint(ctx, c.k8s, fmt.Sprintf("%s%05d", round, i)) }))
+	return time.Since(start)
+}
+
+func baselineMint(ctx context.Context, k8s client.Client, name string) error {
+	obj := testutil.DatabaseToken(name, testutil.InNamespace(baselineNamespace))
+	if err := k8s.Create(ctx, obj); err != nil {
+		return err
+	}
+	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	obj.Finalizers = []string{tokensv1.Finalizer}
+	if err := k8s.Patch(ctx, obj, patch); err != nil {
+		return err
+	}
+	now := metav1.Now()
+	tokenName := lifecycle.TokenName(baselineNamespace, name, obj.UID, 1)
+	patch = client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	obj.Status.Revision = 1
+	obj.Status.Pending = &tokensv1.PendingMint{Revision: 1, TokenName: tokenName, StartedAt: &now}
+	meta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{Type: tokensv1.ConditionReady, Status: metav1.ConditionFalse, Reason: tokensv1.ReasonMinting, Message: "Minting"})
+	if err := k8s.Status().Patch(ctx, obj, patch); err != nil {
+		return err
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: baselineNamespace,
+		Labels: map[string]string{tokensv1.ManagedByLabel: tokensv1.ManagedByValue}}, Data: map[string][]byte{"token": []byte("apiv3_" + strings.Repeat("x", 86))}}
+	if err := k8s.Create(ctx, sec); err != nil {
+		return err
+	}
+	patch = client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	obj.Status.Pending = nil
+	obj.Status.Current = &tokensv1.TokenRecord{TokenName: tokenName, Revision: 1, MintedAt: &now}
+	meta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{Type: tokensv1.ConditionReady, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonMinted, Message: "Minted"})
+	if err := k8s.Status().Patch(ctx, obj, patch); err != nil {
+		return err
+	}
+	return k8s.Create(ctx, &eventsv1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: name + ".minted", Namespace: baselineNamespace},
+		EventTime:  metav1.NowMicro(), ReportingController: "token-operator", ReportingInstance: "bench",
+		Action: "Mint", Reason: tokensv1.ReasonMinted, Type: corev1.EventTypeNormal, Note: "Minted token " + tokenName,
+		Regarding: corev1.ObjectReference{APIVersion: tokensv1.GroupVersion.String(), Kind: "DatabaseToken", Namespace: baselineNamespace, Name: name, UID: obj.UID},
+	})
+}

@@ -1,0 +1,102 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+)
+
+// tracker watches the DatabaseTokens of a namespace and records, per name, when the bench
+// first saw each one satisfy pred. A watch, not polling: listing 10,000 tokens every few
+// milliseconds would load the API server the benchmark measures.
+type tracker struct {
+	mu     sync.Mutex
+	seen   map[string]time.Time
+	tokens map[string]*tokensv1.DatabaseToken // the object as it was when pred first held
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startTracker(b testing.TB, c *cluster, ns string, pred func(*tokensv1.DatabaseToken) bool) *tracker {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &tracker{seen: map[string]time.Time{}, tokens: map[string]*tokensv1.DatabaseToken{}, cancel: cancel, done: make(chan struct{})}
+	w, err := c.k8s.Watch(ctx, &tokensv1.DatabaseTokenList{}, client.InNamespace(ns))
+	must(b, err)
+	go func() {
+		defer close(t.done)
+		for {
+			t.consume(w, pred)
+			if ctx.Err() != nil {
+				return
+			}
+			// The API server ends watches after a while: watch again (objects seen before
+			// keep their first time; the new watch replays the current state).
+			var err error
+			if w, err = c.k8s.Watch(ctx, &tokensv1.DatabaseTokenList{}, client.InNamespace(ns)); err != nil {
+				return
+			}
+		}
+	}()
+	b.Cleanup(t.stop)
+	return t
+}
+
+func (t *tracker) consume(w watch.Interface, pred func(*tokensv1.DatabaseToken) bool) {
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		d, ok := ev.Object.(*tokensv1.DatabaseToken)
+		if !ok || ev.Type == watch.Deleted || !pred(d) {
+			continue
+		}
+		now := time.Now()
+		t.mu.Lock()
+		if _, ok := t.seen[d.Name]; !ok {
+			t.seen[d.Name], t.tokens[d.Name] = now, d
+		}
+		t.mu.Unlock()
+	}
+}
+
+func (t *tracker) stop() {
+	t.cancel()
+	<-t.done
+}
+
+// wait returns once n tokens satisfied pred, or fails after timeout.
+func (t *tracker) wait(b testing.TB, n int, timeout time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		t.mu.Lock()
+		got := len(t.seen)
+		t.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d tokens after %s", got, n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// last returns the latest time a token satisfied pred.
+func (t *tracker) last() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var l time.Time
+	for _, at := range t.seen {
+		if at.After(l) {
+			l = at
+		}
+	}
+	return l
+}
