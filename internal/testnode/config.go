@@ -39,7 +39,8 @@ func containerdConfig(dir, binDir, runc string) string {
 	return fmt.Sprintf(`version = 3
 root = %[1]q
 state = %[2]q
-# NRI would listen on the host-wide /var/run/nri socket.
+# No drop-ins from /etc/containerd; NRI would listen on the host-wide /var/run/nri socket.
+imports = []
 disabled_plugins = ["io.containerd.nri.v1.nri"]
 
 [grpc]
@@ -59,6 +60,10 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
     enable_selinux = false
     # Network namespaces under state, not the host-wide /var/run/netns: a sweep finds them.
     netns_mounts_under_state_dir = true
+    # No oom_score_adj below containerd's own: the kubelet asks -998 for every sandbox, and a
+    # host without CAP_SYS_RESOURCE (this VM's root) cannot lower it, so runc's init fails
+    # ("failed to update /proc/self/oom_score_adj: Permission denied").
+    restrict_oom_score_adj = true
     [plugins.'io.containerd.cri.v1.runtime'.containerd]
       default_runtime_name = 'runc'
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]

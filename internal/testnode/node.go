@@ -226,9 +226,9 @@ func (n *Node) start(t testing.TB) error {
 		"--kubeconfig="+kc("kube-controller-manager"), "--authentication-kubeconfig="+kc("kube-controller-manager"),
 		"--authorization-kubeconfig="+kc("kube-controller-manager"),
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[2]), "--leader-elect=false",
-		"--use-service-account-credentials=true", "--service-account-private-key-file="+saKey,
+		"--use-service-account-credentials=true",
 		"--root-ca-file="+caFile, "--cluster-signing-cert-file="+caFile, "--cluster-signing-key-file="+caKeyFile,
-		"--service-cluster-ip-range="+ServiceCIDR, "--controllers=*,-cloud-node-lifecycle-controller,-node-route-controller,-service-lb-controller"); err != nil {
+		"--service-cluster-ip-range="+ServiceCIDR); err != nil {
 		return err
 	}
 	if _, err := n.startProc("kube-scheduler", nil, filepath.Join(n.Bin, "kube-scheduler"),

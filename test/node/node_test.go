@@ -51,10 +51,14 @@ const (
 
 	workloadPackage = "github.com/tokenops/token-operator/test/node/workload"
 	workloadImage   = "tokenops.test/workload:1"
-	// rotationExpiry and rotationRenewBefore: a renewal about 30s after the mint, and a predecessor
-	// that stays valid 90s more, to be covered by the kubelet's refresh of the mount.
-	rotationExpiry      = "2m"
-	rotationRenewBefore = "90s"
+	// rotationExpiry and rotationRenewBefore: a renewal about a minute after the mint, and a
+	// predecessor that stays valid 2m more, as long as the default rotation.overlap: the kubelet
+	// resyncs a pod every syncFrequency (1m) with up to 50% jitter, so its refresh of a mounted
+	// Secret can take 90s (docs/node.md).
+	rotationExpiry      = "3m"
+	rotationRenewBefore = "2m"
+	// refreshWindow is how long each predecessor stays valid after the Secret changed.
+	refreshWindow = 2 * time.Minute
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.RunTests(m)) }
@@ -439,10 +443,10 @@ func (e *env) workloadLines(t *testing.T, pod string) []line {
 	return out
 }
 
-// rotation renews the token (expiresAfter 2m, renewBefore 90s) and changes its spec, and measures
-// when the mounted file shows each successor: the predecessor stays valid 90s after a renewal and
-// rotation.overlap (2m) after a spec change, so the workload must switch within those, and it must
-// never hold a token the engine refuses.
+// rotation renews the token (expiresAfter 3m, renewBefore 2m) and changes its spec, and measures
+// when the mounted file shows each successor: the predecessor stays valid 2m after a renewal (until
+// its expiry) and rotation.overlap (2m) after a spec change, so the workload must switch within
+// those, and it must never hold a token the engine refuses.
 func (e *env) rotation(t *testing.T) {
 	ctx := t.Context()
 	pod := e.readyPods(t, appNS, "app="+mounted, 1)[0]
@@ -450,8 +454,8 @@ func (e *env) rotation(t *testing.T) {
 
 	// The renewal.
 	renewed, wroteAt := e.waitSecretChange(t, first, 3*time.Minute)
-	delay := e.waitWorkloadHolds(t, pod.Name, renewed, wroteAt, 90*time.Second)
-	t.Logf("renewal: the kubelet refreshed the mounted Secret %s after the Secret changed (the predecessor stays valid 90s more)", delay.Round(100*time.Millisecond))
+	delay := e.waitWorkloadHolds(t, pod.Name, renewed, wroteAt, refreshWindow)
+	t.Logf("renewal: the kubelet refreshed the mounted Secret %s after the Secret changed (the predecessor stays valid %s more)", delay.Round(100*time.Millisecond), refreshWindow)
 
 	// A spec change: a second database, and an expiry long enough for the rest of the test.
 	var dt tokensv1alpha1.DatabaseToken
@@ -466,7 +470,7 @@ func (e *env) rotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed, wroteAt := e.waitSecretChange(t, renewed, time.Minute)
-	delay2 := e.waitWorkloadHolds(t, pod.Name, changed, wroteAt, 2*time.Minute)
+	delay2 := e.waitWorkloadHolds(t, pod.Name, changed, wroteAt, refreshWindow)
 	t.Logf("spec change: the kubelet refreshed the mounted Secret %s after the Secret changed (rotation.overlap: 2m)", delay2.Round(100*time.Millisecond))
 
 	// The spec change's predecessor is revoked after the overlap; the workload must not notice.
