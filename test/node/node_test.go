@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,6 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	tokensv1alpha1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/ociimage"
@@ -61,7 +63,11 @@ const (
 	refreshWindow = 2 * time.Minute
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.RunTests(m)) }
+func TestMain(m *testing.M) {
+	// The test's clients log nothing worth reading; controller-runtime warns when no logger is set.
+	logf.SetLogger(logr.Discard())
+	os.Exit(testenv.RunTests(m))
+}
 
 // env is what the steps share.
 type env struct {
