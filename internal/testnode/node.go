@@ -290,7 +290,18 @@ func (n *Node) start(t testing.TB) error {
 	if err := waitHTTP(ctx, dns, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/ready", proxyPorts[3])); err != nil {
 		return err
 	}
-	return n.waitNodeReady(ctx, kubelet)
+	if err := n.waitNodeReady(ctx, kubelet); err != nil {
+		return err
+	}
+	// Pods need their namespace's ServiceAccount and kube-root-ca.crt, which the controller
+	// manager creates a moment after it starts; a cluster is usable once default has them.
+	return poll(ctx, kubelet, "ServiceAccount and kube-root-ca.crt in namespace default", func() error {
+		if _, err := n.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+			return err
+		}
+		_, err := n.Client.CoreV1().ConfigMaps("default").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err
+	})
 }
 
 func (n *Node) containerdSocket() string {

@@ -77,12 +77,21 @@ func restoreSysctls() []error {
 func sweep(nft string) []error {
 	var errs []error
 	base := BaseDir()
-	// Kill twice: a shim may start a process while the first pass kills.
-	for range 2 {
-		for _, pid := range nodeProcesses(base) {
+	// Kill until none is left: a shim may start a process while a pass kills, and a killed
+	// process takes a moment to exit.
+	for i := 0; ; i++ {
+		left := nodeProcesses(base)
+		if len(left) == 0 {
+			break
+		}
+		if i == 50 {
+			errs = append(errs, fmt.Errorf("processes %v survive SIGKILL", left))
+			break
+		}
+		for _, pid := range left {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	errs = append(errs, unmountUnder(base)...)
 	for _, family := range []string{"ip", "ip6", "inet"} {
@@ -121,6 +130,10 @@ func nodeProcesses(base string) []int {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
+		// A zombie has exited already; its parent (or init) reaps it.
+		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err != nil || zombie(string(stat)) {
+			continue
+		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		cgroup, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
 		if strings.Contains(string(cmdline), base+"/") || inCgroupRoot(string(cgroup)) {
@@ -128,6 +141,12 @@ func nodeProcesses(base string) []int {
 		}
 	}
 	return out
+}
+
+// zombie reports whether a /proc/<pid>/stat text ("pid (comm) state ...") is a zombie's.
+func zombie(stat string) bool {
+	f := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	return len(f) > 0 && f[0] == "Z"
 }
 
 // inCgroupRoot reports whether a /proc/<pid>/cgroup text places the process under CgroupRoot in
@@ -276,3 +295,7 @@ func lockHost(wait time.Duration) (*os.File, error) {
 		time.Sleep(time.Second)
 	}
 }
+
+// Leftovers returns the pids a node run left on the host: processes naming BaseDir (components,
+// shims) or in CgroupRoot (containers). After a stop or a sweep it is empty.
+func Leftovers() []int { return nodeProcesses(BaseDir()) }

@@ -105,3 +105,16 @@ func TestConfigsParse(t *testing.T) {
 		t.Errorf("containerd config:\n%s", c)
 	}
 }
+
+func TestZombie(t *testing.T) {
+	for stat, want := range map[string]bool{
+		"42 (pause) S 1 42 42 0":          false,
+		"43 (sh) Z 1 43 43 0":             true,
+		"44 (a) Z (b)) R 1 44 44 0":       false,
+		"45 (containerd-shim) Z 1 1 1 0 ": true,
+	} {
+		if got := zombie(stat); got != want {
+			t.Errorf("zombie(%q) = %v, want %v", stat, got, want)
+		}
+	}
+}
