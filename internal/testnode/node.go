@@ -370,7 +370,7 @@ func (n *Node) waitNodeReady(ctx context.Context, kubelet *proc) error {
 				if c.Status == corev1.ConditionTrue {
 					return n.Failed()
 				}
-				return fmt.Errorf("Ready=%s: %s", c.Status, c.Message)
+				return fmt.Errorf("condition Ready=%s: %s", c.Status, c.Message)
 			}
 		}
 		return fmt.Errorf("no Ready condition")
