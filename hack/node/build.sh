@@ -30,53 +30,48 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kube_ldflags+=" -X ${pkg}.gitTreeState=clean"
 done
 
-# group NAME MODULE_DIR VERSION LDFLAGS PACKAGE...: builds every PACKAGE into $dir in one go
-# build (the packages share their dependencies' compilation); skipped when the stamp names VERSION
-# and every binary is there.
+# group NAME MODULE_DIR VERSION LDFLAGS OUT PACKAGE...: builds every PACKAGE into OUT in one go
+# build (the packages share their dependencies' compilation); skipped when $dir/NAME.version names
+# VERSION and every binary is there.
 group() {
-  local name=$1 mod=$2 version=$3 flags=$4; shift 4
+  local name=$1 mod=$2 version=$3 flags=$4 out=$5; shift 5
   local bins=() pkg present=true
-  for pkg in "$@"; do bins+=("$(basename "$pkg")"); [[ -x "$dir/$(basename "$pkg")" ]] || present=false; done
+  for pkg in "$@"; do bins+=("$(basename "$pkg")"); [[ -x "$out/$(basename "$pkg")" ]] || present=false; done
   if $present && [[ "$(cat "$dir/$name.version" 2>/dev/null)" == "$version" ]]; then
-    echo "node: $name $version cached in $dir (${bins[*]})"
+    echo "node: $name $version cached in $out (${bins[*]})"
     return
   fi
-  echo "node: building $name $version into $dir (${bins[*]}; first run only)..."
+  echo "node: building $name $version into $out (${bins[*]}; first run only)..."
   local start=$SECONDS tmp
+  mkdir -p "$out"
   tmp=$(mktemp -d "$dir/.build-$name.XXXXXX")
-  (cd "$here/$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$flags" -o "$tmp/" "$@")
-  for b in "${bins[@]}"; do mv "$tmp/$b" "$dir/$b"; done
+  if ! (cd "$here/$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$flags" -o "$tmp/" "$@"); then
+    rm -rf "$tmp"
+    echo "node: building $name failed" >&2
+    exit 1
+  fi
+  for b in "${bins[@]}"; do mv "$tmp/$b" "$out/$b"; done
   rmdir "$tmp"
   echo "$version" > "$dir/$name.version"
   echo "node: built $name in $((SECONDS - start))s"
 }
 
-group kube kube "$KUBE_VERSION" "$kube_ldflags" \
+group kube kube "$KUBE_VERSION" "$kube_ldflags" "$dir" \
   k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy
 group containerd containerd "$CONTAINERD_VERSION" \
-  "-s -w -X github.com/containerd/containerd/v2/version.Version=${CONTAINERD_VERSION}" \
+  "-s -w -X github.com/containerd/containerd/v2/version.Version=${CONTAINERD_VERSION}" "$dir" \
   github.com/containerd/containerd/v2/cmd/containerd \
   github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
   github.com/containerd/containerd/v2/cmd/ctr
-# CNI plugins live in their own folder: containerd and kubelet look plugins up by name there.
-mkdir -p "$dir/cni"
-CNI_OUT="$dir/cni"
-cni_flags="-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=${CNI_VERSION}"
-if [[ "$(cat "$dir/cni.version" 2>/dev/null)" == "$CNI_VERSION" && -x "$dir/cni/bridge" && -x "$dir/cni/host-local" && -x "$dir/cni/loopback" && -x "$dir/cni/portmap" ]]; then
-  echo "node: cni $CNI_VERSION cached in $CNI_OUT (bridge host-local loopback portmap)"
-else
-  echo "node: building cni $CNI_VERSION into $CNI_OUT..."
-  start=$SECONDS
-  (cd "$here/cni" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$cni_flags" -o "$CNI_OUT/" \
-    github.com/containernetworking/plugins/plugins/main/bridge \
-    github.com/containernetworking/plugins/plugins/ipam/host-local \
-    github.com/containernetworking/plugins/plugins/main/loopback \
-    github.com/containernetworking/plugins/plugins/meta/portmap)
-  echo "$CNI_VERSION" > "$dir/cni.version"
-  echo "node: built cni in $((SECONDS - start))s"
-fi
+# The CNI plugins get a folder of their own: containerd looks plugins up by name in its bin_dirs.
+group cni cni "$CNI_VERSION" \
+  "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=${CNI_VERSION}" "$dir/cni" \
+  github.com/containernetworking/plugins/plugins/main/bridge \
+  github.com/containernetworking/plugins/plugins/ipam/host-local \
+  github.com/containernetworking/plugins/plugins/main/loopback \
+  github.com/containernetworking/plugins/plugins/meta/portmap
 group coredns coredns "$COREDNS_VERSION" \
-  "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}" \
+  "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}" "$dir" \
   github.com/tokenops/token-operator/hack/node/coredns
 echo "node: ready in $dir"
