@@ -24,7 +24,9 @@ CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
 # Tests that run helm (test/helm, test/e2e) find it through $HELM.
 export HELM
 
-GO_TEST_FLAGS ?= -count=1
+# -timeout 20m: test/node (a real node, two rotations on the kubelet's clock) takes 6-8 min on its
+# own, near go test's default 10m per package when the host is busy (docs/node.md).
+GO_TEST_FLAGS ?= -count=1 -timeout 20m
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
 
