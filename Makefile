@@ -10,6 +10,10 @@ HELM_VERSION ?= v3.22.0
 CONTROL_PLANE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/token-operator/k8s-$(KUBE_VERSION)
 export CONTROL_PLANE_DIR
 export KUBEBUILDER_ASSETS = $(CONTROL_PLANE_DIR)
+# The test node (kubelet, kube-controller-manager, kube-scheduler, kube-proxy, containerd, CNI
+# plugins, CoreDNS; docs/node.md) is built once into a cache beside it; test/node finds it here.
+NODE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/token-operator/node-$(KUBE_VERSION)
+export NODE_DIR
 
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -20,7 +24,9 @@ CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
 # Tests that run helm (test/helm, test/e2e) find it through $HELM.
 export HELM
 
-GO_TEST_FLAGS ?= -count=1
+# -timeout 20m: test/node (a real node, two rotations on the kubelet's clock) takes 6-8 min on its
+# own, near go test's default 10m per package when the host is busy (docs/node.md).
+GO_TEST_FLAGS ?= -count=1 -timeout 20m
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
 
@@ -63,7 +69,7 @@ lint: staticcheck ## Run staticcheck.
 	$(STATICCHECK) ./...
 
 .PHONY: test
-test: manifests generate control-plane helm image ## Run unit, envtest and e2e tests against the real control plane.
+test: manifests generate control-plane node helm image ## Run unit, envtest and e2e tests against the real control plane (and a real node: test/node).
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
@@ -118,6 +124,10 @@ image: | $(LOCALBIN) ## Build the OCI image archive bin/token-operator-image.tar
 .PHONY: control-plane
 control-plane: ## Build kube-apiserver, etcd and kubectl from the Go module proxy into CONTROL_PLANE_DIR (once).
 	KUBE_VERSION=$(KUBE_VERSION) hack/control-plane/build.sh
+
+.PHONY: node
+node: ## Build the test node (kubelet, controller-manager, scheduler, kube-proxy, containerd, CNI plugins, CoreDNS) into NODE_DIR (once).
+	KUBE_VERSION=$(KUBE_VERSION) hack/node/build.sh
 
 ##@ Tools
 

@@ -3,10 +3,11 @@
 #  - influxdb:    InfluxDB 1.x (influxd), for the influxdb1 adapter's tests against a real server.
 #  - runc:        runs the image's containers under the chart's pod contract (test/podcontract).
 #  - nginx-light: NGINX with auth_request, for the gateway tests (test/gateway).
+#  - nftables:    nft, which kube-proxy's nftables mode runs on the test node (test/node, docs/node.md).
 # Never fails CI: without apt (or without a package) the tests that need it skip with a message.
 set -uo pipefail
 
-declare -A wanted=([influxd]=influxdb [runc]=runc [nginx]=nginx-light)
+declare -A wanted=([influxd]=influxdb [runc]=runc [nginx]=nginx-light [nft]=nftables)
 missing=()
 for cmd in "${!wanted[@]}"; do
   if command -v "$cmd" >/dev/null 2>&1; then
