@@ -67,7 +67,7 @@ type Rotation struct {
 
 	// overlap is how long a predecessor stays valid after a successor replaced it because the
 	// spec changed (a scheduled renewal keeps the predecessor until its own expiry). Default 2m:
-	// kubelet refreshes mounted Secrets within about a minute.
+	// kubelet refreshes mounted Secrets at its pod resync, within about 90 s (measured in docs/node.md).
 	// +optional
 	// +default="2m"
 	Overlap *Duration `json:"overlap,omitempty"`
