@@ -4,12 +4,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
 
 const (
-	// ReasonDatabaseNotFound is the condition reason when an engine refuses a token for a
-	// database it does not know yet (InfluxDB 3 stores permissions by database id).
-	ReasonDatabaseNotFound = "DatabaseNotFound"
 	// DatabaseNotFoundRequeue is how long to wait before minting again after DatabaseNotFound.
 	DatabaseNotFoundRequeue = 30 * time.Second
 )
@@ -20,7 +19,9 @@ func DatabaseNotFound(tokenName string, databases []string) *Error {
 	e := PendingErrorf(DatabaseNotFoundRequeue,
 		"minting token %q: the engine does not know database(s) %s yet; create the database first, minting is retried",
 		tokenName, strings.Join(databases, ", "))
-	return e.WithReason(ReasonDatabaseNotFound)
+	// The API's reason: InfluxDB 3 stores permissions by database id, so it refuses a token for
+	// a database it does not know yet.
+	return e.WithReason(tokensv1.ReasonDatabaseNotFound)
 }
 
 // Databases returns the database names the permissions mention, in order, wildcard included.

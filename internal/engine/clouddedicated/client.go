@@ -8,8 +8,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
@@ -50,7 +50,7 @@ var _ engine.Engine = (*Client)(nil)
 // New returns a Client for the cluster.
 func New(cfg Config) (*Client, error) {
 	if cfg.ManagementToken == "" {
-		return nil, engine.UnauthorizedErrorf("the Cloud Dedicated management token is empty").WithReason("Unauthorized")
+		return nil, engine.UnauthorizedErrorf("the Cloud Dedicated management token is empty").WithReason(tokensv1.ReasonUnauthorized)
 	}
 	if cfg.AccountID == "" || cfg.ClusterID == "" {
 		return nil, engine.PermanentErrorf("the Cloud Dedicated account ID and cluster ID are both required")
@@ -99,5 +99,3 @@ type token struct {
 func (t token) info() engine.TokenInfo {
 	return engine.TokenInfo{Name: t.Description, ID: t.ID, CreatedAt: t.CreatedAt.Time, ExpiresAt: t.ExpiresAt.Ptr()}
 }
-
-func quote(s string) string { return strconv.Quote(s) }

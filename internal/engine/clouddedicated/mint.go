@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
@@ -43,7 +45,7 @@ func permissions(req engine.MintRequest) ([]permission, error) {
 	var perms []permission
 	for _, p := range req.Permissions {
 		if p.Type != engine.ResourceDatabase {
-			return nil, engine.PermanentErrorf("token %q: Cloud Dedicated database tokens cannot grant %s resources; system tokens need InfluxDB 3 Enterprise or the in-cluster token engine", req.Name, p.Type).WithReason("Unsupported")
+			return nil, engine.PermanentErrorf("token %q: Cloud Dedicated database tokens cannot grant %s resources; system tokens need InfluxDB 3 Enterprise or the in-cluster token engine", req.Name, p.Type).WithReason(tokensv1.ReasonUnsupported)
 		}
 		for _, db := range p.Names {
 			if len(db) > maxDatabaseName {
@@ -77,7 +79,7 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 
 // create sends the POST; it is never retried (a lost answer is recovered by the Conflict path).
 func (c *Client) create(ctx context.Context, req engine.MintRequest, body createRequest) (engine.Minted, error) {
-	what := "minting token " + quote(req.Name)
+	what := "minting token " + strconv.Quote(req.Name)
 	resp, err := c.do(ctx, httpapi.Request{Method: http.MethodPost, Path: c.tokens, Body: body})
 	if err != nil {
 		return engine.Minted{}, err

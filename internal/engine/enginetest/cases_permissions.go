@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 )
 
@@ -129,8 +130,8 @@ func testUnknownDatabase(t *testing.T, s *suite) {
 	req := engine.MintRequest{Name: s.name("unknown-db"), Permissions: []engine.Permission{dbPerm([]string{missing}, read)}}
 	_, err := s.tryMint(req)
 	s.wantKind("Mint for an unknown database", err, engine.Pending)
-	if got := engine.ReasonOf(err); got != engine.ReasonDatabaseNotFound {
-		t.Errorf("reason = %q, want %q", got, engine.ReasonDatabaseNotFound)
+	if got := engine.ReasonOf(err); got != tokensv1.ReasonDatabaseNotFound {
+		t.Errorf("reason = %q, want %q", got, tokensv1.ReasonDatabaseNotFound)
 	}
 	var e *engine.Error
 	if asError(err, &e) && e.RequeueAfter <= 0 {

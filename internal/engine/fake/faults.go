@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 )
 
@@ -79,9 +80,9 @@ func (e *Engine) enter(ctx context.Context, op Op, name string) error {
 	case ctx.Err() != nil:
 		return engine.Errorf("%s: %v", op, ctx.Err())
 	case down:
-		return engine.Errorf("%s: engine unreachable (fake is down)", op).WithReason("EngineUnreachable")
+		return engine.Errorf("%s: engine unreachable (fake is down)", op).WithReason(tokensv1.ReasonUnreachable)
 	case unauthorized:
-		return engine.UnauthorizedErrorf("%s: the engine refused the admin credentials (fake)", op).WithReason("Unauthorized")
+		return engine.UnauthorizedErrorf("%s: the engine refused the admin credentials (fake)", op).WithReason(tokensv1.ReasonUnauthorized)
 	case queued != nil:
 		return queued
 	case f != nil:

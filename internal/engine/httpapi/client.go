@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"time"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 )
 
@@ -206,7 +207,7 @@ func (c *Client) networkError(parent context.Context, op string, err error, toke
 	}
 	return &engine.Error{
 		Kind:    engine.Transient,
-		Reason:  "EngineUnreachable",
+		Reason:  tokensv1.ReasonUnreachable,
 		Message: fmt.Sprintf("%s: %s: %s", op, msg, Redact(err.Error(), token.Reveal())),
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
@@ -105,8 +106,8 @@ func TestUnreachableIsTransientAndClean(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	_, err := newClient(t, url).Do(context.Background(), httpapi.Request{Method: http.MethodPost, Path: "/x?q=1", Token: secret})
-	if engine.KindOf(err) != engine.Transient || engine.ReasonOf(err) != "EngineUnreachable" {
-		t.Fatalf("got %v, want Transient EngineUnreachable", err)
+	if engine.KindOf(err) != engine.Transient || engine.ReasonOf(err) != tokensv1.ReasonUnreachable {
+		t.Fatalf("got %v, want Transient Unreachable", err)
 	}
 	if strings.Contains(err.Error(), secret.Reveal()) {
 		t.Fatal("error holds the token")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 )
 
@@ -53,7 +54,7 @@ func (r *Response) DefaultError(what string) *engine.Error {
 	switch {
 	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
 		e := r.Errorf(engine.Unauthorized, "%s: the engine refused the admin credentials", what)
-		return e.WithReason("Unauthorized")
+		return e.WithReason(tokensv1.ReasonUnauthorized)
 	case r.Status == http.StatusNotFound:
 		return r.Errorf(engine.NotFound, "%s", what)
 	case r.Status == http.StatusConflict:

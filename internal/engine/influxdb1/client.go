@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
@@ -38,7 +39,7 @@ var _ engine.Engine = (*Client)(nil)
 // New returns a Client for the server at cfg.URL.
 func New(cfg Config) (*Client, error) {
 	if cfg.Username == "" || cfg.Password == "" {
-		return nil, engine.UnauthorizedErrorf("the admin username or password is empty").WithReason("Unauthorized")
+		return nil, engine.UnauthorizedErrorf("the admin username or password is empty").WithReason(tokensv1.ReasonUnauthorized)
 	}
 	hc, err := httpapi.New(cfg.Config)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 )
 
@@ -51,11 +52,11 @@ func grants(req engine.MintRequest) ([]grant, error) {
 	actions := map[string]map[engine.Action]bool{}
 	for _, p := range req.Permissions {
 		if p.Type != engine.ResourceDatabase {
-			return nil, engine.PermanentErrorf("token %q: InfluxDB 1.x users cannot be granted %s resources; system tokens need InfluxDB 3 Enterprise or the in-cluster token engine", req.Name, p.Type).WithReason("Unsupported")
+			return nil, engine.PermanentErrorf("token %q: InfluxDB 1.x users cannot be granted %s resources; system tokens need InfluxDB 3 Enterprise or the in-cluster token engine", req.Name, p.Type).WithReason(tokensv1.ReasonUnsupported)
 		}
 		for _, db := range p.Names {
 			if db == engine.Wildcard {
-				return nil, engine.PermanentErrorf("token %q: InfluxDB 1.x has no grant on all databases (%q); list the databases by name", req.Name, engine.Wildcard).WithReason("Unsupported")
+				return nil, engine.PermanentErrorf("token %q: InfluxDB 1.x has no grant on all databases (%q); list the databases by name", req.Name, engine.Wildcard).WithReason(tokensv1.ReasonUnsupported)
 			}
 			if actions[db] == nil {
 				actions[db] = map[engine.Action]bool{}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 		return engine.Minted{}, err
 	}
 	secrets := []string{password.Reveal()}
-	what := "minting token " + quote(req.Name)
+	what := "minting token " + strconv.Quote(req.Name)
 	results, err := c.run(ctx, query{what: what, statements: []string{createUser(req.Name, password)}, secrets: secrets})
 	if err != nil {
 		return engine.Minted{}, err

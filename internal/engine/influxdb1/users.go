@@ -77,7 +77,7 @@ func (c *Client) tokenUser(ctx context.Context, what, name string) (user, bool, 
 
 // Lookup returns the user named name.
 func (c *Client) Lookup(ctx context.Context, name string) (engine.TokenInfo, error) {
-	what := "looking up token " + quote(name)
+	what := "looking up token " + strconv.Quote(name)
 	u, ok, err := c.tokenUser(ctx, what, name)
 	switch {
 	case err != nil:
@@ -90,7 +90,7 @@ func (c *Client) Lookup(ctx context.Context, name string) (engine.TokenInfo, err
 
 // List returns every non-admin user whose name starts with prefix.
 func (c *Client) List(ctx context.Context, prefix string) ([]engine.TokenInfo, error) {
-	us, err := c.users(ctx, "listing tokens with prefix "+quote(prefix))
+	us, err := c.users(ctx, "listing tokens with prefix "+strconv.Quote(prefix))
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (c *Client) List(ctx context.Context, prefix string) ([]engine.TokenInfo, e
 // Revoke drops the user named name; a user that does not exist is success. An admin user is
 // never dropped: it cannot be a token, and it may be the adapter's own.
 func (c *Client) Revoke(ctx context.Context, name string) error {
-	what := "revoking token " + quote(name)
+	what := "revoking token " + strconv.Quote(name)
 	u, ok, err := c.tokenUser(ctx, what, name)
 	switch {
 	case err != nil:
@@ -125,7 +125,7 @@ func (c *Client) Revoke(ctx context.Context, name string) error {
 // user created again under the same name (the Conflict path of a mint) would still accept the
 // old password until the server restarts. Seen on 1.6.7.
 func (c *Client) drop(ctx context.Context, name string) error {
-	what := "dropping user " + quote(name)
+	what := "dropping user " + strconv.Quote(name)
 	scramble, err := newPassword()
 	if err != nil {
 		return err
@@ -150,5 +150,3 @@ func (c *Client) Check(ctx context.Context) error {
 	_, err := c.users(ctx, "checking the engine")
 	return err
 }
-
-func quote(name string) string { return strconv.Quote(name) }

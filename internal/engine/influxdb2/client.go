@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
@@ -60,7 +61,7 @@ var _ engine.Engine = (*Client)(nil)
 // New returns a Client for the server at cfg.URL.
 func New(cfg Config) (*Client, error) {
 	if cfg.Token == "" {
-		return nil, engine.UnauthorizedErrorf("the InfluxDB 2.x token is empty").WithReason("Unauthorized")
+		return nil, engine.UnauthorizedErrorf("the InfluxDB 2.x token is empty").WithReason(tokensv1.ReasonUnauthorized)
 	}
 	if cfg.Org == "" {
 		return nil, engine.PermanentErrorf("the InfluxDB 2.x organization is empty")
@@ -132,7 +133,7 @@ func (c *Client) resolveOrg(ctx context.Context) (string, error) {
 	if id != "" {
 		return id, nil
 	}
-	what := "resolving organization " + quote(c.org)
+	what := "resolving organization " + strconv.Quote(c.org)
 	lookups := []url.Values{{"org": {c.org}}}
 	if hexID.MatchString(c.org) {
 		lookups = append(lookups, url.Values{"orgID": {c.org}})
@@ -156,5 +157,3 @@ func (c *Client) resolveOrg(ctx context.Context) (string, error) {
 	}
 	return "", engine.PermanentErrorf("%s: no organization of that name or ID is visible to the token", what).WithReason(ReasonOrganizationNotFound)
 }
-
-func quote(s string) string { return strconv.Quote(s) }

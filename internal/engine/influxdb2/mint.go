@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
@@ -78,7 +80,7 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 func refuseSystem(req engine.MintRequest) error {
 	for _, p := range req.Permissions {
 		if p.Type != engine.ResourceDatabase {
-			return engine.PermanentErrorf("token %q: InfluxDB 2.x authorizations cannot grant %s resources; system tokens need InfluxDB 3 Enterprise or the in-cluster token engine", req.Name, p.Type).WithReason("Unsupported")
+			return engine.PermanentErrorf("token %q: InfluxDB 2.x authorizations cannot grant %s resources; system tokens need InfluxDB 3 Enterprise or the in-cluster token engine", req.Name, p.Type).WithReason(tokensv1.ReasonUnsupported)
 		}
 	}
 	return nil
@@ -127,7 +129,7 @@ func (c *Client) bucketID(ctx context.Context, name, orgID string) (string, erro
 	var body struct {
 		Buckets []bucket `json:"buckets"`
 	}
-	resp, err := c.get(ctx, "resolving bucket "+quote(name), PathBuckets, url.Values{"name": {name}, "orgID": {orgID}}, &body)
+	resp, err := c.get(ctx, "resolving bucket "+strconv.Quote(name), PathBuckets, url.Values{"name": {name}, "orgID": {orgID}}, &body)
 	if err != nil {
 		if resp != nil && resp.Status == http.StatusNotFound {
 			return "", nil
@@ -144,7 +146,7 @@ func (c *Client) bucketID(ctx context.Context, name, orgID string) (string, erro
 
 // create sends the POST; it is never retried (a lost answer is recovered by the Conflict path).
 func (c *Client) create(ctx context.Context, name string, body createRequest) (engine.Minted, error) {
-	what := "minting token " + quote(name)
+	what := "minting token " + strconv.Quote(name)
 	resp, err := c.do(ctx, httpapi.Request{Method: http.MethodPost, Path: PathAuthorizations, Body: body})
 	if err != nil {
 		return engine.Minted{}, err

@@ -7,8 +7,10 @@ package influxdb3
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 )
@@ -57,7 +59,7 @@ var _ engine.Engine = (*Client)(nil)
 // Kubernetes Secret.
 func New(cfg httpapi.Config, adminToken engine.Plaintext) (*Client, error) {
 	if adminToken == "" {
-		return nil, engine.UnauthorizedErrorf("the admin token is empty").WithReason("Unauthorized")
+		return nil, engine.UnauthorizedErrorf("the admin token is empty").WithReason(tokensv1.ReasonUnauthorized)
 	}
 	hc, err := httpapi.New(cfg)
 	if err != nil {
@@ -88,6 +90,6 @@ func (c *Client) Revoke(ctx context.Context, name string) error {
 		// 405 "cannot delete operator token" (_admin), or a server started --without-auth.
 		return resp.Errorf(engine.Permanent, "revoking token %q: the engine does not allow it", name)
 	default:
-		return resp.DefaultError("revoking token " + quote(name))
+		return resp.DefaultError("revoking token " + strconv.Quote(name))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 	"github.com/tokenops/token-operator/internal/engine/influxdb3"
@@ -111,9 +112,9 @@ func TestMintErrors(t *testing.T) {
 		reason string
 	}{
 		{"plain-text 409", 409, "token name already exists, k8s.ns.a.12345678.r1", engine.Conflict, ""},
-		{"unknown database", 400, "invalid resource name: telemetry", engine.Pending, engine.ReasonDatabaseNotFound},
-		{"database does not exist", 404, `{"error":"database telemetry does not exist"}`, engine.Pending, engine.ReasonDatabaseNotFound},
-		{"unknown database as 500", 500, "Cannot parse permission: invalid resource name", engine.Pending, engine.ReasonDatabaseNotFound},
+		{"unknown database", 400, "invalid resource name: telemetry", engine.Pending, tokensv1.ReasonDatabaseNotFound},
+		{"database does not exist", 404, `{"error":"database telemetry does not exist"}`, engine.Pending, tokensv1.ReasonDatabaseNotFound},
+		{"unknown database as 500", 500, "Cannot parse permission: invalid resource name", engine.Pending, tokensv1.ReasonDatabaseNotFound},
 		{"serde error", 400, "missing field `token_name`", engine.Permanent, ""},
 		{"Core has no route", 404, "", engine.Permanent, ""},
 		{"401", 401, `{"error": "the request was not authenticated"}`, engine.Unauthorized, "Unauthorized"},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/tokenops/token-operator/internal/engine"
@@ -105,7 +106,7 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 			c.setPermissionField(other) // the engine parsed it (whatever else it answered)
 		}
 	}
-	what := "minting token " + quote(req.Name)
+	what := "minting token " + strconv.Quote(req.Name)
 	if !resp.OK() {
 		return engine.Minted{}, mintError(resp, what, req)
 	}

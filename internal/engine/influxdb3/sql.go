@@ -1,7 +1,6 @@
 package influxdb3
 
 import (
-	"strconv"
 	"strings"
 )
 
@@ -34,5 +33,3 @@ func listQuery(prefix string) string {
 	}
 	return tokenColumns + " WHERE name LIKE " + sqlString(literal+"%")
 }
-
-func quote(name string) string { return strconv.Quote(name) }

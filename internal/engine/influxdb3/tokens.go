@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/tokenops/token-operator/internal/engine"
@@ -55,7 +56,7 @@ func (c *Client) queryTokens(ctx context.Context, what, sql string) ([]tokenRow,
 
 // Lookup returns the metadata of the token named name.
 func (c *Client) Lookup(ctx context.Context, name string) (engine.TokenInfo, error) {
-	what := "looking up token " + quote(name)
+	what := "looking up token " + strconv.Quote(name)
 	rows, err := c.queryTokens(ctx, what, lookupQuery(name))
 	if err != nil {
 		return engine.TokenInfo{}, err
@@ -70,7 +71,7 @@ func (c *Client) Lookup(ctx context.Context, name string) (engine.TokenInfo, err
 
 // List returns every token whose name starts with prefix, filtered exactly on our side.
 func (c *Client) List(ctx context.Context, prefix string) ([]engine.TokenInfo, error) {
-	rows, err := c.queryTokens(ctx, "listing tokens with prefix "+quote(prefix), listQuery(prefix))
+	rows, err := c.queryTokens(ctx, "listing tokens with prefix "+strconv.Quote(prefix), listQuery(prefix))
 	if err != nil {
 		return nil, err
 	}
