@@ -36,7 +36,7 @@ func writePKI(dir string) (*pki, error) {
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}
-	caDER, ca, err := sign(caTmpl, caKey, nil, nil)
+	caDER, ca, err := Sign(caTmpl, caKey, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -46,14 +46,14 @@ func writePKI(dir string) (*pki, error) {
 		servingKey:  filepath.Join(dir, "apiserver.key"),
 		saPub:       filepath.Join(dir, "sa.pub"),
 		saKey:       filepath.Join(dir, "sa.key"),
-		caPEM:       pemBlock("CERTIFICATE", caDER),
+		caPEM:       PEMBlock("CERTIFICATE", caDER),
 	}
 
 	servKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	servDER, _, err := sign(&x509.Certificate{
+	servDER, _, err := Sign(&x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
@@ -68,7 +68,7 @@ func writePKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	adminDER, _, err := sign(&x509.Certificate{
+	adminDER, _, err := Sign(&x509.Certificate{
 		Subject:     pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
@@ -76,8 +76,8 @@ func writePKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.adminCertPEM = pemBlock("CERTIFICATE", adminDER)
-	if p.adminKeyPEM, err = keyPEM(adminKey); err != nil {
+	p.adminCertPEM = PEMBlock("CERTIFICATE", adminDER)
+	if p.adminKeyPEM, err = ECKeyPEM(adminKey); err != nil {
 		return nil, err
 	}
 
@@ -89,19 +89,19 @@ func writePKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	servKeyPEM, err := keyPEM(servKey)
+	servKeyPEM, err := ECKeyPEM(servKey)
 	if err != nil {
 		return nil, err
 	}
-	saKeyPEM, err := keyPEM(saKey)
+	saKeyPEM, err := ECKeyPEM(saKey)
 	if err != nil {
 		return nil, err
 	}
 	for path, data := range map[string][]byte{
 		p.caCert:      p.caPEM,
-		p.servingCert: pemBlock("CERTIFICATE", servDER),
+		p.servingCert: PEMBlock("CERTIFICATE", servDER),
 		p.servingKey:  servKeyPEM,
-		p.saPub:       pemBlock("PUBLIC KEY", saPubDER),
+		p.saPub:       PEMBlock("PUBLIC KEY", saPubDER),
 		p.saKey:       saKeyPEM,
 	} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -111,8 +111,9 @@ func writePKI(dir string) (*pki, error) {
 	return p, nil
 }
 
-// sign makes a certificate from tmpl for pub, signed by parent (self-signed when parent is nil).
-func sign(tmpl *x509.Certificate, pub any, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) ([]byte, *x509.Certificate, error) {
+// Sign makes a certificate from tmpl for pub, signed by parent (self-signed when parent is nil),
+// valid from an hour ago for 30 days. internal/testnode makes its node's PKI with it too.
+func Sign(tmpl *x509.Certificate, pub any, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) ([]byte, *x509.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
 		return nil, nil, err
@@ -132,14 +133,16 @@ func sign(tmpl *x509.Certificate, pub any, parent *x509.Certificate, parentKey *
 	return der, cert, err
 }
 
-func keyPEM(k *ecdsa.PrivateKey) ([]byte, error) {
+// ECKeyPEM encodes k as an "EC PRIVATE KEY" PEM block.
+func ECKeyPEM(k *ecdsa.PrivateKey) ([]byte, error) {
 	der, err := x509.MarshalECPrivateKey(k)
 	if err != nil {
 		return nil, err
 	}
-	return pemBlock("EC PRIVATE KEY", der), nil
+	return PEMBlock("EC PRIVATE KEY", der), nil
 }
 
-func pemBlock(typ string, der []byte) []byte {
+// PEMBlock encodes der as one PEM block of type typ.
+func PEMBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }

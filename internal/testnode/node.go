@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tokenops/token-operator/internal/localcluster"
 )
 
 // Timeouts of the start sequence; generous for 2 shared cores.
@@ -111,7 +113,7 @@ func (n *Node) start(t testing.TB) error {
 		return err
 	}
 	caFile := filepath.Join(pki, "ca.crt")
-	caKeyPEM, err := ecKeyPEM(ca.key)
+	caKeyPEM, err := localcluster.ECKeyPEM(ca.key)
 	if err != nil {
 		return err
 	}

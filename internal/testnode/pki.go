@@ -6,19 +6,15 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-)
 
-// certValidity outlives any test run; certificates are made anew at every start.
-const certValidity = 24 * time.Hour
+	"github.com/tokenops/token-operator/internal/localcluster"
+)
 
 // ca signs the node's certificates: one CA for serving and client certificates, as kubeadm's
 // single-CA layout minus the front proxy.
@@ -35,11 +31,11 @@ func newCA() (*ca, error) {
 	}
 	tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "token-operator-test-node-ca"}, IsCA: true,
 		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign}
-	der, cert, err := sign(tmpl, &key.PublicKey, tmpl, key)
+	der, cert, err := localcluster.Sign(tmpl, &key.PublicKey, tmpl, key)
 	if err != nil {
 		return nil, err
 	}
-	return &ca{cert: cert, key: key, pem: pemBlock("CERTIFICATE", der)}, nil
+	return &ca{cert: cert, key: key, pem: localcluster.PEMBlock("CERTIFICATE", der)}, nil
 }
 
 // issue returns a PEM certificate and key: a client certificate for user in groups when ips and
@@ -55,12 +51,12 @@ func (c *ca) issue(user string, groups []string, ips []net.IP, dns []string) (ce
 		tmpl.IPAddresses, tmpl.DNSNames = ips, dns
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	}
-	der, _, err := sign(tmpl, &key.PublicKey, c.cert, c.key)
+	der, _, err := localcluster.Sign(tmpl, &key.PublicKey, c.cert, c.key)
 	if err != nil {
 		return nil, nil, err
 	}
-	kp, err := ecKeyPEM(key)
-	return pemBlock("CERTIFICATE", der), kp, err
+	kp, err := localcluster.ECKeyPEM(key)
+	return localcluster.PEMBlock("CERTIFICATE", der), kp, err
 }
 
 // writeKubeconfig writes a kubeconfig for a client certificate of user in groups.
@@ -97,41 +93,13 @@ func serviceAccountKey(dir string) (pub, priv string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	kp, err := ecKeyPEM(key)
+	kp, err := localcluster.ECKeyPEM(key)
 	if err != nil {
 		return "", "", err
 	}
 	pub, priv = filepath.Join(dir, "sa.pub"), filepath.Join(dir, "sa.key")
-	if err := os.WriteFile(pub, pemBlock("PUBLIC KEY", pubDER), 0o600); err != nil {
+	if err := os.WriteFile(pub, localcluster.PEMBlock("PUBLIC KEY", pubDER), 0o600); err != nil {
 		return "", "", err
 	}
 	return pub, priv, os.WriteFile(priv, kp, 0o600)
-}
-
-func sign(tmpl *x509.Certificate, pub any, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) ([]byte, *x509.Certificate, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl.SerialNumber = serial
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(certValidity)
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	return der, cert, err
-}
-
-func ecKeyPEM(k *ecdsa.PrivateKey) ([]byte, error) {
-	der, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return nil, err
-	}
-	return pemBlock("EC PRIVATE KEY", der), nil
-}
-
-func pemBlock(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
