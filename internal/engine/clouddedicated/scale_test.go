@@ -3,7 +3,6 @@ package clouddedicated_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/tokenops/token-operator/internal/engine"
@@ -22,30 +21,6 @@ const (
 	routeToken  = routeTokens + "/{id}"
 )
 
-// each runs f for every name with 16 workers, the manager's default concurrency.
-func each(t *testing.T, names []string, f func(name string) error) {
-	t.Helper()
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for n := range work {
-				if err := f(n); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	for _, n := range names {
-		work <- n
-	}
-	close(work)
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-}
-
 // TestRequestsAtScale counts the Management API's requests for 10,000 mints, lookups and
 // revokes: one create, read or delete by ID each, no listing on the happy path, and one listing
 // for a restarted process's lookups. Before issue 19 every one of these calls listed the
@@ -61,8 +36,8 @@ func TestRequestsAtScale(t *testing.T) {
 		names[i] = fmt.Sprintf("k8s.scale.t%05d.0123abcd.r1", i)
 	}
 	c := scaleClient(t, srv)
-	each(t, names, func(n string) error { _, err := c.Mint(ctx, readReq(n, 0)); return err })
-	each(t, names, func(n string) error { _, err := c.Lookup(ctx, n); return err })
+	testserver.Each(t, names, func(n string) error { _, err := c.Mint(ctx, readReq(n, 0)); return err })
+	testserver.Each(t, names, func(n string) error { _, err := c.Lookup(ctx, n); return err })
 	want(t, "10,000 mints and lookups", srv.Counter.Counts(), map[string]int{
 		"POST " + routeTokens: scaleTokens,
 		"GET " + routeToken:   scaleTokens,
@@ -72,8 +47,8 @@ func TestRequestsAtScale(t *testing.T) {
 	if err := d.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
-	each(t, names, func(n string) error { _, err := d.Lookup(ctx, n); return err })
-	each(t, names, func(n string) error { return d.Revoke(ctx, n) })
+	testserver.Each(t, names, func(n string) error { _, err := d.Lookup(ctx, n); return err })
+	testserver.Each(t, names, func(n string) error { return d.Revoke(ctx, n) })
 	want(t, "a restarted process's check, 10,000 lookups and revokes", srv.Counter.Counts(), map[string]int{
 		"GET " + routeTokens:     1,
 		testserver.ListedObjects: scaleTokens,

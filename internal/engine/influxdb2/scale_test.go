@@ -3,7 +3,6 @@ package influxdb2_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/tokenops/token-operator/internal/engine"
@@ -15,30 +14,6 @@ import (
 
 // scaleTokens is the size: 10,000 tokens in one org (docs/design.md §8).
 const scaleTokens = 10_000
-
-// each runs f for every name with 16 workers, the manager's default concurrency.
-func each(t *testing.T, names []string, f func(name string) error) {
-	t.Helper()
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for n := range work {
-				if err := f(n); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	for _, n := range names {
-		work <- n
-	}
-	close(work)
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-}
 
 // TestRequestsAtScale counts the server's requests for 10,000 mints, lookups and revokes: each
 // is O(1) in the number of authorizations (one create, one bucket lookup, one read or delete by
@@ -56,8 +31,8 @@ func TestRequestsAtScale(t *testing.T) {
 		names[i] = fmt.Sprintf("k8s.scale.t%05d.0123abcd.r1", i)
 	}
 	c := scaleClient(t, srv)
-	each(t, names, func(n string) error { _, err := c.Mint(ctx, dbReq(n, "telemetry")); return err })
-	each(t, names, func(n string) error { _, err := c.Lookup(ctx, n); return err })
+	testserver.Each(t, names, func(n string) error { _, err := c.Mint(ctx, dbReq(n, "telemetry")); return err })
+	testserver.Each(t, names, func(n string) error { _, err := c.Lookup(ctx, n); return err })
 	want(t, "10,000 mints and lookups", srv.Counter.Counts(), map[string]int{
 		"GET " + influxdb2.PathOrgs:                     1,
 		"GET " + influxdb2.PathBuckets:                  scaleTokens,
@@ -71,8 +46,8 @@ func TestRequestsAtScale(t *testing.T) {
 	if err := d.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
-	each(t, names, func(n string) error { _, err := d.Lookup(ctx, n); return err })
-	each(t, names, func(n string) error { return d.Revoke(ctx, n) })
+	testserver.Each(t, names, func(n string) error { _, err := d.Lookup(ctx, n); return err })
+	testserver.Each(t, names, func(n string) error { return d.Revoke(ctx, n) })
 	want(t, "a restarted process's check, 10,000 lookups and revokes", srv.Counter.Counts(), map[string]int{
 		"GET " + influxdb2.PathOrgs:                        1,
 		"GET " + influxdb2.PathAuthorizations:              1,

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -119,4 +120,29 @@ func (c *Counter) Counts() map[string]int {
 		out = map[string]int{}
 	}
 	return out
+}
+
+// Each runs f for every name with 16 workers, the manager's default concurrency, and stops the
+// test after the first failures: the scale tests' load of 10,000 calls.
+func Each(t *testing.T, names []string, f func(name string) error) {
+	t.Helper()
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for n := range work {
+				if err := f(n); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for _, n := range names {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 }
