@@ -224,6 +224,13 @@ func TestAPIServerRestartFailsClosedAndRecovers(t *testing.T) {
 		t.Error("no 503 during the outage: the replicas did not fail closed")
 	}
 	// Writes propagate again through the re-established watches.
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, r := range h.replicas {
+				t.Logf("%s's log:\n%s", r.name, r.proc.log.String())
+			}
+		}
+	})
 	tok, err := h.mint(h.replicas[0], "after-restart")
 	must(t, err)
 	lat := h.timeUntil(t, h.others(h.replicas[0]), tok, http.StatusNoContent)

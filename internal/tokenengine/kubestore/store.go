@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -73,10 +75,9 @@ type Store struct {
 	cfg    Config
 	log    *slog.Logger
 	client client.WithWatch
-	inf    cache.SharedIndexInformer
-	reg    cache.ResourceEventHandlerRegistration
 	stop   context.CancelFunc
 	done   chan struct{}
+	synced atomic.Bool // the first list is in the index
 
 	mu       sync.RWMutex
 	byDigest map[tokenengine.Digest]*tokenengine.Record
@@ -141,20 +142,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			return s.track(w), nil
 		},
 	}
-	s.inf = cache.NewSharedIndexInformer(lw, &storev1.EngineToken{}, 0, cache.Indexers{})
-	if s.reg, err = s.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { s.apply(o) },
-		UpdateFunc: func(_, o any) { s.apply(o) },
-		DeleteFunc: s.remove,
-	}); err != nil {
-		return nil, err
-	}
+	r := cache.NewReflectorWithOptions(lw, &storev1.EngineToken{}, (*reflectorStore)(s), cache.ReflectorOptions{
+		Name: "enginetokens", Backoff: retryBackoff(cfg.MaxWatchGap)})
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
-	go func() { defer close(s.done); s.inf.RunWithContext(runCtx) }()
+	go func() { defer close(s.done); r.RunWithContext(runCtx) }()
 	syncCtx, cancel := context.WithTimeout(ctx, cfg.SyncTimeout)
 	defer cancel()
-	if !cache.WaitForCacheSync(syncCtx.Done(), s.reg.HasSynced) {
+	if !cache.WaitForCacheSync(syncCtx.Done(), s.synced.Load) {
 		_ = s.Close()
 		return nil, fmt.Errorf("the EngineTokens in namespace %s were not listed within %s (is the CRD installed, may the engine list them?)", cfg.Namespace, cfg.SyncTimeout)
 	}
@@ -174,7 +169,7 @@ func (s *Store) Ready() error {
 	s.watchMu.Lock()
 	watching, downSince := s.watching > 0, s.downSince
 	s.watchMu.Unlock()
-	return readiness(s.reg.HasSynced(), watching, s.cfg.Clock.Since(downSince), s.cfg.MaxWatchGap)
+	return readiness(s.synced.Load(), watching, s.cfg.Clock.Since(downSince), s.cfg.MaxWatchGap)
 }
 
 // readiness decides whether a replica may answer: only after its first list was applied, and
@@ -190,26 +185,36 @@ func readiness(synced, watching bool, down, maxGap time.Duration) error {
 	return nil
 }
 
-// track wraps an open watch so that Ready knows when it ends.
+// track wraps an open watch so that Ready knows when it ends. A watch that delivered nothing but
+// an error (after an API server restart the first one is usually "too old resource version")
+// never brought the index up to date, so the gap keeps counting from before it opened.
 func (s *Store) track(w watch.Interface) watch.Interface {
 	s.watchMu.Lock()
 	s.watching++
+	staleSince := s.downSince
 	s.watchMu.Unlock()
 	out := make(chan watch.Event)
 	tw := &trackedWatch{inner: w, out: out, stopped: make(chan struct{})}
 	go func() {
+		var current, failed bool
 		defer func() {
 			close(out)
 			s.watchMu.Lock()
 			s.watching--
 			if s.watching == 0 {
 				s.downSince = s.cfg.Clock.Now()
+				if failed && !current {
+					s.downSince = staleSince
+				}
 			}
 			s.watchMu.Unlock()
 		}()
 		for ev := range w.ResultChan() {
 			if ev.Type == watch.Error {
+				failed = true
 				s.log.Warn("The EngineToken watch reported an error", "err", apierrors.FromObject(ev.Object))
+			} else {
+				current = true
 			}
 			select {
 			case out <- ev:
@@ -261,6 +266,57 @@ func (s *Store) apply(o any) {
 	}
 	s.byName[rec.Name] = &entry{rec: rec, uid: obj.UID, rv: obj.ResourceVersion}
 	s.byDigest[rec.Digest] = rec
+}
+
+// retryBackoff paces the reflector's retries after a failed list or watch. client-go's default
+// grows to 30 s, and after an API server restart the first watch usually fails ("too old
+// resource version"), so replicas stayed failed closed for up to half a minute after the API
+// server was back. Capped at half the watch gap, a replica is ready again within about one gap
+// of the API server's return; the price is one request per replica per retry during an outage.
+func retryBackoff(maxGap time.Duration) *wait.Backoff {
+	return &wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.5, Steps: 64,
+		Cap: max(maxGap/2, 100*time.Millisecond)}
+}
+
+// reflectorStore is the Store as the reflector's sink: lists and watch events go straight into
+// the index, with no second copy of every object in an informer cache.
+type reflectorStore Store
+
+func (rs *reflectorStore) Add(o any) error    { (*Store)(rs).apply(o); return nil }
+func (rs *reflectorStore) Update(o any) error { (*Store)(rs).apply(o); return nil }
+func (rs *reflectorStore) Delete(o any) error { (*Store)(rs).remove(o); return nil }
+func (rs *reflectorStore) Resync() error      { return nil }
+
+// Replace applies a full list taken at resourceVersion rv: tokens missing from it are dropped,
+// unless this replica wrote them after rv (their watch event is still to come).
+func (rs *reflectorStore) Replace(list []any, rv string) error {
+	s := (*Store)(rs)
+	listed := make(map[types.UID]struct{}, len(list))
+	for _, o := range list {
+		if obj, ok := o.(*storev1.EngineToken); ok {
+			listed[obj.UID] = struct{}{}
+		}
+		s.apply(o)
+	}
+	s.mu.Lock()
+	for name, e := range s.byName {
+		if _, ok := listed[e.uid]; !ok && !olderRV(rv, e.rv) {
+			s.dropLocked(name, e.uid)
+		}
+	}
+	for uid := range s.deleted {
+		if _, ok := listed[uid]; !ok {
+			delete(s.deleted, uid) // the list confirms the deletion
+		}
+	}
+	s.mu.Unlock()
+	s.watchMu.Lock()
+	if s.watching == 0 {
+		s.downSince = s.cfg.Clock.Now() // the list brought the index up to date
+	}
+	s.watchMu.Unlock()
+	s.synced.Store(true)
+	return nil
 }
 
 // remove drops a deleted object from the index.
