@@ -25,6 +25,11 @@ type ServeConfig struct {
 	TLSCertFile, TLSKeyFile string
 	// OnListening, when set, is called with the bound address before serving starts.
 	OnListening func(net.Addr)
+	// ShutdownDelay is how long the engine keeps serving after the stop signal, with /readyz 503
+	// and no keep-alive, before it stops listening: a replica of a Service leaves its endpoints
+	// (readiness probe, then kube-proxy) while it still answers, so clients never meet a closed
+	// port (docs/token-engine.md, "Replicas").
+	ShutdownDelay time.Duration
 }
 
 // Serve opens the engine, serves HTTP until ctx ends, then drains requests and closes the store.
@@ -88,8 +93,19 @@ func Serve(ctx context.Context, sc ServeConfig) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	e.log.Info("Shutting down token engine")
 	e.ready.Store(false)
+	if sc.ShutdownDelay > 0 {
+		e.log.Info("Draining before shutdown", "delay", sc.ShutdownDelay.String())
+		// Each response now closes its connection, so clients reconnect through the Service,
+		// which routes them to the other replicas once this one left the endpoints.
+		srv.SetKeepAlivesEnabled(false)
+		select {
+		case <-time.After(sc.ShutdownDelay):
+		case err := <-errc:
+			return fmt.Errorf("serving: %w", err)
+		}
+	}
+	e.log.Info("Shutting down token engine")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

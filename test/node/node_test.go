@@ -100,6 +100,7 @@ func TestUserPath(t *testing.T) {
 		{"rotation: the mounted file follows within the overlap, never a revoked token", e.rotation},
 		{"rolloutRestartTargets restarts the Deployment's pods", e.rolloutRestart},
 		{"helm upgrade keeps the tokens and the admin token", e.upgrade},
+		{"engine.store=kubernetes: 3 TLS replicas serve the migrated tokens, a replica deleted under load costs no request", e.engineHA},
 		{"helm uninstall leaves what docs/install-helm.md lists", e.uninstall},
 		{"kubectl apply -k config/default runs the manager on the node", e.kustomize},
 	} {
