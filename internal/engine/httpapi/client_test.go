@@ -3,9 +3,11 @@ package httpapi_test
 import (
 	"context"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -211,5 +213,51 @@ func TestDefaultErrorKinds(t *testing.T) {
 		if strings.Contains(e.Error(), secret.Reveal()) || !strings.Contains(e.Error(), "[redacted]") {
 			t.Errorf("HTTP %d: message %q must redact the echoed token", status, e.Error())
 		}
+	}
+}
+
+// TestConcurrentCallsReuseConnections: the manager's workers share one client per engine; after a
+// round of 16 concurrent calls, the next round reuses those connections instead of opening new
+// ones (each a TCP and TLS handshake).
+func TestConcurrentCallsReuseConnections(t *testing.T) {
+	const workers = 16
+	var opened atomic.Int32
+	release := make(chan struct{})
+	var inFlight atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		// Hold each call until all are in flight, so that the round needs 16 connections.
+		if inFlight.Add(1) == workers {
+			close(release)
+		}
+		<-release
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	c := newClient(t, srv.URL, func(cfg *httpapi.Config) { cfg.CABundle = ca })
+	round := func() {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				if _, err := c.Do(context.Background(), httpapi.Request{Method: http.MethodGet, Path: "/x", Token: secret}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	round()
+	first := opened.Load()
+	for range 3 {
+		round()
+	}
+	if first != workers || opened.Load() != first {
+		t.Errorf("connections opened: %d in the first round, %d in all four; want %d and no more", first, opened.Load(), workers)
 	}
 }

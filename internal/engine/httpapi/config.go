@@ -25,6 +25,11 @@ const (
 	DefaultAttempts = 3
 	// DefaultBackoff is the wait before the first retry; it doubles after each attempt.
 	DefaultBackoff = 200 * time.Millisecond
+	// MaxIdleConnsPerEngine is how many keep-alive connections a client keeps to its engine. The
+	// manager runs 16 workers per token kind (docs/design.md §8) against one client per engine;
+	// net/http's default of 2 made the others close theirs after each call and pay a new TCP and
+	// TLS handshake on the next one.
+	MaxIdleConnsPerEngine = 32
 )
 
 // Config is how an adapter reaches its engine; the controllers fill it from the engine resource.
@@ -84,6 +89,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 
 func newTransport(c Config) (http.RoundTripper, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerEngine
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // opt-in for labs
 	if len(c.CABundle) > 0 {
 		pool := x509.NewCertPool()
