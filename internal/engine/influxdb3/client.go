@@ -81,15 +81,9 @@ func (c *Client) Revoke(ctx context.Context, name string) error {
 		Path:   PathDeleteToken,
 		Query:  map[string][]string{"token_name": {name}},
 	})
-	switch {
-	case err != nil:
-		return err
-	case resp.OK(), resp.Status == http.StatusNotFound:
-		return nil
-	case resp.Status == http.StatusMethodNotAllowed:
+	if err == nil && resp.Status == http.StatusMethodNotAllowed {
 		// 405 "cannot delete operator token" (_admin), or a server started --without-auth.
 		return resp.Errorf(engine.Permanent, "revoking token %q: the engine does not allow it", name)
-	default:
-		return resp.DefaultError("revoking token " + strconv.Quote(name))
 	}
+	return httpapi.Deleted(resp, err, "revoking token "+strconv.Quote(name))
 }
