@@ -2,7 +2,11 @@ package cli_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"syscall"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,5 +57,52 @@ func create(t *testing.T, c client.Client, obj client.Object) {
 	t.Helper()
 	if err := c.Create(context.Background(), obj); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// managerProcess is a `token-operator manager` process of an installation.
+type managerProcess struct {
+	probeAddr, metricsAddr string
+	cmd                    *exec.Cmd
+	logs                   testenv.Buffer
+	exited                 chan error
+}
+
+// startManager runs the manager with --kubeconfig (KUBECONFIG points nowhere: the flag must win),
+// free probe and metrics addresses and args; it is killed at cleanup, its output logged if the
+// test failed.
+func (in *installation) startManager(t *testing.T, args ...string) *managerProcess {
+	t.Helper()
+	m := &managerProcess{probeAddr: testenv.FreeAddr(t), metricsAddr: testenv.FreeAddr(t), exited: make(chan error, 1)}
+	m.cmd = exec.Command(in.bin, append([]string{"manager", "--kubeconfig", in.kubeconfig, "--namespace", opNS,
+		"--health-probe-bind-address", m.probeAddr, "--metrics-bind-address", m.metricsAddr}, args...)...)
+	m.cmd.Env = append(os.Environ(), "KUBECONFIG=/nonexistent")
+	m.cmd.Stdout, m.cmd.Stderr = &m.logs, &m.logs
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { m.exited <- m.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = m.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("manager output:\n%s", m.logs.String())
+		}
+	})
+	return m
+}
+
+// stop sends SIGTERM and fails the test unless the manager exits cleanly within 30 s.
+func (m *managerProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-m.exited:
+		if err != nil {
+			t.Fatalf("manager exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("manager did not stop within 30s of SIGTERM")
 	}
 }

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
-	"github.com/tokenops/token-operator/internal/testenv"
 )
 
 // TestManagerMetrics scrapes a running `token-operator manager` process: once a DatabaseToken
@@ -35,22 +32,9 @@ func TestManagerMetrics(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	in := newInstallation(t)
-	bin, kubeconfigPath, k8s, inst := in.bin, in.kubeconfig, in.k8s, in.engine
-
-	metricsAddr := testenv.FreeAddr(t)
-	var logs testenv.Buffer
-	cmd := exec.Command(bin, "manager", "--kubeconfig", kubeconfigPath, "--namespace", opNS, "--leader-elect=false",
-		"--health-probe-bind-address", testenv.FreeAddr(t), "--metrics-bind-address", metricsAddr)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	g.Expect(cmd.Start()).To(Succeed())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("manager output:\n%s", logs.String())
-		}
-	})
+	k8s, inst := in.k8s, in.engine
+	m := in.startManager(t, "--leader-elect=false")
+	metricsAddr := m.metricsAddr
 	g.Eventually(func() int { return httpStatus("http://" + metricsAddr + "/metrics") }).
 		WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(http.StatusOK))
 
@@ -111,13 +95,7 @@ func TestManagerMetrics(t *testing.T) {
 	g.Expect(body).NotTo(ContainSubstring(dbt.Status.Current.Fingerprint))
 	g.Expect(body).NotTo(ContainSubstring(dbt.Status.Current.TokenName))
 
-	g.Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
-	select {
-	case err := <-exited:
-		g.Expect(err).NotTo(HaveOccurred(), "manager exit")
-	case <-time.After(30 * time.Second):
-		t.Fatal("manager did not stop within 30s of SIGTERM")
-	}
+	m.stop(t)
 }
 
 // promFloat formats a Unix time as the text exposition format writes a float sample.

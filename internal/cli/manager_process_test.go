@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,27 +32,9 @@ func TestManagerProcess(t *testing.T) {
 	ctx := context.Background()
 	// The installation: operator namespace, the engine's admin Secret there, the default engine.
 	in := newInstallation(t)
-	bin, kubeconfigPath, k8s, inst, cte := in.bin, in.kubeconfig, in.k8s, in.engine, in.cte
-
-	probeAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	var logs testenv.Buffer
-	cmd := exec.Command(bin, "manager",
-		"--kubeconfig", kubeconfigPath,
-		"--namespace", opNS,
-		"--health-probe-bind-address", probeAddr,
-		"--metrics-bind-address", metricsAddr,
-	)
-	cmd.Env = append(os.Environ(), "KUBECONFIG=/nonexistent") // --kubeconfig must win
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	g.Expect(cmd.Start()).To(Succeed())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("manager output:\n%s", logs.String())
-		}
-	})
+	k8s, inst, cte := in.k8s, in.engine, in.cte
+	m := in.startManager(t)
+	probeAddr, metricsAddr := m.probeAddr, m.metricsAddr
 
 	for _, path := range []string{"/healthz", "/readyz"} {
 		g.Eventually(func() int { return httpStatus("http://" + probeAddr + path) }).
@@ -74,7 +54,7 @@ func TestManagerProcess(t *testing.T) {
 	// The printer columns tell the truth.
 	kubectl, err := testenv.Kubectl()
 	g.Expect(err).NotTo(HaveOccurred())
-	out, err := exec.Command(kubectl, "--kubeconfig", kubeconfigPath, "get", "cte", "default").CombinedOutput()
+	out, err := exec.Command(kubectl, "--kubeconfig", in.kubeconfig, "get", "cte", "default").CombinedOutput()
 	g.Expect(err).NotTo(HaveOccurred(), string(out))
 	g.Expect(strings.Fields(string(out))).To(HaveExactElements("NAME", "READY", "TYPE", "URL", "AGE",
 		"default", "True", "influxdb3", inst.URL, Not(BeEmpty())))
@@ -99,16 +79,10 @@ func TestManagerProcess(t *testing.T) {
 	g.Expect(authorize(inst.URL, minted, "telemetry", "write")).To(Equal(http.StatusNoContent))
 
 	// SIGTERM stops the manager cleanly.
-	g.Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
-	select {
-	case err := <-exited:
-		g.Expect(err).NotTo(HaveOccurred(), "manager exit")
-	case <-time.After(30 * time.Second):
-		t.Fatal("manager did not stop within 30s of SIGTERM")
-	}
+	m.stop(t)
 
 	// Production logs are JSON lines and hold no credential.
-	logged := logs.String()
+	logged := m.logs.String()
 	g.Expect(logged).NotTo(ContainSubstring(inst.AdminToken))
 	g.Expect(logged).NotTo(ContainSubstring(minted))
 	for _, line := range strings.Split(strings.TrimSpace(logged), "\n") {
