@@ -33,7 +33,7 @@ func TestRequestsAtScale(t *testing.T) {
 	c := scaleClient(t, srv)
 	testserver.Each(t, names, func(n string) error { _, err := c.Mint(ctx, dbReq(n, "telemetry")); return err })
 	testserver.Each(t, names, func(n string) error { _, err := c.Lookup(ctx, n); return err })
-	want(t, "10,000 mints and lookups", srv.Counter.Counts(), map[string]int{
+	testserver.WantCounts(t, "10,000 mints and lookups", srv.Counter.Counts(), map[string]int{
 		"GET " + influxdb2.PathOrgs:                     1,
 		"GET " + influxdb2.PathBuckets:                  scaleTokens,
 		"POST " + influxdb2.PathAuthorizations:          scaleTokens,
@@ -48,7 +48,7 @@ func TestRequestsAtScale(t *testing.T) {
 	}
 	testserver.Each(t, names, func(n string) error { _, err := d.Lookup(ctx, n); return err })
 	testserver.Each(t, names, func(n string) error { return d.Revoke(ctx, n) })
-	want(t, "a restarted process's check, 10,000 lookups and revokes", srv.Counter.Counts(), map[string]int{
+	testserver.WantCounts(t, "a restarted process's check, 10,000 lookups and revokes", srv.Counter.Counts(), map[string]int{
 		"GET " + influxdb2.PathOrgs:                        1,
 		"GET " + influxdb2.PathAuthorizations:              1,
 		testserver.ListedObjects:                           scaleTokens + 1, // and the operator token
@@ -57,22 +57,6 @@ func TestRequestsAtScale(t *testing.T) {
 	if _, err := d.Lookup(ctx, names[0]); !engine.IsNotFound(err) {
 		t.Fatalf("Lookup after Revoke: %v, want NotFound", err)
 	}
-}
-
-// want compares a server's request counts with the expected ones (absent keys: zero).
-func want(t *testing.T, what string, got, want map[string]int) {
-	t.Helper()
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: %d × %s, want %d", what, got[k], k, v)
-		}
-	}
-	for k, v := range got {
-		if _, ok := want[k]; !ok && v != 0 {
-			t.Errorf("%s: %d × %s, want none", what, v, k)
-		}
-	}
-	t.Logf("%s: %v", what, got)
 }
 
 // scaleClient is a client without a request recorder (it would keep 40,000 requests).

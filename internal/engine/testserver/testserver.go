@@ -146,3 +146,20 @@ func Each(t *testing.T, names []string, f func(name string) error) {
 		t.FailNow()
 	}
 }
+
+// WantCounts compares a server's request counts (Counter.Counts) with the expected ones; keys
+// absent from want must be zero.
+func WantCounts(t testing.TB, what string, got, want map[string]int) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %d × %s, want %d", what, got[k], k, v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok && v != 0 {
+			t.Errorf("%s: %d × %s, want none", what, v, k)
+		}
+	}
+	t.Logf("%s: %v", what, got)
+}
