@@ -83,35 +83,35 @@ func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return body, true
 }
 
-func (e *Engine) handleCreateResourceToken(w http.ResponseWriter, r *http.Request) {
-	caller := e.requireAdmin(w, r)
-	if caller == nil {
-		return
+// adminCreate authenticates an admin and decodes the create request's body; when ok is false
+// the answer has been written.
+func adminCreate[T any](e *Engine, w http.ResponseWriter, r *http.Request, decode func([]byte) (*T, error)) (caller *Record, req *T, ok bool) {
+	if caller = e.requireAdmin(w, r); caller == nil {
+		return nil, nil, false
 	}
 	body, ok := readJSONBody(w, r)
 	if !ok {
-		return
+		return nil, nil, false
 	}
-	req, err := DecodeCreateRequest(body)
+	req, err := decode(body)
 	if err != nil {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return nil, nil, false
+	}
+	return caller, req, true
+}
+
+func (e *Engine) handleCreateResourceToken(w http.ResponseWriter, r *http.Request) {
+	caller, req, ok := adminCreate(e, w, r, DecodeCreateRequest)
+	if !ok {
 		return
 	}
 	e.respondCreated(w, newRecord{name: req.TokenName, permissions: req.Permissions, expirySecs: req.ExpirySecs, createdBy: &caller.ID})
 }
 
 func (e *Engine) handleCreateNamedAdmin(w http.ResponseWriter, r *http.Request) {
-	caller := e.requireAdmin(w, r)
-	if caller == nil {
-		return
-	}
-	body, ok := readJSONBody(w, r)
+	caller, req, ok := adminCreate(e, w, r, DecodeNamedAdminRequest)
 	if !ok {
-		return
-	}
-	req, err := DecodeNamedAdminRequest(body)
-	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	e.respondCreated(w, newRecord{name: req.TokenName, admin: true, expirySecs: req.ExpirySecs, createdBy: &caller.ID})
