@@ -41,12 +41,9 @@ func (s *scope[T]) setCondition(t string, status metav1.ConditionStatus, reason,
 // notReady sets Ready=False, with a Warning event on the transition.
 func (s *scope[T]) notReady(reason, msg string) { s.apply(readyFalse(reason, msg, false)) }
 
-// notReadyUnlessLive sets Ready=False unless the Secret already holds a token that works:
-// docs/design.md §4, an engine problem leaves Ready as it was for a token that keeps working.
-func (s *scope[T]) notReadyUnlessLive(reason, msg string) { s.apply(readyFalse(reason, msg, true)) }
-
 // keepsReady reports whether a Ready=False of reason with UnlessLive is left out: the Secret holds
-// a working token (docs/design.md §4), or the token expired and Expired says more (only
+// a working token (docs/design.md §4: an engine problem leaves Ready as it was for a token that
+// keeps working), or the token expired and Expired says more (only
 // NotPermitted says more than Expired).
 func (s *scope[T]) keepsReady(reason string) bool {
 	if meta.IsStatusConditionTrue(s.status.Conditions, tokensv1.ConditionReady) && s.status.Current != nil {
@@ -55,7 +52,7 @@ func (s *scope[T]) keepsReady(reason string) bool {
 	return s.expired() && reason != tokensv1.ReasonNotPermitted
 }
 
-// apply sets the conditions of c, emitting their events as ConditionChange says.
+// apply sets the conditions cs in order, emitting their events as ConditionChange says.
 func (s *scope[T]) apply(cs ...ConditionChange) {
 	for _, c := range cs {
 		if c.UnlessLive && c.Type == tokensv1.ConditionReady && s.keepsReady(c.Reason) {
