@@ -11,6 +11,7 @@ import (
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/enginefactory"
+	"github.com/tokenops/token-operator/internal/lifecycle"
 )
 
 // maxErrorMessage bounds the engine's own words in a condition message.
@@ -24,10 +25,14 @@ type checkOutcome struct {
 }
 
 // decideOutcome turns the result of building the client (buildErr) and of Check (checkErr) into
-// conditions. It is the one place engine errors become engine-resource conditions. retry is how
-// often a failing engine is re-checked, quoted in messages.
+// conditions. It is the one place engine errors become engine-resource conditions, by the class
+// lifecycle.Classify gives them, the classification token errors get too (docs/design.md "The
+// path of a reconcile", step 7). Nothing here is terminal: failing engines are re-checked every
+// retry, which messages quote, since their cause (a credentials Secret, the engine itself) is
+// outside the engine's spec.
 func decideOutcome(d enginefactory.Description, buildErr, checkErr error, retry time.Duration) checkOutcome {
 	where := fmt.Sprintf("The engine at %s", d.URL)
+	class := lifecycle.Classify(checkErr)
 	switch {
 	case buildErr != nil:
 		reason := engine.ReasonOf(buildErr)
@@ -45,14 +50,14 @@ func decideOutcome(d enginefactory.Description, buildErr, checkErr error, retry 
 			ready: metav1.ConditionTrue, reason: tokensv1.ReasonReachable, message: msg,
 			reachable: metav1.ConditionTrue, reachableReason: tokensv1.ReasonReachable, reachMessage: msg,
 		}
-	case engine.IsUnauthorized(checkErr):
+	case class == lifecycle.ClassUnauthorized:
 		msg := fmt.Sprintf("%s refused the credentials in Secret %s: put a valid admin token there; the operator re-reads it at the next check (within %s). Engine said: %s",
 			where, d.Secret, retry, clip(checkErr.Error()))
 		return checkOutcome{
 			ready: metav1.ConditionFalse, reason: tokensv1.ReasonUnauthorized, message: msg,
 			reachable: metav1.ConditionFalse, reachableReason: tokensv1.ReasonUnauthorized, reachMessage: msg,
 		}
-	case engine.IsPermanent(checkErr):
+	case class == lifecycle.ClassRejected:
 		msg := fmt.Sprintf("%s answered the check with an error that retrying will not fix: check that the URL points at a %s engine. Engine said: %s",
 			where, d.Type, clip(checkErr.Error()))
 		return checkOutcome{

@@ -13,7 +13,8 @@ const (
 	// Transient errors (network, timeouts, 5xx, anything unclassified) are retried with backoff.
 	Transient Kind = iota
 	// Permanent errors (a bad request, a permission shape the engine cannot express) will not
-	// succeed on retry: the resource gets a terminal condition until its spec changes.
+	// succeed on retry: the resource gets a terminal condition until its spec changes (the token
+	// lifecycle returns reconcile.TerminalError, lifecycle.MapError).
 	Permanent
 	// Pending means the engine asked us to wait (RequeueAfter), e.g. a database that does not
 	// exist yet or a token still activating. Not a failure.

@@ -2,9 +2,7 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -41,22 +39,37 @@ func (s *scope[T]) setCondition(t string, status metav1.ConditionStatus, reason,
 }
 
 // notReady sets Ready=False, with a Warning event on the transition.
-func (s *scope[T]) notReady(reason, msg string) {
-	if s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, reason, msg) && reason != tokensv1.ReasonMinting {
-		s.event(corev1.EventTypeWarning, reason, actionCheck, msg)
+func (s *scope[T]) notReady(reason, msg string) { s.apply(readyFalse(reason, msg, false)) }
+
+// keepsReady reports whether a Ready=False of reason with UnlessLive is left out: the Secret holds
+// a working token (docs/design.md §4: an engine problem leaves Ready as it was for a token that
+// keeps working), or the token expired and Expired says more (only
+// NotPermitted says more than Expired).
+func (s *scope[T]) keepsReady(reason string) bool {
+	if meta.IsStatusConditionTrue(s.status.Conditions, tokensv1.ConditionReady) && s.status.Current != nil {
+		return true
+	}
+	return s.expired() && reason != tokensv1.ReasonNotPermitted
+}
+
+// apply sets the conditions cs in order, emitting their events as ConditionChange says.
+func (s *scope[T]) apply(cs ...ConditionChange) {
+	for _, c := range cs {
+		if c.UnlessLive && c.Type == tokensv1.ConditionReady && s.keepsReady(c.Reason) {
+			continue
+		}
+		wasFalse := meta.IsStatusConditionFalse(s.status.Conditions, c.Type)
+		changed := s.setCondition(c.Type, c.Status, c.Reason, c.Message)
+		if e := c.Event; e != nil && ((c.OnRecovery && wasFalse) || (!c.OnRecovery && changed)) {
+			s.event(e.Type, e.Reason, e.Action, e.Note)
+		}
 	}
 }
 
-// notReadyUnlessLive sets Ready=False unless the Secret already holds a token that works:
-// docs/design.md §4, an engine problem leaves Ready as it was for a token that keeps working.
-func (s *scope[T]) notReadyUnlessLive(reason, msg string) {
-	if meta.IsStatusConditionTrue(s.status.Conditions, tokensv1.ConditionReady) && s.status.Current != nil {
-		return
-	}
-	if s.expired() && reason != tokensv1.ReasonNotPermitted {
-		return // Expired says more than an engine problem; EngineReachable carries that
-	}
-	s.notReady(reason, msg)
+// applyOutcome applies o's conditions and returns its result.
+func (s *scope[T]) applyOutcome(o ErrorOutcome) (ctrl.Result, error) {
+	s.apply(o.Conditions...)
+	return o.Result()
 }
 
 // ready sets Ready=True for the current token.
@@ -83,15 +96,11 @@ func (s *scope[T]) ready() {
 // notExpiredMessage is the message of Expired=False reason NotExpired.
 const notExpiredMessage = "The token has not reached its expiry"
 
-// engineReachable records a successful engine call.
-func (s *scope[T]) engineReachable() {
-	recovered := meta.IsStatusConditionFalse(s.status.Conditions, tokensv1.ConditionEngineReachable)
-	msg := fmt.Sprintf("%s %q answered", s.engine.Kind, s.engine.Name)
-	s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionTrue, tokensv1.ReasonReachable, msg)
-	if recovered {
-		s.event(corev1.EventTypeNormal, tokensv1.ReasonReachable, actionCheck, msg+" again")
-	}
-}
+// engineReachable records a successful call to the resource's engine.
+func (s *scope[T]) engineReachable() { s.apply(answered(engineName(s.engine))) }
+
+// engineName names an engine in messages: `ClusterTokenEngine "default"`.
+func engineName(e *engineref.Resolved) string { return fmt.Sprintf("%s %q", e.Kind, e.Name) }
 
 // noSecretConflict clears SecretConflict.
 func (s *scope[T]) noSecretConflict() {
@@ -101,65 +110,31 @@ func (s *scope[T]) noSecretConflict() {
 
 // secretConflict reports a Secret of our name that is not ours; it is never overwritten.
 func (s *scope[T]) secretConflict() (ctrl.Result, error) {
-	msg := fmt.Sprintf("Secret %q exists and is not owned by this %s; it is never overwritten. "+
-		"Delete or rename that Secret, or set spec.secret.name to another name", s.secretName, s.r.Kind.Name)
-	if s.setCondition(tokensv1.ConditionSecretConflict, metav1.ConditionTrue, tokensv1.ReasonSecretExists, msg) {
-		s.event(corev1.EventTypeWarning, tokensv1.ReasonSecretExists, actionWrite, msg)
-	}
-	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonSecretExists, msg)
-	return ctrl.Result{RequeueAfter: SecretConflictRetryInterval}, nil
+	return s.applyOutcome(MapError(s.errorInput("", nil), errSecretNotOurs))
 }
 
-// engineFailure maps a typed engine error to conditions and a requeue. It is the only place
-// that does (STYLE 5), for every engine call of the lifecycle; op says what was attempted.
-//   - Permanent: terminal; Ready=False (EngineRejected or the error's reason), no retry until
-//     the spec changes. During deletion it is retried with the workqueue's capped backoff
-//     instead: nothing else would wake a resource that is only waiting to be released.
-//   - Pending: the engine asked us to wait; Ready=False with its reason, RequeueAfter, no error.
-//   - Unauthorized: EngineReachable=False reason Unauthorized; backoff.
-//   - anything else (Transient, a Conflict or NotFound that escaped its caller): EngineReachable
-//     =False reason EngineError; backoff by returning the error.
-//
-// Ready is left alone while the Secret holds a working token (docs/design.md §4). During deletion,
-// RevocationFailed=True says how to release the resource on purpose.
-func (s *scope[T]) engineFailure(op string, err error) (ctrl.Result, error) {
-	msg := fmt.Sprintf("%s: %v", op, err)
-	if s.deleting() {
-		if s.setCondition(tokensv1.ConditionRevocationFailed, metav1.ConditionTrue, tokensv1.ReasonRevocationFailed,
-			msg+fmt.Sprintf("; retrying with backoff. To release the %s without revoking, annotate it %s=true",
-				s.r.Kind.Name, tokensv1.SkipRevocationAnnotation)) {
-			s.event(corev1.EventTypeWarning, tokensv1.ReasonRevocationFailed, actionRevoke, msg)
-		}
+// errorInput is MapError's input for a failure of op in eng (nil: none involved).
+func (s *scope[T]) errorInput(op string, eng *engineref.Resolved) ErrorInput {
+	in := ErrorInput{Op: op, Kind: s.r.Kind.Name, Secret: s.secretName, Deleting: s.deleting()}
+	if eng != nil {
+		in.Engine = engineName(eng)
 	}
-	reason := engine.ReasonOf(err)
-	switch engine.KindOf(err) {
-	case engine.Permanent:
-		s.engineReachable()
-		s.notReady(orDefault(reason, tokensv1.ReasonEngineRejected), msg+"; the engine will not accept this, fix the spec")
-		if s.deleting() {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{}, nil
-	case engine.Pending:
-		s.engineReachable()
-		s.notReadyUnlessLive(orDefault(reason, tokensv1.ReasonMinting), msg)
-		return ctrl.Result{RequeueAfter: pendingRequeue(err)}, nil
-	case engine.Unauthorized:
-		emsg := fmt.Sprintf("%s %q refused the operator's credentials (%s); check the admin token Secret the engine resource references",
-			s.engine.Kind, s.engine.Name, msg)
-		if s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, tokensv1.ReasonUnauthorized, emsg) {
-			s.event(corev1.EventTypeWarning, tokensv1.ReasonUnauthorized, op, emsg)
-		}
-		s.notReadyUnlessLive(tokensv1.ReasonUnauthorized, emsg)
-		return ctrl.Result{}, err
-	default:
-		emsg := fmt.Sprintf("%s %q: %s; retrying with backoff, the Secret is kept", s.engine.Kind, s.engine.Name, msg)
-		if s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, tokensv1.ReasonEngineError, emsg) {
-			s.event(corev1.EventTypeWarning, tokensv1.ReasonEngineError, op, emsg)
-		}
-		s.notReadyUnlessLive(tokensv1.ReasonEngineError, emsg)
-		return ctrl.Result{}, err
-	}
+	return in
+}
+
+// engineFailure maps the error of an engine call (op says what was attempted) in eng, the
+// engine that failed, through MapError, the one mapping (docs/design.md "The path of a
+// reconcile", step 7), and applies it.
+func (s *scope[T]) engineFailure(op string, eng *engineref.Resolved, err error) (ctrl.Result, error) {
+	return s.applyOutcome(MapError(s.errorInput(op, eng), err))
+}
+
+// kubeFailure maps the error of a Kubernetes write: a conflict requeues (docs/design.md §3:
+// another worker got there), anything else backs off with status untouched.
+func (s *scope[T]) kubeFailure(err error) (ctrl.Result, error) {
+	in := s.errorInput("", nil)
+	in.Kubernetes = true
+	return s.applyOutcome(MapError(in, err))
 }
 
 // tokenRef is one of the resource's engine tokens and the engine it was minted in (nil: the
@@ -229,34 +204,16 @@ func (s *scope[T]) revoke(ctx context.Context, t tokenRef) error {
 	return eng.Engine.Revoke(ctx, name)
 }
 
-// revocationFailed maps a failed revocation of t: an engine that cannot be resolved is reported
-// like an unusable engine, an engine error by engineFailure, naming the engine that failed.
+// tokenEngineFailure maps a failed call about t through engineFailure, naming the engine t was
+// minted in when it resolves (an engine that cannot be resolved is reported as unusable).
 func (s *scope[T]) tokenEngineFailure(ctx context.Context, op string, t tokenRef, err error) (ctrl.Result, error) {
-	if refErr, ok := engine.AsUnusable(err); ok {
-		return s.unusableEngine(refErr), nil
+	eng := s.engine
+	if Classify(err) != ClassUnusable {
+		if e, rerr := s.engineOf(ctx, t.Engine); rerr == nil {
+			eng = e
+		}
 	}
-	if eng, rerr := s.engineOf(ctx, t.Engine); rerr == nil && eng != s.engine {
-		own := s.engine
-		s.engine = eng // engineFailure's messages name the engine that failed
-		defer func() { s.engine = own }()
-	}
-	return s.engineFailure(op, err)
-}
-
-// pendingRequeue is the wait a Pending error asks for, or EngineRetryInterval.
-func pendingRequeue(err error) time.Duration {
-	var e *engine.Error
-	if errors.As(err, &e) && e.RequeueAfter > 0 {
-		return e.RequeueAfter
-	}
-	return EngineRetryInterval
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return s.engineFailure(op, eng, err)
 }
 
 // event emits an event about the token resource. Notes never carry a token: they are built

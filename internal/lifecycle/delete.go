@@ -64,7 +64,7 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 	}
 
 	if err := s.releaseSecret(ctx, retain); err != nil {
-		return conflictRequeue(err)
+		return s.kubeFailure(err)
 	}
 	r.verified.Delete(s.obj.GetUID()) // keep the in-memory verify times bounded by live resources
 	controllerutil.RemoveFinalizer(s.obj, tokensv1.Finalizer)
@@ -73,7 +73,7 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 			s.released = true
 			return ctrl.Result{}, nil
 		}
-		return conflictRequeue(err)
+		return s.kubeFailure(err)
 	}
 	s.released = true
 	return ctrl.Result{}, nil

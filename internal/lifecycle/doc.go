@@ -6,8 +6,9 @@
 //
 // The shape follows Cluster API: Reconcile gets the object, ensures the finalizer, defers one
 // status patch and runs reconcileDelete or reconcileNormal over a scope. What to do next is a
-// pure function (Decide) of the status, the Secret and the time, table-tested on its own. Engine
-// errors are mapped to conditions and requeues in one function (engineFailure).
+// pure function (Decide) of the status, the Secret and the time, table-tested on its own. Errors
+// (engine, resolution, Kubernetes, Secret writes) are mapped to conditions, events and a requeue,
+// backoff or terminal outcome by one pure function too (MapError, outcome.go).
 //
 // Every status write is a merge patch with a resourceVersion precondition: caches are stale and
 // leader election gives no fencing, so a write based on an old view must fail rather than win.

@@ -57,7 +57,7 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonMinting, fmt.Sprintf("Minting token %q", name))
 	}
 	if err := s.patchStatus(ctx); err != nil {
-		return conflictRequeue(err)
+		return s.kubeFailure(err)
 	}
 	if err := s.step(ctx, StepPendingRecorded); err != nil {
 		return ctrl.Result{}, err
@@ -67,7 +67,7 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 	minted, err := s.mintInEngine(ctx, engine.MintRequest{Name: name, Permissions: s.perms, TTL: ttl})
 	if err != nil {
 		s.rollBackIfNothingLive(ctx, name, err)
-		return s.engineFailure(fmt.Sprintf("minting token %q", name), err)
+		return s.engineFailure(fmt.Sprintf("minting token %q", name), s.engine, err)
 	}
 	s.engineReachable()
 	if err := s.step(ctx, StepMinted); err != nil {
@@ -101,7 +101,7 @@ func (s *scope[T]) finishCurrent(ctx context.Context) (ctrl.Result, error) {
 	}
 	if err := s.patchStatus(ctx); err != nil {
 		// The Secret holds the token: the next pass finds pending with a Secret and resumes.
-		return conflictRequeue(err)
+		return s.kubeFailure(err)
 	}
 	c := s.status.Current
 	s.log(ctx).Info("Minted token", "tokenName", c.TokenName, "revision", c.Revision, "secret", s.secretName, "why", s.successorWhy)
@@ -126,7 +126,7 @@ func (s *scope[T]) finishCurrent(ctx context.Context) (ctrl.Result, error) {
 		return ctrl.Result{}, err
 	}
 	if err := s.revokeDuePrevious(ctx); err != nil {
-		return s.engineFailure("revoking a predecessor token", err)
+		return s.engineFailure("revoking a predecessor token", s.engine, err)
 	}
 	return ctrl.Result{RequeueAfter: AfterRecord(s.status, s.desired, s.obj.GetAnnotations()[tokensv1.RenewAnnotation], s.now)}, nil
 }
@@ -164,19 +164,18 @@ func (s *scope[T]) rollBackIfNothingLive(ctx context.Context, name string, err e
 // secretWriteFailed handles a step-4 failure; the minted token is revoked at once when it
 // cannot be written, rather than waiting for the pending record to be abandoned.
 func (s *scope[T]) secretWriteFailed(ctx context.Context, name string, err error) (ctrl.Result, error) {
-	if errors.Is(err, errSuperseded) {
-		// Another worker abandoned our mint and wrote a newer revision: ours is dead weight.
+	in := s.errorInput("", nil)
+	in.Kubernetes = true
+	o := MapError(in, fmt.Errorf("writing Secret %q: %w", s.secretName, err))
+	if o.Class == ClassSuperseded {
 		_ = s.revoke(ctx, tokenRef{Name: name})
-		return ctrl.Result{RequeueAfter: StaleRequeue}, nil
+		return o.Result()
 	}
 	if s.revoke(ctx, tokenRef{Name: name}) == nil {
 		s.status.Pending = nil
 		s.status.Revision--
 	}
-	if errors.Is(err, errSecretNotOurs) {
-		return s.secretConflict()
-	}
-	return ctrl.Result{}, fmt.Errorf("writing Secret %q: %w", s.secretName, err)
+	return s.applyOutcome(o)
 }
 
 // writeSecret is step 4. It creates the Secret or updates ours, never one that is not ours and
@@ -335,12 +334,12 @@ func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
 	info, err := eng.Engine.Lookup(ctx, p.TokenName)
 	if engine.IsNotFound(err) {
 		if err := s.abandonPending(ctx); err != nil {
-			return s.stepError("revoking an abandoned pending token", err)
+			return s.engineFailure("revoking an abandoned pending token", s.engine, err)
 		}
 		return ctrl.Result{RequeueAfter: ConflictRequeue}, nil
 	}
 	if err != nil {
-		return s.engineFailure(fmt.Sprintf("looking up pending token %q", p.TokenName), err)
+		return s.engineFailure(fmt.Sprintf("looking up pending token %q", p.TokenName), eng, err)
 	}
 	s.engineReachable()
 	s.log(ctx).Info("Resuming a mint whose Secret was written", "tokenName", p.TokenName, "revision", p.Revision)
@@ -372,7 +371,7 @@ func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 		sec := s.secret.DeepCopy()
 		if stripToken(sec, &s.spec.Secret) {
 			if err := s.r.Client.Update(ctx, sec); err != nil {
-				return conflictRequeue(err)
+				return s.kubeFailure(err)
 			}
 			s.secret = sec
 		}

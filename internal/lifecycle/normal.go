@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -47,7 +46,7 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 	}
 	// Predecessors whose time has come go first, so a later failure cannot keep them alive.
 	if err := s.revokeDuePrevious(ctx); err != nil {
-		return s.engineFailure("revoking a predecessor token", err)
+		return s.engineFailure("revoking a predecessor token", s.engine, err)
 	}
 	if err := s.loadSecret(ctx); err != nil {
 		return ctrl.Result{}, err
@@ -61,7 +60,7 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 	}
 	if d.Action == ActionAbandon {
 		if err := s.abandonPending(ctx); err != nil {
-			return s.stepError("revoking an abandoned pending token", err)
+			return s.engineFailure("revoking an abandoned pending token", s.engine, err)
 		}
 		d = Decide(s.input())
 	}
@@ -118,7 +117,8 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 		return s.mint(ctx, WhyTokenLost)
 	}
 	if err != nil {
-		return s.engineFailure(fmt.Sprintf("looking up token %q", s.status.Current.TokenName), err)
+		c := s.status.Current
+		return s.tokenEngineFailure(ctx, fmt.Sprintf("looking up token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
 	}
 	s.ready()
 	return minResult(ctrl.Result{RequeueAfter: d.RequeueAfter}, ctrl.Result{RequeueAfter: verifyIn}), nil
@@ -183,7 +183,8 @@ func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error)
 	if refErr.Reason == tokensv1.ReasonNotPermitted && !s.deleting() && s.hasLiveTokens() {
 		return s.revokeNotPermitted(ctx, refErr)
 	}
-	return s.unusableEngine(refErr), true, nil
+	res, err := s.engineFailure("resolving the engine", nil, refErr)
+	return res, true, err
 }
 
 // recordEngine records the resource's engine on the records written before engines were
@@ -205,21 +206,6 @@ func (s *scope[T]) recordEngine() {
 			s.status.Previous[i].Engine = id.DeepCopy()
 		}
 	}
-}
-
-// unusableEngine reports an engine the pass cannot use (not found, not ready, not permitted,
-// no credentials) and retries later.
-func (s *scope[T]) unusableEngine(refErr *engine.Error) ctrl.Result {
-	msg := refErr.Message
-	if s.deleting() {
-		msg += fmt.Sprintf("; the token cannot be revoked until the engine is back. To release the %s without revoking, annotate it %s=true",
-			s.r.Kind.Name, tokensv1.SkipRevocationAnnotation)
-		s.setCondition(tokensv1.ConditionRevocationFailed, metav1.ConditionTrue, refErr.Reason, msg)
-	} else {
-		s.notReadyUnlessLive(refErr.Reason, msg)
-	}
-	s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, refErr.Reason, msg)
-	return ctrl.Result{RequeueAfter: EngineRetryInterval}
 }
 
 func (s *scope[T]) input() Input {
@@ -411,19 +397,6 @@ func (s *scope[T]) abandonPending(ctx context.Context) error {
 		s.engineReachable()
 	}
 	return s.revokeDuePrevious(ctx)
-}
-
-// stepError maps the error of a step that writes status and calls the engine: a write
-// conflict requeues, another API error backs off, an engine error goes to engineFailure.
-func (s *scope[T]) stepError(op string, err error) (ctrl.Result, error) {
-	if apierrors.IsConflict(err) {
-		return ctrl.Result{RequeueAfter: ConflictRequeue}, nil
-	}
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		return ctrl.Result{}, err
-	}
-	return s.engineFailure(op, err)
 }
 
 // expired reports whether the current token's expiry was carried out.

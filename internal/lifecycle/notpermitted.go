@@ -117,7 +117,7 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engine.Error)
 		sec := s.secret.DeepCopy()
 		if stripToken(sec, &s.spec.Secret) {
 			if err := s.r.Client.Update(ctx, sec); err != nil {
-				res, err := conflictRequeue(err)
+				res, err := s.kubeFailure(err)
 				return res, true, err
 			}
 		}

@@ -72,7 +72,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ct
 	if obj.GetDeletionTimestamp().IsZero() && !controllerutil.ContainsFinalizer(obj, tokensv1.Finalizer) {
 		controllerutil.AddFinalizer(obj, tokensv1.Finalizer)
 		if err := r.Client.Patch(ctx, obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
-			return conflictRequeue(err)
+			return s.kubeFailure(err)
 		}
 		s.rebase()
 	}
@@ -85,13 +85,20 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ct
 		if s.released || s.stale {
 			return
 		}
-		if retErr == nil {
+		if retErr == nil || isTerminal(retErr) {
+			// A terminal outcome observed this generation too: it waits for the next one.
 			s.status.ObservedGeneration = obj.GetGeneration()
 		}
 		if err := s.patchStatus(ctx); err != nil {
 			if apierrors.IsConflict(err) {
+				if isTerminal(retErr) {
+					retErr = nil // the outcome is not written yet: the requeue writes it
+				}
 				res = minResult(res, ctrl.Result{RequeueAfter: ConflictRequeue})
 				return
+			}
+			if isTerminal(retErr) {
+				retErr = nil // a failed write must be retried, and a joined terminal error would stop that
 			}
 			if !apierrors.IsNotFound(err) {
 				retErr = errors.Join(retErr, err)
@@ -174,15 +181,6 @@ func (s *scope[T]) step(ctx context.Context, st Step) error {
 // log is the pass's logger. Never give it a token or a whole Secret.
 func (s *scope[T]) log(ctx context.Context) logr.Logger {
 	return logf.FromContext(ctx).WithValues("kind", s.r.Kind.Name)
-}
-
-// conflictRequeue turns an optimistic-concurrency conflict into a short requeue (docs/design.md §3:
-// another worker got there) and returns other errors for backoff.
-func conflictRequeue(err error) (ctrl.Result, error) {
-	if apierrors.IsConflict(err) {
-		return ctrl.Result{RequeueAfter: ConflictRequeue}, nil
-	}
-	return ctrl.Result{}, err
 }
 
 // minResult keeps the earliest requeue: the lowest requeue wins.
