@@ -112,7 +112,9 @@ type SecretTemplate struct {
 	// (the first), .TokenName, .Namespace, .Name; functions join, and, or, not, len, index and
 	// comparisons; range only over a field. Templates are bounded (4096 characters each, 8 KiB
 	// output per key, 64 KiB per Secret, 100ms); a template error or a bound is reported as
-	// Ready=False TemplateError.
+	// Ready=False TemplateError. They are rendered when a token is minted: an edit, or a change
+	// of what they read (the engine's URL), reaches the Secret with the next token (a renewal, a
+	// permission change, or the tokens.tokenops.dev/renew annotation).
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="!('token' in self)",message=`"token" is reserved for the token itself; choose another key name`
