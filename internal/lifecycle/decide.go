@@ -30,6 +30,9 @@ const (
 	ActionSuccessor Action = "Successor"
 	// ActionConflict: a Secret of the target name exists and is not ours: never overwrite it.
 	ActionConflict Action = "Conflict"
+	// ActionUnsupported: the resource's engine cannot mint its kind of token (a SystemToken on
+	// an engine without system tokens): Ready=False Unsupported, nothing is touched.
+	ActionUnsupported Action = "Unsupported"
 )
 
 // Successor reasons; each is also the reason of the event announcing the successor.
@@ -102,6 +105,12 @@ type Input struct {
 	// RenewRequested is true when the renew annotation carries a value no token answered yet
 	// (see RenewRequested).
 	RenewRequested bool
+	// Unsupported is true when the resource's kind needs system tokens and its engine has none.
+	Unsupported bool
+	// TokenLost is true when verifyLive found that the engine no longer knows the current token
+	// (docs/design.md §4, "Drift"). The reconciler asks only when Decide had nothing else to do
+	// (Wait in steady state), at most once per verify interval, and then decides again with it.
+	TokenLost bool
 }
 
 // Decision is what to do next.
@@ -120,6 +129,11 @@ type Decision struct {
 // Decide is the lifecycle's one decision: given the status, the Secret and the time, what next?
 // It is pure; the reconciler gathers the input and carries the decision out.
 func Decide(in Input) Decision {
+	if in.Unsupported {
+		// First, even before a pending mint: nothing can be minted, resumed or revoked for this
+		// kind in this engine, and the live token (if any) keeps working (docs/design.md §4).
+		return Decision{Action: ActionUnsupported}
+	}
 	st := in.Status
 	if p := st.Pending; p != nil {
 		if in.Secret.holds(p.Revision, p.TokenName) {
@@ -173,6 +187,11 @@ func Decide(in Input) Decision {
 		(in.Secret.Revision == cur.Revision && in.Secret.Fingerprint != cur.Fingerprint):
 		// Our Secret holds an older revision, no token, or a token we did not write.
 		return Decision{Action: ActionSuccessor, Why: WhyTokenChanged}
+	case in.TokenLost:
+		// Ahead of a stale status (next case): the order the reconciler kept when it acted on
+		// the lookup outside Decide. A stale view only conflicts: the mint's first status write
+		// carries a resourceVersion precondition (docs/design.md, "The path of a reconcile").
+		return Decision{Action: ActionSuccessor, Why: WhyTokenLost}
 	case in.Secret.Revision > cur.Revision:
 		// A newer revision than status knows: status is stale (a conflicting write is on its
 		// way), never a reason to act. Look again shortly.

@@ -426,3 +426,49 @@ func TestDecideEngineChange(t *testing.T) {
 		}
 	}
 }
+
+// Issue 14 item 4: system-token support and the last verification are inputs of Decide, not
+// decisions taken around it.
+func TestDecideUnsupportedAndTokenLost(t *testing.T) {
+	pending := &tokensv1.PendingMint{Revision: 2, TokenName: TokenName("ns", "a", "uid-1234", 2), StartedAt: at(-10 * time.Second)}
+	expiredCond := []metav1.Condition{{Type: tokensv1.ConditionExpired, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonExpired}}
+	stripped := ours(1)
+	stripped.HasToken, stripped.Fingerprint = false, ""
+	changed := ours(1)
+	changed.Fingerprint = "other"
+	unsupported := Decision{Action: ActionUnsupported}
+	lost := Decision{Action: ActionSuccessor, Why: WhyTokenLost}
+	tests := []struct {
+		name                   string
+		unsupported, tokenLost bool
+		status                 tokensv1.TokenStatus
+		secret                 SecretView
+		want                   Decision
+	}{
+		{"unsupported: nothing is minted for a new resource", true, false, tokensv1.TokenStatus{}, SecretView{}, unsupported},
+		{"unsupported ranks before a pending mint with its Secret", true, false,
+			tokensv1.TokenStatus{Current: current(1), Pending: pending}, ours(2), unsupported},
+		{"unsupported ranks before a pending mint to abandon", true, false,
+			tokensv1.TokenStatus{Pending: &tokensv1.PendingMint{Revision: 2, TokenName: pending.TokenName}}, SecretView{}, unsupported},
+		{"unsupported ranks before a Secret that is not ours", true, false, tokensv1.TokenStatus{}, SecretView{Exists: true}, unsupported},
+		{"unsupported ranks before expiry", true, false, tokensv1.TokenStatus{Current: current(1, expiresIn(0))}, ours(1), unsupported},
+		{"unsupported ranks before a lost token", true, true, tokensv1.TokenStatus{Current: current(1)}, ours(1), unsupported},
+		{"a lost token in steady state mints a successor", false, true, tokensv1.TokenStatus{Current: current(1, expiresIn(time.Hour))}, ours(1), lost},
+		{"a lost token ranks before a stale status, as before", false, true, tokensv1.TokenStatus{Current: current(1)}, ours(2), lost},
+		{"a token changed by hand wins over a lost one (revoked at once)", false, true, tokensv1.TokenStatus{Current: current(1)}, changed, Decision{Action: ActionSuccessor, Why: WhyTokenChanged}},
+		{"a deleted Secret wins over a lost token", false, true, tokensv1.TokenStatus{Current: current(1)}, SecretView{}, Decision{Action: ActionSuccessor, Why: WhySecretMissing}},
+		{"a lost token waits for a pending mint", false, true, tokensv1.TokenStatus{Current: current(1), Pending: pending}, ours(2), Decision{Action: ActionResume}},
+		{"a lost token that expired already stays expired", false, true,
+			tokensv1.TokenStatus{Current: current(1, expiresIn(-time.Minute)), Conditions: expiredCond}, stripped, Decision{Action: ActionWait}},
+		{"a lost token is a conflict first when the Secret is not ours", false, true, tokensv1.TokenStatus{Current: current(1)}, SecretView{Exists: true}, Decision{Action: ActionConflict}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decide(Input{Now: t0, Status: &tt.status, Secret: tt.secret, Desired: desired, PendingGrace: 30 * time.Second,
+				Unsupported: tt.unsupported, TokenLost: tt.tokenLost})
+			if got != tt.want {
+				t.Errorf("Decide() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -38,12 +38,9 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 	}
 	s.desired.Engine = s.engine.Identity()
 	s.recordEngine()
-	if r.Kind.SystemTokens && !s.engine.SupportsSystemTokens {
-		s.notReady(tokensv1.ReasonUnsupported, fmt.Sprintf(
-			"%s %q (type %s) has no system tokens; point spec.engineRef at an engine of type %s",
-			s.engine.Kind, s.engine.Name, s.engine.Type, SystemTokenEngines))
-		return ctrl.Result{RequeueAfter: UnsupportedRetryInterval}, nil
-	}
+	// Gathered, not acted on: Decide ranks Unsupported first (docs/design.md, "The path of a
+	// reconcile", step 5); due predecessors are still revoked where they were minted.
+	s.unsupported = r.Kind.SystemTokens && !s.engine.SupportsSystemTokens
 	// Predecessors whose time has come go first, so a later failure cannot keep them alive.
 	if err := s.revokeDuePrevious(ctx); err != nil {
 		return s.engineFailure("revoking a predecessor token", s.engine, err)
@@ -64,10 +61,29 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 		}
 		d = Decide(s.input())
 	}
-	if d.Action != ActionConflict {
+	if d.Action != ActionConflict && d.Action != ActionUnsupported {
 		s.noSecretConflict()
 	}
+	// In steady state with nothing to do, the engine is asked whether it still knows the current
+	// token (at most once per verify interval), and Decide decides again with its answer.
+	steady := d.Action == ActionWait && s.status.Current != nil && s.status.Pending == nil && !s.expired()
+	var verifyIn time.Duration
+	if steady {
+		var err error
+		verifyIn, err = s.verifyLive(ctx)
+		if s.tokenLost = engine.IsNotFound(err); s.tokenLost {
+			d = Decide(s.input())
+		} else if err != nil {
+			c := s.status.Current
+			return s.tokenEngineFailure(ctx, fmt.Sprintf("looking up token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
+		}
+	}
 	switch d.Action {
+	case ActionUnsupported:
+		s.notReady(tokensv1.ReasonUnsupported, fmt.Sprintf(
+			"%s %q (type %s) has no system tokens; point spec.engineRef at an engine of type %s",
+			s.engine.Kind, s.engine.Name, s.engine.Type, SystemTokenEngines))
+		return ctrl.Result{RequeueAfter: UnsupportedRetryInterval}, nil
 	case ActionResume:
 		return s.resumePending(ctx)
 	case ActionConflict:
@@ -107,18 +123,8 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 			c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339), p.TokenName, p.StartedAt.UTC().Format(time.RFC3339),
 			s.now.Add(d.RequeueAfter).UTC().Format(time.RFC3339)))
 	}
-	steady := s.status.Current != nil && s.status.Pending == nil && !s.expired()
 	if !steady {
 		return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
-	}
-	verifyIn, err := s.verifyLive(ctx)
-	if engine.IsNotFound(err) {
-		s.log(ctx).Info("Minting a successor token", "why", WhyTokenLost, "current", s.status.Current.TokenName)
-		return s.mint(ctx, WhyTokenLost)
-	}
-	if err != nil {
-		c := s.status.Current
-		return s.tokenEngineFailure(ctx, fmt.Sprintf("looking up token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
 	}
 	s.ready()
 	return minResult(ctrl.Result{RequeueAfter: d.RequeueAfter}, ctrl.Result{RequeueAfter: verifyIn}), nil
@@ -211,7 +217,8 @@ func (s *scope[T]) recordEngine() {
 func (s *scope[T]) input() Input {
 	in := Input{Now: s.now, Status: s.status, Secret: viewSecret(s.secret, s.obj.GetUID()), Desired: s.desired,
 		PendingGrace: s.pendingGrace(), Rotating: s.renewBefore() > 0,
-		RenewRequested: RenewRequested(s.renewAnnotation(), s.status)}
+		RenewRequested: RenewRequested(s.renewAnnotation(), s.status),
+		Unsupported:    s.unsupported, TokenLost: s.tokenLost}
 	if s.r.LeaderSince != nil {
 		in.LeaderSince = s.r.LeaderSince()
 	}

@@ -127,6 +127,8 @@ type scope[T client.Object] struct {
 	elsewhere    []*engineref.Resolved // engines of older tokens minted before spec.engineRef moved
 	perms        []engine.Permission
 	desired      Desired
+	unsupported  bool                  // the kind needs system tokens and the engine has none (Input.Unsupported)
+	tokenLost    bool                  // verifyLive: the engine no longer knows status.current (Input.TokenLost)
 	released     bool                  // the finalizer is gone; the object may be too
 	mintNotice   string                // the engine's message about a token just minted
 	successorWhy string                // why the token being minted replaces the current one ("" for the first)
