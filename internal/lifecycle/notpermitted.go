@@ -87,21 +87,24 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engine.Error)
 	}
 	refs := s.liveTokens()
 	names := tokenNamesOf(refs)
-	resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef)
-	if err != nil {
-		refErr, ok := engine.AsUnusable(err)
-		if !ok {
-			return ctrl.Result{}, true, err
-		}
-		msg := fmt.Sprintf("%s; its tokens %s cannot be revoked until the engine is usable: %s",
-			denied.Message, strings.Join(names, ", "), refErr.Message)
-		s.notReady(tokensv1.ReasonNotPermitted, msg)
-		s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, refErr.Reason, refErr.Message)
-		return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+	// Each token is revoked in the engine that minted it (revoke → engineOf, docs/design.md §4),
+	// so the resource's own engine is only needed for its own tokens: when it cannot be resolved
+	// for revocation, tokens minted elsewhere are still revoked.
+	if resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef); err == nil {
+		s.engine = resolved
+	} else if _, ok := engine.AsUnusable(err); !ok {
+		return ctrl.Result{}, true, err
 	}
-	s.engine = resolved
 	for _, t := range refs {
-		if err := s.revoke(ctx, t); err != nil {
+		err := s.revoke(ctx, t)
+		if refErr, ok := engine.AsUnusable(err); ok { // only resolving its engine gives Unusable
+			msg := fmt.Sprintf("%s; its tokens %s cannot be revoked until the engine is usable: %s",
+				denied.Message, strings.Join(names, ", "), refErr.Message)
+			s.notReady(tokensv1.ReasonNotPermitted, msg)
+			s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, refErr.Reason, refErr.Message)
+			return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+		}
+		if err != nil {
 			res, rerr := s.tokenEngineFailure(ctx, fmt.Sprintf("revoking token %q, which the engine no longer permits", t.Name), t, err)
 			// NotPermitted says more than the engine error (EngineReachable carries that one).
 			s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonNotPermitted, denied.Message+
@@ -109,7 +112,9 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engine.Error)
 			return res, true, rerr
 		}
 	}
-	s.engineReachable()
+	if s.engine != nil {
+		s.engineReachable()
+	}
 	if err := s.loadSecret(ctx); err != nil {
 		return ctrl.Result{}, true, err
 	}
@@ -129,7 +134,7 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engine.Error)
 	msg := fmt.Sprintf("%s. Revoked %s; Secret %q no longer holds a token. A token is minted again once the spec and the engine's policy agree",
 		denied.Message, strings.Join(names, ", "), s.secretName)
 	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonNotPermitted, msg)
-	s.log(ctx).Info("Revoked tokens the engine no longer permits", "tokenNames", names, "engine", resolved.Name)
+	s.log(ctx).Info("Revoked tokens the engine no longer permits", "tokenNames", names)
 	s.event(corev1.EventTypeWarning, tokensv1.ReasonNotPermitted, actionRevoke, msg)
 	return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
 }
