@@ -148,3 +148,41 @@ func setEngine(g Gomega, tok *tokensv1.DatabaseToken, ref *tokensv1.EngineRefere
 		return k8s.Patch(context.Background(), tok, patch)
 	}).WithTimeout(engTimeout).Should(Succeed())
 }
+
+// Issue 14 item 4c: a resource moved to an engine whose policy refuses it is NotPermitted, and
+// its tokens are revoked where they were minted, even while the new engine cannot be resolved
+// for revocation (not Ready: its credentials Secret is missing). Before, the pass required the
+// new engine first and left the token in A alive, "until the engine is usable".
+func TestNotPermittedRevokesWhereMintedWhileTheNewEngineIsNotReady(t *testing.T) {
+	g := NewWithT(t)
+	instA := tokenenginetest.Start(t)
+	e := startEngineManagerWith(t, controllers.EngineDeps{}, true)
+	e.adminSecret(t, e.ns, "admin", instA.AdminToken, nil)
+	a := e.clusterEngine(t, "a", instA.URL)
+	b := e.clusterEngine(t, "b", "http://127.0.0.1:1", func(c *tokensv1.ClusterTokenEngine) {
+		c.Spec.InfluxDB3.AdminTokenSecretRef.Name = "missing"
+		c.Spec.Policy = &tokensv1.EnginePolicy{Rules: []tokensv1.PolicyRule{{Name: "others", Databases: []string{"other"}}}}
+	})
+	waitEngine(t, a, metav1.ConditionTrue, tokensv1.ReasonReachable)
+	g.Eventually(func(g Gomega) {
+		g.Expect(engineCondition(g, b, tokensv1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	refA := &tokensv1.EngineReference{Name: a.Name}
+
+	tok := policyToken(t, e.ns, "mover", refA, "", "telemetry")
+	first := databaseTokenKind.status(waitReady(t, databaseTokenKind, tok)).Current.TokenName
+	plain := string(secret(g, e.ns, "mover").Data[tokensv1.TokenSecretKey])
+	g.Expect(authorizeStatus(instA.URL, plain, "telemetry", "write")).To(Equal(http.StatusNoContent))
+
+	setEngine(g, tok, &tokensv1.EngineReference{Name: b.Name}, "2s")
+	// The pass after the revocation finds no tokens and says NotPermitted without "Revoked": the
+	// event tells of the revocation.
+	g.Eventually(func(g Gomega) {
+		g.Expect(warnings(g, e.ns, "mover")).To(ContainElement(And(ContainSubstring(tokensv1.ReasonNotPermitted), ContainSubstring("Revoked "+first))))
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	st := waitNotPermitted(t, databaseTokenKind, tok, `does not permit database "telemetry"`)
+	g.Expect(st.Current).To(BeNil())
+	g.Expect(authorizeStatus(instA.URL, plain, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
+	g.Expect(e.engineTokens(g, e.ns, refA, tok)).To(BeEmpty(), "tokens left in engine A")
+	g.Expect(secret(g, e.ns, "mover").Data).NotTo(HaveKey(tokensv1.TokenSecretKey))
+}
