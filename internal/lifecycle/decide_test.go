@@ -40,13 +40,20 @@ func ours(rev int64) SecretView {
 	return SecretView{Exists: true, Ours: true, Revision: rev, TokenName: TokenName("ns", "a", "uid-1234", rev), HasToken: true, Fingerprint: "fp"}
 }
 
-func TestDecide(t *testing.T) {
-	pending := &tokensv1.PendingMint{Revision: 2, TokenName: TokenName("ns", "a", "uid-1234", 2), StartedAt: at(-10 * time.Second)}
-	expiredCond := []metav1.Condition{{Type: tokensv1.ConditionExpired, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonExpired}}
-	stripped := ours(1)
+// decideFixtures are the pieces of state the Decide tables share: a pending mint of revision 2,
+// an Expired condition, our Secret with its token stripped, and our Secret holding another token.
+func decideFixtures() (pending *tokensv1.PendingMint, expiredCond []metav1.Condition, stripped, changed SecretView) {
+	pending = &tokensv1.PendingMint{Revision: 2, TokenName: TokenName("ns", "a", "uid-1234", 2), StartedAt: at(-10 * time.Second)}
+	expiredCond = []metav1.Condition{{Type: tokensv1.ConditionExpired, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonExpired}}
+	stripped = ours(1)
 	stripped.HasToken, stripped.Fingerprint = false, ""
-	changed := ours(1)
+	changed = ours(1)
 	changed.Fingerprint = "other"
+	return pending, expiredCond, stripped, changed
+}
+
+func TestDecide(t *testing.T) {
+	pending, expiredCond, stripped, changed := decideFixtures()
 
 	tests := []struct {
 		name   string
@@ -430,12 +437,7 @@ func TestDecideEngineChange(t *testing.T) {
 // Issue 14 item 4: system-token support and the last verification are inputs of Decide, not
 // decisions taken around it.
 func TestDecideUnsupportedAndTokenLost(t *testing.T) {
-	pending := &tokensv1.PendingMint{Revision: 2, TokenName: TokenName("ns", "a", "uid-1234", 2), StartedAt: at(-10 * time.Second)}
-	expiredCond := []metav1.Condition{{Type: tokensv1.ConditionExpired, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonExpired}}
-	stripped := ours(1)
-	stripped.HasToken, stripped.Fingerprint = false, ""
-	changed := ours(1)
-	changed.Fingerprint = "other"
+	pending, expiredCond, stripped, changed := decideFixtures()
 	unsupported := Decision{Action: ActionUnsupported}
 	lost := Decision{Action: ActionSuccessor, Why: WhyTokenLost}
 	tests := []struct {
