@@ -31,7 +31,7 @@ func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 	st := databaseTokenKind.status(waitReady(t, databaseTokenKind, tok))
 	g.Expect(st.Current.Engine).To(Equal(&tokensv1.EngineIdentity{Kind: tokensv1.ClusterTokenEngineKind, Name: a.Name, UID: a.UID}))
 	first := string(secret(g, e.ns, "mover").Data[tokensv1.TokenSecretKey])
-	g.Expect(authorizeStatus(instA.URL, first, "telemetry", "write")).To(Equal(http.StatusNoContent))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, first, "telemetry", "write")).To(Equal(http.StatusNoContent))
 
 	// A → B, with a short overlap.
 	setEngine(g, tok, refB, "2s")
@@ -41,11 +41,11 @@ func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 		g.Expect(st.Current.Engine).NotTo(BeNil())
 		g.Expect(st.Current.Engine.Name).To(Equal(b.Name))
 		second = string(secret(g, e.ns, "mover").Data[tokensv1.TokenSecretKey])
-		g.Expect(authorizeStatus(instB.URL, second, "telemetry", "write")).To(Equal(http.StatusNoContent))
+		g.Expect(tokenenginetest.AuthorizeStatus(nil, instB.URL, second, "telemetry", "write")).To(Equal(http.StatusNoContent))
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 	g.Expect(second).NotTo(Equal(first))
 	// The predecessor is revoked in A, where it was minted, after the overlap.
-	g.Eventually(func() int { return authorizeStatus(instA.URL, first, "telemetry", "write") }).
+	g.Eventually(func() int { return tokenenginetest.AuthorizeStatus(nil, instA.URL, first, "telemetry", "write") }).
 		WithTimeout(engTimeout).WithPolling(engPoll).Should(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, refA, tok)).To(BeEmpty(), "tokens left in engine A")
 	// The revocation comes before the status write that drops the record: wait for it.
@@ -69,8 +69,8 @@ func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 		g.Expect(st.Current.Engine.Name).To(Equal(a.Name))
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 	third := string(secret(g, e.ns, "mover").Data[tokensv1.TokenSecretKey])
-	g.Expect(authorizeStatus(instA.URL, third, "telemetry", "write")).To(Equal(http.StatusNoContent))
-	g.Expect(authorizeStatus(instB.URL, second, "telemetry", "write")).To(Equal(http.StatusNoContent), "B still holds its token")
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, third, "telemetry", "write")).To(Equal(http.StatusNoContent))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, instB.URL, second, "telemetry", "write")).To(Equal(http.StatusNoContent), "B still holds its token")
 
 	// The escape hatch drops it (it stays valid in B until it expires, as the event says).
 	annotate(g, tok, tokensv1.SkipRevocationAnnotation, "true")
@@ -85,7 +85,7 @@ func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 	annotate(g, tok, tokensv1.SkipRevocationAnnotation, "")
 	g.Expect(k8s.Delete(ctx, tok)).To(Succeed())
 	waitGone(t, tok)
-	g.Expect(authorizeStatus(instA.URL, third, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, third, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, refA, tok)).To(BeEmpty())
 }
 
@@ -109,12 +109,12 @@ func TestDeletionRevokesEachTokenWhereItLives(t *testing.T) {
 		g.Expect(st.Previous[0].Engine.Name).To(Equal(a.Name))
 		second = string(secret(g, e.ns, "leaver").Data[tokensv1.TokenSecretKey])
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
-	g.Expect(authorizeStatus(instA.URL, first, "telemetry", "write")).To(Equal(http.StatusNoContent), "inside the overlap")
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, first, "telemetry", "write")).To(Equal(http.StatusNoContent), "inside the overlap")
 
 	g.Expect(k8s.Delete(ctx, tok)).To(Succeed())
 	waitGone(t, tok)
-	g.Expect(authorizeStatus(instA.URL, first, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
-	g.Expect(authorizeStatus(instB.URL, second, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, first, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, instB.URL, second, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, refA, tok)).To(BeEmpty())
 	g.Expect(e.engineTokens(g, e.ns, refB, tok)).To(BeEmpty())
 }
@@ -172,7 +172,7 @@ func TestNotPermittedRevokesWhereMintedWhileTheNewEngineIsNotReady(t *testing.T)
 	tok := policyToken(t, e.ns, "mover", refA, "", "telemetry")
 	first := databaseTokenKind.status(waitReady(t, databaseTokenKind, tok)).Current.TokenName
 	plain := string(secret(g, e.ns, "mover").Data[tokensv1.TokenSecretKey])
-	g.Expect(authorizeStatus(instA.URL, plain, "telemetry", "write")).To(Equal(http.StatusNoContent))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, plain, "telemetry", "write")).To(Equal(http.StatusNoContent))
 
 	setEngine(g, tok, &tokensv1.EngineReference{Name: b.Name}, "2s")
 	// The pass after the revocation finds no tokens and says NotPermitted without "Revoked": the
@@ -182,7 +182,7 @@ func TestNotPermittedRevokesWhereMintedWhileTheNewEngineIsNotReady(t *testing.T)
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 	st := waitNotPermitted(t, databaseTokenKind, tok, `does not permit database "telemetry"`)
 	g.Expect(st.Current).To(BeNil())
-	g.Expect(authorizeStatus(instA.URL, plain, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, plain, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, refA, tok)).To(BeEmpty(), "tokens left in engine A")
 	g.Expect(secret(g, e.ns, "mover").Data).NotTo(HaveKey(tokensv1.TokenSecretKey))
 }

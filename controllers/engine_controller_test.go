@@ -320,7 +320,7 @@ func TestResolverNotPermittedTokenMintsNothing(t *testing.T) {
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 	sec := &corev1.Secret{}
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: e.other, Name: "writer"}, sec)).To(Succeed())
-	g.Expect(authorizeStatus(inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
 
 	// Exactly the allowed token exists in the engine; the refused one was never minted.
 	var r *engineref.Resolved
@@ -334,20 +334,6 @@ func TestResolverNotPermittedTokenMintsNothing(t *testing.T) {
 	g.Expect(live).To(HaveLen(1))
 	g.Expect(live[0].Name).To(HavePrefix("k8s." + e.other + ".writer."))
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "writer"}, &corev1.Secret{})).NotTo(Succeed())
-}
-
-func authorizeStatus(base, token, db, action string) int {
-	req, err := http.NewRequest(http.MethodGet, base+"/api/v3/authorize?db="+db+"&action="+action, nil)
-	if err != nil {
-		return 0
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode
 }
 
 func resolveReason(err error) string {

@@ -114,7 +114,7 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 		sec := secret(g, e.ns, "allowed")
 		g.Expect(sec).NotTo(BeNil())
 		token = string(sec.Data[tokensv1.TokenSecretKey])
-		g.Expect(authorizeStatus(inst.URL, token, "telemetry", "write")).To(Equal(http.StatusNoContent))
+		g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, token, "telemetry", "write")).To(Equal(http.StatusNoContent))
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 
 	// Denied: a database outside the patterns, an expiry above the max, no expiry under a max,
@@ -150,7 +150,7 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 		g.Expect(st.Current).To(BeNil())
 		g.Expect(st.Pending).To(BeNil())
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
-	g.Expect(authorizeStatus(inst.URL, token, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, token, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, ref, allowed)).To(BeEmpty())
 	sec := secret(g, e.ns, "allowed")
 	g.Expect(sec).NotTo(BeNil())
@@ -164,7 +164,7 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 	g.Expect(again.Current.TokenName).NotTo(Equal(liveName))
 	g.Eventually(func(g Gomega) {
 		sec := secret(g, e.ns, "allowed")
-		g.Expect(authorizeStatus(inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
+		g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 
 	// allowedNamespaces is re-evaluated the same way: narrowed to exclude the namespace, the new
@@ -180,7 +180,7 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 	g.Eventually(func(g Gomega) []string { return warnings(g, e.ns, "allowed") }).WithTimeout(engTimeout).WithPolling(engPoll).
 		Should(ContainElement(And(ContainSubstring("does not allow namespace "+e.ns), ContainSubstring("Revoked "+again.Current.TokenName))))
 	waitNotPermitted(t, databaseTokenKind, allowed, "does not allow namespace "+e.ns)
-	g.Expect(authorizeStatus(inst.URL, secondToken, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, secondToken, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
 
 	// Deletion is never blocked by the policy or allowedNamespaces: the tokens go at once.
 	for _, obj := range []client.Object{allowed, denied, tooLong, forever, system} {

@@ -82,7 +82,7 @@ func TestSecureDefaultsPolicyLimitsActionsAndWildcards(t *testing.T) {
 	var token string
 	g.Eventually(func(g Gomega) {
 		token = string(secret(g, e.ns, "reader").Data[tokensv1.TokenSecretKey])
-		g.Expect(authorizeStatus(inst.URL, token, "telemetry", "read")).To(Equal(http.StatusNoContent))
+		g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, token, "telemetry", "read")).To(Equal(http.StatusNoContent))
 	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(reader), reader)).To(Succeed())
 	patch := client.MergeFrom(reader.DeepCopy())
@@ -90,7 +90,7 @@ func TestSecureDefaultsPolicyLimitsActionsAndWildcards(t *testing.T) {
 	g.Expect(k8s.Patch(ctx, reader, patch)).To(Succeed())
 	st := waitNotPermitted(t, databaseTokenKind, reader, `does not permit action "write"`, "the change is not applied", live)
 	g.Expect(st.Current.TokenName).To(Equal(live))
-	g.Consistently(func() int { return authorizeStatus(inst.URL, token, "telemetry", "read") }).
+	g.Consistently(func() int { return tokenenginetest.AuthorizeStatus(nil, inst.URL, token, "telemetry", "read") }).
 		WithTimeout(20 * engPoll).WithPolling(engPoll).Should(Equal(http.StatusNoContent))
 }
 

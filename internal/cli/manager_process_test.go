@@ -18,6 +18,7 @@ import (
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/testenv"
+	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
 )
 
 // TestManagerProcess runs `token-operator manager` as a process against the real API server with
@@ -76,7 +77,7 @@ func TestManagerProcess(t *testing.T) {
 		g.Expect(sec.Data).To(HaveKey(tokensv1.TokenSecretKey))
 	}).WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 	minted := string(sec.Data[tokensv1.TokenSecretKey])
-	g.Expect(authorize(inst.URL, minted, "telemetry", "write")).To(Equal(http.StatusNoContent))
+	g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, minted, "telemetry", "write")).To(Equal(http.StatusNoContent))
 
 	// SIGTERM stops the manager cleanly.
 	m.stop(t)
@@ -92,17 +93,6 @@ func TestManagerProcess(t *testing.T) {
 
 func httpStatus(url string) int {
 	resp, err := http.Get(url) //nolint:gosec // test URL on loopback
-	if err != nil {
-		return 0
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode
-}
-
-func authorize(base, token, db, action string) int {
-	req, _ := http.NewRequest(http.MethodGet, base+"/api/v3/authorize?db="+db+"&action="+action, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0
 	}

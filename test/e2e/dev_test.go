@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tokenops/token-operator/internal/testenv"
+	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.RunTests(m)) }
@@ -124,10 +125,10 @@ func TestDevLoop(t *testing.T) {
 	dev.kubectl(t, "wait", "--for=condition=Ready", "--timeout=90s", "-n", "monitoring",
 		"databasetoken/telegraf-writer", "databasetoken/grafana-reader", "systemtoken/prometheus-scrape")
 	writer := dev.secretToken(t, "monitoring", "telegraf-influx")
-	if got := authorize(t, dev.engineURL, nil, writer, "telemetry", "write"); got != http.StatusNoContent {
+	if got := tokenenginetest.AuthorizeStatus(tlsClient(nil), dev.engineURL, writer, "telemetry", "write"); got != http.StatusNoContent {
 		t.Fatalf("telegraf-writer's token: authorize write telemetry = %d, want 204", got)
 	}
-	if got := authorize(t, dev.engineURL, nil, writer, "telemetry", "read"); got != http.StatusForbidden {
+	if got := tokenenginetest.AuthorizeStatus(tlsClient(nil), dev.engineURL, writer, "telemetry", "read"); got != http.StatusForbidden {
 		t.Errorf("telegraf-writer's token: authorize read telemetry = %d, want 403", got)
 	}
 	scrape := dev.secretToken(t, "monitoring", "engine-metrics-token")
@@ -160,7 +161,7 @@ spec:
 	if late := time.Since(expiresAt); late > 3*time.Second { // 2 s budget + kubectl's watch latency
 		t.Errorf("expiry carried out %v after the instant, want within 2s", late)
 	}
-	if got := authorize(t, dev.engineURL, nil, shortTok, "telemetry", "read"); got != http.StatusUnauthorized {
+	if got := tokenenginetest.AuthorizeStatus(tlsClient(nil), dev.engineURL, shortTok, "telemetry", "read"); got != http.StatusUnauthorized {
 		t.Errorf("expired token: authorize = %d, want 401", got)
 	}
 
@@ -175,12 +176,12 @@ spec:
 	if got := dev.kubectl(t, "get", "databasetoken", "telegraf-writer", "-n", "monitoring", "-o", "jsonpath={.status.current.revision}"); got != rev {
 		t.Errorf("revision %s after restart, want %s: nothing is re-minted", got, rev)
 	}
-	if got := authorize(t, dev.engineURL, nil, writer, "telemetry", "write"); got != http.StatusNoContent {
+	if got := tokenenginetest.AuthorizeStatus(tlsClient(nil), dev.engineURL, writer, "telemetry", "write"); got != http.StatusNoContent {
 		t.Errorf("after restart: authorize = %d, want 204 (the engine's store persists)", got)
 	}
 
 	dev.kubectl(t, "delete", "databasetoken", "telegraf-writer", "-n", "monitoring", "--timeout=60s")
-	if got := authorize(t, dev.engineURL, nil, writer, "telemetry", "write"); got != http.StatusUnauthorized {
+	if got := tokenenginetest.AuthorizeStatus(tlsClient(nil), dev.engineURL, writer, "telemetry", "write"); got != http.StatusUnauthorized {
 		t.Errorf("after kubectl delete: authorize = %d, want 401", got)
 	}
 	dev.interrupt(t)

@@ -75,22 +75,22 @@ func TestEngineBinaryServesTLSSurvivesRestartAndStopsOnSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := authorize(t, url, caPEM, minted.Token.Reveal(), "telemetry", "write"); got != http.StatusNoContent {
+	if got := tokenenginetest.AuthorizeStatus(tlsClient(caPEM), url, minted.Token.Reveal(), "telemetry", "write"); got != http.StatusNoContent {
 		t.Fatalf("authorize write telemetry = %d, want 204", got)
 	}
-	if got := authorize(t, url, caPEM, minted.Token.Reveal(), "telemetry", "read"); got != http.StatusForbidden {
+	if got := tokenenginetest.AuthorizeStatus(tlsClient(caPEM), url, minted.Token.Reveal(), "telemetry", "read"); got != http.StatusForbidden {
 		t.Fatalf("authorize read telemetry = %d, want 403", got)
 	}
 
 	stop(t, cmd)
 	start()
-	if got := authorize(t, url, caPEM, minted.Token.Reveal(), "telemetry", "write"); got != http.StatusNoContent {
+	if got := tokenenginetest.AuthorizeStatus(tlsClient(caPEM), url, minted.Token.Reveal(), "telemetry", "write"); got != http.StatusNoContent {
 		t.Fatalf("after restart: authorize = %d, want 204", got)
 	}
 	if err := client.Revoke(ctx, minted.Name); err != nil {
 		t.Fatal(err)
 	}
-	if got := authorize(t, url, caPEM, minted.Token.Reveal(), "telemetry", "write"); got != http.StatusUnauthorized {
+	if got := tokenenginetest.AuthorizeStatus(tlsClient(caPEM), url, minted.Token.Reveal(), "telemetry", "write"); got != http.StatusUnauthorized {
 		t.Fatalf("after revoke: authorize = %d, want 401", got)
 	}
 	if strings.Contains(logs.String(), minted.Token.Reveal()) || strings.Contains(logs.String(), admin) {
@@ -114,18 +114,6 @@ func stop(t *testing.T, cmd *exec.Cmd) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("engine did not stop within 10s of SIGTERM")
 	}
-}
-
-func authorize(t *testing.T, url string, caPEM []byte, token, db, action string) int {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v3/authorize?db=%s&action=%s", url, db, action), nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := tlsClient(caPEM).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode
 }
 
 func waitLive(t *testing.T, url string, caPEM []byte) {

@@ -155,7 +155,7 @@ func TestManagerKilledMidChurnLeaksNothing(t *testing.T) {
 		want = append(want, d.Status.Current.TokenName)
 		var sec corev1.Secret
 		must(t, k8s.Get(ctx, client.ObjectKey{Namespace: "churn", Name: d.Name}, &sec))
-		if a := authorize(t, engineURL, nil, string(sec.Data["token"]), "telemetry", "write"); a != 204 {
+		if a := tokenenginetest.AuthorizeStatus(tlsClient(nil), engineURL, string(sec.Data["token"]), "telemetry", "write"); a != 204 {
 			t.Errorf("%s: the Secret's token gets %d from the engine, want 204", d.Name, a)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -161,4 +162,24 @@ func NewTokenString(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return tokenengine.TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// AuthorizeStatus asks the engine at base, through hc (http.DefaultClient when nil), whether
+// token may take action on db, as a gateway does, and returns the status: 204 yes, 401/403 no,
+// 0 when the engine could not be reached.
+func AuthorizeStatus(hc *http.Client, base, token, db, action string) int {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	req, err := http.NewRequest(http.MethodGet, base+tokenengine.PathAuthorize+"?db="+url.QueryEscape(db)+"&action="+url.QueryEscape(action), nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
