@@ -71,6 +71,15 @@ func warnings(g Gomega, ns, name string) []string {
 	return eventsOf(g, ns, name, corev1.EventTypeWarning)
 }
 
+// waitEvent waits for an event of type typ ("": any) about the named object whose "reason: note"
+// contains substr. The recorder writes events in the background, so the status write of the
+// same pass can be seen before its event: asserting once after waiting on status is a race.
+func waitEvent(g Gomega, ns, name, typ, substr string) {
+	g.Eventually(func(g Gomega) {
+		g.Expect(eventsOf(g, ns, name, typ)).To(ContainElement(ContainSubstring(substr)))
+	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+}
+
 // eventsOf returns "reason: note" of the events of type typ ("": any) about the named object.
 func eventsOf(g Gomega, ns, name, typ string) []string {
 	var list eventsv1.EventList

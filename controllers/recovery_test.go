@@ -171,7 +171,7 @@ func TestRotatingTokenLeaderAbandonsEarlierLeadersPendingAtOnce(t *testing.T) {
 	g.Expect(fe.Accepts(string(secret(g, ns, "handover").Data[tokensv1.TokenSecretKey]))).To(BeTrue())
 	abandoned := lifecycle.TokenName(ns, "handover", obj.GetUID(), 2)
 	g.Expect(liveWithPrefix(fe, obj)).NotTo(ContainElement(HaveField("Name", abandoned)), "the abandoned r2 is not live")
-	g.Expect(eventReasons(t, ns, "handover")).To(ContainElement(tokensv1.ReasonRenewed))
+	g.Eventually(func() []string { return eventReasons(t, ns, "handover") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonRenewed))
 	g.Expect(warningReasons(t, ns, "handover")).NotTo(ContainElement(tokensv1.ReasonExpired))
 	assertNoPlaintext(t, ns)
 }
