@@ -319,11 +319,9 @@ func (rs *reflectorStore) Replace(list []any, rv string) error {
 	return nil
 }
 
-// remove drops a deleted object from the index.
+// remove drops a deleted object from the index. The reflector hands over the watch's object
+// itself (DeletedFinalStateUnknown is an informer's DeltaFIFO artefact; Replace covers missed deletions).
 func (s *Store) remove(o any) {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
 	obj, ok := o.(*storev1.EngineToken)
 	if !ok {
 		return
