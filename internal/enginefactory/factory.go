@@ -6,7 +6,6 @@ package enginefactory
 import (
 	"cmp"
 	"context"
-	"crypto/x509"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -171,39 +170,32 @@ func (f *Factory) Build(ctx context.Context, obj tokensv1.GenericEngine) (*Built
 	if !ok {
 		return nil, invalidConfig("the spec sets no engine: set exactly one of influxdb3, influxdb2, cloudDedicated or influxdb1")
 	}
-	cfg, err := f.httpConfig(m.URL, m.TLS)
-	if err != nil {
-		return nil, err
-	}
-	c, cred, err := t.build(ctx, f, obj, cfg, m)
+	c, cred, err := t.build(ctx, f, obj, f.httpConfig(m.URL, m.TLS), m)
 	if err != nil {
 		return nil, err
 	}
 	return &Built{Description: describe(t, m, obj, f.ManagerNamespace), Engine: c, SecretVersion: cred.version}, nil
 }
 
-// httpConfig validates the TLS settings up front, so that a bad CA bundle is reported as such
-// rather than as whatever the adapter makes of it.
-func (f *Factory) httpConfig(url string, t *tokensv1.TLSConfig) (httpapi.Config, error) {
+// httpConfig is the factory's HTTP settings with the member's URL and TLS. httpapi checks them
+// (a bad CA bundle is InvalidConfig there), so they are parsed once.
+func (f *Factory) httpConfig(url string, t *tokensv1.TLSConfig) httpapi.Config {
 	cfg := f.HTTP
 	cfg.URL = url
-	if t == nil {
-		return cfg, nil
-	}
-	if t.CABundle != "" {
-		if !x509.NewCertPool().AppendCertsFromPEM([]byte(t.CABundle)) {
-			return cfg, invalidConfig("spec tls.caBundle holds no PEM certificate: paste the CA certificate(s) that signed the engine's certificate, in PEM form")
+	if t != nil {
+		if t.CABundle != "" {
+			cfg.CABundle = []byte(t.CABundle)
 		}
-		cfg.CABundle = []byte(t.CABundle)
+		cfg.InsecureSkipVerify = t.InsecureSkipVerify
 	}
-	cfg.InsecureSkipVerify = t.InsecureSkipVerify
-	return cfg, nil
+	return cfg
 }
 
-// asBuildError gives an adapter constructor's error a condition reason.
+// asBuildError gives an adapter constructor's error a condition reason, keeping the one the
+// adapter gave.
 func asBuildError(err error, where string) error {
-	if err == nil {
-		return nil
+	if err == nil || engine.ReasonOf(err) != "" {
+		return err
 	}
 	switch engine.KindOf(err) {
 	case engine.Unauthorized:

@@ -136,7 +136,8 @@ func TestBuild(t *testing.T) {
 			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
 				e.Spec.InfluxDB3.TLS = &tokensv1.TLSConfig{CABundle: "not a certificate"}
 			}),
-			objs: []client.Object{adminInManagerNS}, wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "caBundle"},
+			// httpapi's message and reason, kept as they are (not rewritten by asBuildError).
+			objs: []client.Object{adminInManagerNS}, wantReason: tokensv1.ReasonInvalidConfig, wantInMsg: "spec tls.caBundle holds no PEM certificate: paste"},
 		{name: "good CA bundle",
 			obj: clusterEngine(func(e *tokensv1.ClusterTokenEngine) {
 				e.Spec.InfluxDB3.URL = "https://engine.example:8181"

@@ -167,8 +167,12 @@ func TestConfigErrorsArePermanent(t *testing.T) {
 		"garbage CA":      {URL: "https://x", CABundle: []byte("not pem")},
 		"empty PEM block": {URL: "https://x", CABundle: pem.EncodeToMemory(&pem.Block{Type: "JUNK"})},
 	} {
-		if _, err := httpapi.New(cfg); engine.KindOf(err) != engine.Permanent || err == nil {
+		_, err := httpapi.New(cfg)
+		if engine.KindOf(err) != engine.Permanent || err == nil {
 			t.Errorf("%s: got %v, want Permanent", name, err)
+		}
+		if cfg.CABundle != nil && engine.ReasonOf(err) != tokensv1.ReasonInvalidConfig {
+			t.Errorf("%s: reason %q, want %s (the spec's caBundle is wrong)", name, engine.ReasonOf(err), tokensv1.ReasonInvalidConfig)
 		}
 	}
 }

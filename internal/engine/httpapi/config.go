@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engine"
 )
 
@@ -94,7 +95,9 @@ func newTransport(c Config) (http.RoundTripper, error) {
 	if len(c.CABundle) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(c.CABundle) {
-			return nil, engine.PermanentErrorf("CA bundle holds no PEM certificate")
+			// The bundle comes from the engine's spec.tls.caBundle, parsed here only.
+			return nil, engine.PermanentErrorf("spec tls.caBundle holds no PEM certificate: paste the CA certificate(s) that signed the engine's certificate, in PEM form").
+				WithReason(tokensv1.ReasonInvalidConfig)
 		}
 		tlsConf.RootCAs = pool
 	}
