@@ -107,7 +107,7 @@ func newEngineCommand() *cobra.Command {
 	f.StringVar(&sc.AdminTokenFile, "admin-token-file", "", `admin token file in InfluxDB 3's format {"token":"apiv3_…"}; the operator token is set from it at start`)
 	f.StringVar(&sc.TLSCertFile, "tls-cert-file", "", "TLS certificate file; serves HTTPS together with --tls-key-file; re-read when it changes")
 	f.StringVar(&sc.TLSKeyFile, "tls-key-file", "", "TLS private key file")
-	f.DurationVar(&sc.ShutdownDelay, "shutdown-delay", 0, "how long to keep serving after SIGTERM, with /readyz failing and keep-alive off, before closing the port: long enough for the Service to drop this replica (the chart sets 5s with store kubernetes)")
+	f.DurationVar(&sc.ShutdownDelay, "shutdown-delay", 0, "how long to keep serving after SIGTERM, with /readyz failing and keep-alive off, before closing the port: long enough for the Service to drop this replica (the chart sets 10s with store kubernetes)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.BoolVar(&sc.EnableUnauthenticatedAdminBootstrap, "enable-unauthenticated-admin-bootstrap", false,
 		"allow POST /api/v3/configure/token/admin without a token while no operator token exists")

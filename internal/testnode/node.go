@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -339,6 +340,28 @@ func (n *Node) dumpLogs(t testing.TB) {
 	for _, p := range n.procs {
 		t.Logf("--- %s (%s), last lines:\n%s", p.name, p.log, tail(p.log, 25))
 	}
+}
+
+// LogLines returns the last limit lines of component's log (e.g. "kubelet") that contain substr,
+// for a test that explains its own failure.
+func (n *Node) LogLines(component, substr string, limit int) string {
+	for _, p := range n.procs {
+		if p.name != component {
+			continue
+		}
+		raw, err := os.ReadFile(p.log)
+		if err != nil {
+			return err.Error()
+		}
+		var out []string
+		for line := range strings.SplitSeq(string(raw), "\n") {
+			if strings.Contains(line, substr) {
+				out = append(out, line)
+			}
+		}
+		return strings.Join(out[max(0, len(out)-limit):], "\n")
+	}
+	return "no component " + component
 }
 
 // Failed returns an error for the first component that has exited.

@@ -1,12 +1,14 @@
 package node
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,8 +17,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tokensv1alpha1 "github.com/tokenops/token-operator/api/v1alpha1"
@@ -29,8 +33,12 @@ const (
 	engineSelector = "app.kubernetes.io/instance=" + release + ",app.kubernetes.io/component=token-engine"
 	// haReplicas is the chart's default engine.replicas with store kubernetes.
 	haReplicas = 3
-	// loadWorkers authorize concurrently through the Service while a replica is deleted.
-	loadWorkers = 4
+	// loadWorkers authorize concurrently through the Service while a replica is deleted, each
+	// one call per loadInterval at most: 200 calls a second, a call every 5 ms across the
+	// deletion. Unpaced, they saturate this 2-core node, which also runs the control plane and
+	// kube-proxy that a real cluster's data path does not share.
+	loadWorkers  = 4
+	loadInterval = 20 * time.Millisecond
 )
 
 // engineHA moves the engine to the kubernetes store the way docs/install-helm.md ("Moving the
@@ -107,11 +115,13 @@ func (e *env) engineHA(t *testing.T) {
 	)
 	for w := range loadWorkers {
 		wg.Go(func() {
+			tick := time.NewTicker(loadInterval)
+			defer tick.Stop()
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
 					return
-				default:
+				case <-tick.C:
 				}
 				token, want := string(tok), http.StatusNoContent
 				if (w+i)%4 == 0 {
@@ -130,9 +140,11 @@ func (e *env) engineHA(t *testing.T) {
 			}
 		})
 	}
+	timeline := e.watchEndpoints(t)
 	time.Sleep(3 * time.Second)
 	victim := pods[0].Name
 	deletedAt := time.Now()
+	timeline.add("deleting pod " + victim)
 	if err := e.cs.CoreV1().Pods(releaseNS).Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +166,12 @@ func (e *env) engineHA(t *testing.T) {
 	for _, w := range wrong[:min(len(wrong), 10)] {
 		t.Errorf("during the deletion: %s", w)
 	}
-	if calls.Load() < 100 {
+	if len(wrong) > 0 || os.Getenv("NODE_TIMELINE") != "" {
+		// What the Service routed to, and when, explains a failed call.
+		t.Logf("timeline of the engine's endpoints and pods:\n%s", timeline.String())
+		t.Logf("the kubelet's probe failures:\n%s", e.n.LogLines("kubelet", "Probe failed", 20))
+	}
+	if calls.Load() < 1000 {
 		t.Errorf("only %d calls during the deletion: that is no load", calls.Load())
 	}
 
@@ -202,4 +219,66 @@ func (e *env) engineClient(t *testing.T) (*http.Client, string) {
 		MaxIdleConnsPerHost: loadWorkers}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 5 * time.Second}, "https://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port)))
+}
+
+// timeline records timestamped lines from several goroutines.
+type timeline struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (tl *timeline) add(line string) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.lines = append(tl.lines, time.Now().Format(time.StampMilli)+" "+line)
+}
+
+func (tl *timeline) String() string {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return strings.Join(tl.lines, "\n")
+}
+
+// watchEndpoints records, until the test ends, every change of the engine Service's
+// EndpointSlices (each endpoint's pod and ready/serving/terminating) and of the engine pods'
+// readiness: what kube-proxy routed to, and when.
+func (e *env) watchEndpoints(t *testing.T) *timeline {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	tl := &timeline{}
+	slices, err := e.cs.DiscoveryV1().EndpointSlices(releaseNS).Watch(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + engineName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := e.cs.CoreV1().Pods(releaseNS).Watch(ctx, metav1.ListOptions{LabelSelector: engineSelector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for ev := range slices.ResultChan() {
+			es, ok := ev.Object.(*discoveryv1.EndpointSlice)
+			if !ok {
+				continue
+			}
+			var eps []string
+			for _, ep := range es.Endpoints {
+				name := strings.Join(ep.Addresses, ",")
+				if ep.TargetRef != nil {
+					name = ep.TargetRef.Name
+				}
+				eps = append(eps, fmt.Sprintf("%s ready=%v serving=%v terminating=%v", name,
+					ptr.Deref(ep.Conditions.Ready, false), ptr.Deref(ep.Conditions.Serving, false), ptr.Deref(ep.Conditions.Terminating, false)))
+			}
+			tl.add(fmt.Sprintf("EndpointSlice %s %s: %s", es.Name, ev.Type, strings.Join(eps, "; ")))
+		}
+	}()
+	go func() {
+		for ev := range pods.ResultChan() {
+			if p, ok := ev.Object.(*corev1.Pod); ok {
+				tl.add(fmt.Sprintf("pod %s: %s deleting=%v", ev.Type, podState(*p), p.DeletionTimestamp != nil))
+			}
+		}
+	}()
+	return tl
 }
