@@ -300,7 +300,7 @@ func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint string) {
 	}
 	s.status.Current = rec
 	s.status.Pending = nil
-	s.status.ObservedGeneration = s.obj.GetGeneration()
+	s.observed = true // step 5's write says this generation has its token, whatever follows
 	s.ready()
 	if s.successorWhy == WhyRenewedAfterExpiry && s.gapFrom != nil {
 		s.setCondition(tokensv1.ConditionExpired, metav1.ConditionFalse, tokensv1.ReasonRenewedAfterExpiry, s.gapMessage())

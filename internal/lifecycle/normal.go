@@ -19,9 +19,25 @@ import (
 // SystemTokenEngines names the engine types that can mint SystemTokens, for the Unsupported message.
 const SystemTokenEngines = "influxdb3 (InfluxDB 3 Enterprise and the in-cluster token engine)"
 
-// reconcileNormal brings a live resource to its desired state, one protocol step at a time.
+// reconcileNormal brings a live resource to its desired state in named phases, each of which may
+// end the pass (docs/design.md, "The path of a reconcile", steps 3 to 6).
 func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.Result, error) {
-	s.perms = r.Kind.Permissions(s.obj)
+	s.desire()
+	for _, phase := range []func(context.Context) (ctrl.Result, bool, error){
+		s.resolveEngine, // step 4
+		s.gather,        // step 5: what Decide needs
+		s.decide,        // step 5
+	} {
+		if res, done, err := phase(ctx); done {
+			return res, err
+		}
+	}
+	return s.act(ctx) // step 6
+}
+
+// desire fills the desired state from the spec (step 3).
+func (s *scope[T]) desire() {
+	s.perms = s.r.Kind.Permissions(s.obj)
 	s.desired = Desired{Permissions: Summarize(s.perms)}
 	if d := s.spec.ExpiresAfter; d != nil {
 		s.desired.ExpiresAfter = string(*d)
@@ -32,52 +48,66 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 		s.status.Permissions = c.Permissions // what the live token grants, until its successor
 	}
 	s.refreshRenewAt()
+}
 
-	if res, done, err := s.resolveEngine(ctx); done {
-		return res, err
-	}
+// gather collects what Decide needs besides the status: the engine's identity and whether it can
+// mint the kind, the due predecessors revoked, the Secret.
+func (s *scope[T]) gather(ctx context.Context) (ctrl.Result, bool, error) {
 	s.desired.Engine = s.engine.Identity()
 	s.recordEngine()
-	// Gathered, not acted on: Decide ranks Unsupported first (docs/design.md, "The path of a
-	// reconcile", step 5); due predecessors are still revoked where they were minted.
-	s.unsupported = r.Kind.SystemTokens && !s.engine.SupportsSystemTokens
+	// Gathered, not acted on: Decide ranks Unsupported first; due predecessors are still revoked
+	// where they were minted.
+	s.unsupported = s.r.Kind.SystemTokens && !s.engine.SupportsSystemTokens
 	// Predecessors whose time has come go first, so a later failure cannot keep them alive.
 	if err := s.revokeDuePrevious(ctx); err != nil {
-		return s.engineFailure("revoking a predecessor token", s.engine, err)
+		res, err := s.engineFailure("revoking a predecessor token", s.engine, err)
+		return res, true, err
 	}
 	if err := s.loadSecret(ctx); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, true, err
 	}
+	return ctrl.Result{}, false, nil
+}
 
+// decide runs Decide into s.decision, and again after what only some decisions need: a fresh
+// view before Resume or Abandon, the abandonment itself, and in steady state the engine's word
+// on the current token (at most once per verify interval).
+func (s *scope[T]) decide(ctx context.Context) (ctrl.Result, bool, error) {
 	d := Decide(s.input())
 	if d.Action == ActionResume || d.Action == ActionAbandon {
 		if stale, err := s.staleView(ctx); err != nil || stale {
-			return ctrl.Result{RequeueAfter: StaleRequeue}, err
+			return ctrl.Result{RequeueAfter: StaleRequeue}, true, err
 		}
 	}
 	if d.Action == ActionAbandon {
 		if err := s.abandonPending(ctx); err != nil {
-			return s.engineFailure("revoking an abandoned pending token", s.engine, err)
+			res, err := s.engineFailure("revoking an abandoned pending token", s.engine, err)
+			return res, true, err
 		}
 		d = Decide(s.input())
 	}
 	if d.Action != ActionConflict && d.Action != ActionUnsupported {
 		s.noSecretConflict()
 	}
-	// In steady state with nothing to do, the engine is asked whether it still knows the current
-	// token (at most once per verify interval), and Decide decides again with its answer.
-	steady := d.Action == ActionWait && s.status.Current != nil && s.status.Pending == nil && !s.expired()
-	var verifyIn time.Duration
-	if steady {
+	s.steady = d.Action == ActionWait && s.status.Current != nil && s.status.Pending == nil && !s.expired()
+	if s.steady {
 		var err error
-		verifyIn, err = s.verifyLive(ctx)
+		s.verifyIn, err = s.verifyLive(ctx)
 		if s.tokenLost = engine.IsNotFound(err); s.tokenLost {
 			d = Decide(s.input())
 		} else if err != nil {
 			c := s.status.Current
-			return s.tokenEngineFailure(ctx, fmt.Sprintf("looking up token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
+			res, err := s.tokenEngineFailure(ctx, fmt.Sprintf("looking up token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
+			return res, true, err
 		}
 	}
+	s.decision = d
+	return ctrl.Result{}, false, nil
+}
+
+// act carries out s.decision; the lowest requeue wins.
+func (s *scope[T]) act(ctx context.Context) (ctrl.Result, error) {
+	d := s.decision
 	switch d.Action {
 	case ActionUnsupported:
 		s.notReady(tokensv1.ReasonUnsupported, fmt.Sprintf(
@@ -123,11 +153,11 @@ func (r *Reconciler[T]) reconcileNormal(ctx context.Context, s *scope[T]) (ctrl.
 			c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339), p.TokenName, p.StartedAt.UTC().Format(time.RFC3339),
 			s.now.Add(d.RequeueAfter).UTC().Format(time.RFC3339)))
 	}
-	if !steady {
+	if !s.steady {
 		return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
 	}
 	s.ready()
-	return minResult(ctrl.Result{RequeueAfter: d.RequeueAfter}, ctrl.Result{RequeueAfter: verifyIn}), nil
+	return minResult(ctrl.Result{RequeueAfter: d.RequeueAfter}, ctrl.Result{RequeueAfter: s.verifyIn}), nil
 }
 
 // verifyLive asks the engine whether it still knows the current token, at most once per verify

@@ -87,7 +87,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ct
 		}
 		if retErr == nil || isTerminal(retErr) {
 			// A terminal outcome observed this generation too: it waits for the next one.
-			s.status.ObservedGeneration = obj.GetGeneration()
+			s.observed = true
 		}
 		if err := s.patchStatus(ctx); err != nil {
 			if apierrors.IsConflict(err) {
@@ -136,6 +136,10 @@ type scope[T client.Object] struct {
 	gap          time.Duration         // how long the Secret held no working token before this pass's successor
 	gapFrom      *tokensv1.TokenRecord // the expired predecessor the gap started with
 	stale        bool                  // the cached object is older than the API server's: write nothing
+	observed     bool                  // this pass acted on the generation: patchStatus writes observedGeneration
+	decision     Decision              // what the decide phase decided, for the act phase
+	steady       bool                  // a current token, nothing pending, not expired: Wait means Ready
+	verifyIn     time.Duration         // steady: when verifyLive is due again
 }
 
 func (r *Reconciler[T]) newScope(obj T) *scope[T] {
@@ -154,8 +158,12 @@ func (r *Reconciler[T]) newScope(obj T) *scope[T] {
 func (s *scope[T]) rebase() { s.base = s.obj.DeepCopyObject().(T) }
 
 // patchStatus writes the status changes since the last write, with the resourceVersion as a
-// precondition; nothing when there are none (steady state costs no writes).
+// precondition; nothing when there are none (steady state costs no writes). It is the one writer
+// of observedGeneration: once the pass has observed the generation (s.observed).
 func (s *scope[T]) patchStatus(ctx context.Context) error {
+	if s.observed {
+		s.status.ObservedGeneration = s.obj.GetGeneration()
+	}
 	if data, err := client.MergeFrom(s.base).Data(s.obj); err != nil {
 		return err
 	} else if string(data) == "{}" {
