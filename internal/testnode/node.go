@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -349,17 +348,7 @@ func (n *Node) LogLines(component, substr string, limit int) string {
 		if p.name != component {
 			continue
 		}
-		raw, err := os.ReadFile(p.log)
-		if err != nil {
-			return err.Error()
-		}
-		var out []string
-		for line := range strings.SplitSeq(string(raw), "\n") {
-			if strings.Contains(line, substr) {
-				out = append(out, line)
-			}
-		}
-		return strings.Join(out[max(0, len(out)-limit):], "\n")
+		return tailMatching(p.log, substr, limit)
 	}
 	return "no component " + component
 }

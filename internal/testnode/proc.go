@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -72,12 +73,17 @@ func (p *proc) stop() {
 }
 
 // tail returns the last n lines of the file at path.
-func tail(path string, n int) string {
+func tail(path string, n int) string { return tailMatching(path, "", n) }
+
+// tailMatching returns the last n lines of the file at path that contain substr (every line
+// contains "").
+func tailMatching(path, substr string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}
 	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	lines = slices.DeleteFunc(lines, func(l []byte) bool { return !bytes.Contains(l, []byte(substr)) })
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}

@@ -3,6 +3,8 @@ package testnode
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,6 +117,28 @@ func TestZombie(t *testing.T) {
 	} {
 		if got := zombie(stat); got != want {
 			t.Errorf("zombie(%q) = %v, want %v", stat, got, want)
+		}
+	}
+}
+
+func TestTailMatching(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kubelet.log")
+	if err := os.WriteFile(path, []byte("a Probe failed 1\nb ok\nc Probe failed 2\nd Probe failed 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		substr string
+		n      int
+		want   string
+	}{
+		{"", 2, "c Probe failed 2\nd Probe failed 3"},
+		{"", 10, "a Probe failed 1\nb ok\nc Probe failed 2\nd Probe failed 3"},
+		{"Probe failed", 2, "c Probe failed 2\nd Probe failed 3"},
+		{"ok", 5, "b ok"},
+		{"absent", 5, ""},
+	} {
+		if got := tailMatching(path, tc.substr, tc.n); got != tc.want {
+			t.Errorf("tailMatching(%q, %d) = %q, want %q", tc.substr, tc.n, got, tc.want)
 		}
 	}
 }
