@@ -33,6 +33,15 @@ const (
 	// ActionUnsupported: the resource's engine cannot mint its kind of token (a SystemToken on
 	// an engine without system tokens): Ready=False Unsupported, nothing is touched.
 	ActionUnsupported Action = "Unsupported"
+	// ActionNotPermitted: the engine's allowedNamespaces or policy refuses what the spec asks
+	// and the resource has no live token: Ready=False NotPermitted, nothing is minted.
+	ActionNotPermitted Action = "NotPermitted"
+	// ActionRefuseChange: the engine refuses what the spec asks but still permits what the live
+	// token was minted with: the change is not applied, the live token keeps working.
+	ActionRefuseChange Action = "RefuseChange"
+	// ActionRevokeNotPermitted: the engine no longer permits the resource's live tokens (a
+	// policy or allowedNamespaces change): revoke them all and take the token out of the Secret.
+	ActionRevokeNotPermitted Action = "RevokeNotPermitted"
 )
 
 // Successor reasons; each is also the reason of the event announcing the successor.
@@ -107,6 +116,12 @@ type Input struct {
 	RenewRequested bool
 	// Unsupported is true when the resource's kind needs system tokens and its engine has none.
 	Unsupported bool
+	// NotPermitted is true when the engine's allowedNamespaces or policy refuses what the spec
+	// asks (docs/design.md §4, "Not permitted").
+	NotPermitted bool
+	// CurrentPermitted, gathered only with NotPermitted, is true when the engine still permits
+	// what status.current was minted with (its recorded permissions and expiresAfter).
+	CurrentPermitted bool
 	// TokenLost is true when verifyLive found that the engine no longer knows the current token
 	// (docs/design.md §4, "Drift"). The reconciler asks only when Decide had nothing else to do
 	// (Wait in steady state), at most once per verify interval, and then decides again with it.
@@ -129,12 +144,25 @@ type Decision struct {
 // Decide is the lifecycle's one decision: given the status, the Secret and the time, what next?
 // It is pure; the reconciler gathers the input and carries the decision out.
 func Decide(in Input) Decision {
+	st := in.Status
+	if in.NotPermitted {
+		// First of all: a refusal outranks a pending mint (never resumed into a token the engine
+		// refuses) and Unsupported (the tokens the engine refuses are revoked either way).
+		switch {
+		case in.CurrentPermitted && st.Current != nil && st.Current.Permissions != "" &&
+			st.Pending == nil && !currentExpired(st):
+			// Only the spec asks for too much: workloads keep the token that works.
+			return Decision{Action: ActionRefuseChange}
+		case HasLiveTokens(st):
+			return Decision{Action: ActionRevokeNotPermitted}
+		}
+		return Decision{Action: ActionNotPermitted}
+	}
 	if in.Unsupported {
 		// First, even before a pending mint: nothing can be minted, resumed or revoked for this
 		// kind in this engine, and the live token (if any) keeps working (docs/design.md §4).
 		return Decision{Action: ActionUnsupported}
 	}
-	st := in.Status
 	if p := st.Pending; p != nil {
 		if in.Secret.holds(p.Revision, p.TokenName) {
 			return Decision{Action: ActionResume}
@@ -253,9 +281,21 @@ func EngineChanged(engine, want *tokensv1.EngineIdentity) bool {
 	return engine != nil && want != nil && (engine.Kind != want.Kind || engine.Name != want.Name)
 }
 
+// HasLiveTokens reports whether the resource may own live engine tokens: a pending mint, a
+// predecessor, or a current token whose expiry was not carried out (an expired one was revoked
+// then, and stays in status so that the resource stays expired rather than minting again).
+func HasLiveTokens(st *tokensv1.TokenStatus) bool {
+	return st.Pending != nil || len(st.Previous) > 0 || (st.Current != nil && !currentExpired(st))
+}
+
+// currentExpired reports whether the current token's expiry was carried out (Expired=True).
+func currentExpired(st *tokensv1.TokenStatus) bool {
+	return meta.IsStatusConditionTrue(st.Conditions, tokensv1.ConditionExpired)
+}
+
 // expiryDone reports whether the current token's expiry was already carried out.
 func expiryDone(st *tokensv1.TokenStatus, s SecretView) bool {
-	return meta.IsStatusConditionTrue(st.Conditions, tokensv1.ConditionExpired) && !s.HasToken
+	return currentExpired(st) && !s.HasToken
 }
 
 // NextDeadline is how long until the earliest of the current token's expiry and renewal and the

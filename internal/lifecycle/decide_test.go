@@ -474,3 +474,53 @@ func TestDecideUnsupportedAndTokenLost(t *testing.T) {
 		})
 	}
 }
+
+// Issue 14 item 4: the engine's policy verdict is an input of Decide. A refusal ranks first; the
+// live token survives it only when the engine still permits what it was minted with and nothing
+// else (a pending mint, an expiry) is in the way.
+func TestDecideNotPermitted(t *testing.T) {
+	pending, expiredCond, stripped, _ := decideFixtures()
+	refuse := Decision{Action: ActionRefuseChange}
+	revoke := Decision{Action: ActionRevokeNotPermitted}
+	report := Decision{Action: ActionNotPermitted}
+	noPerms := current(1)
+	noPerms.Permissions = ""
+	tests := []struct {
+		name             string
+		currentPermitted bool
+		unsupported      bool
+		status           tokensv1.TokenStatus
+		secret           SecretView
+		want             Decision
+	}{
+		{"nothing live: only reported", false, false, tokensv1.TokenStatus{}, SecretView{}, report},
+		{"nothing live, a Secret not ours: reported, not a conflict", false, false, tokensv1.TokenStatus{}, SecretView{Exists: true}, report},
+		{"the live token's grant is refused too: revoked", false, false, tokensv1.TokenStatus{Current: current(1)}, ours(1), revoke},
+		{"only the spec asks too much: the live token keeps working", true, false, tokensv1.TokenStatus{Current: current(1)}, ours(1), refuse},
+		{"a refusal ranks before Unsupported", true, true, tokensv1.TokenStatus{Current: current(1)}, ours(1), refuse},
+		{"a refusal ranks before Unsupported, nothing live", false, true, tokensv1.TokenStatus{}, SecretView{}, report},
+		{"a pending mint is revoked, never resumed", true, false, tokensv1.TokenStatus{Current: current(1), Pending: pending}, ours(2), revoke},
+		{"a pending mint alone is revoked", false, false, tokensv1.TokenStatus{Pending: pending}, SecretView{}, revoke},
+		{"predecessors alone are revoked", false, false,
+			tokensv1.TokenStatus{Previous: []tokensv1.TokenRecord{{TokenName: "old", Revision: 1}}}, SecretView{}, revoke},
+		{"a record without permissions cannot be weighed: revoked", true, false, tokensv1.TokenStatus{Current: noPerms}, ours(1), revoke},
+		{"an expired token (revoked then) is nothing live", true, false,
+			tokensv1.TokenStatus{Current: current(1, expiresIn(-time.Minute)), Conditions: expiredCond}, stripped, report},
+		{"an expired token with a predecessor: the predecessor is revoked", true, false,
+			tokensv1.TokenStatus{Current: current(2, expiresIn(-time.Minute)), Conditions: expiredCond,
+				Previous: []tokensv1.TokenRecord{{TokenName: "old", Revision: 1}}}, stripped, revoke},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decide(Input{Now: t0, Status: &tt.status, Secret: tt.secret, Desired: desired, PendingGrace: 30 * time.Second,
+				NotPermitted: true, CurrentPermitted: tt.currentPermitted, Unsupported: tt.unsupported})
+			if got != tt.want {
+				t.Errorf("Decide() = %+v, want %+v", got, tt.want)
+			}
+			tt.status.Conditions = nil
+			if in := (Input{Now: t0, Status: &tt.status, Secret: ours(1), Desired: desired, CurrentPermitted: true}); Decide(in).Action == ActionRefuseChange {
+				t.Errorf("without NotPermitted, CurrentPermitted alone must not refuse anything")
+			}
+		})
+	}
+}

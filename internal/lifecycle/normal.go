@@ -53,6 +53,9 @@ func (s *scope[T]) desire() {
 // gather collects what Decide needs besides the status: the engine's identity and whether it can
 // mint the kind, the due predecessors revoked, the Secret.
 func (s *scope[T]) gather(ctx context.Context) (ctrl.Result, bool, error) {
+	if s.denied != nil {
+		return ctrl.Result{}, false, nil // Decide needs only the verdict: nothing is minted or resumed
+	}
 	s.desired.Engine = s.engine.Identity()
 	s.recordEngine()
 	// Gathered, not acted on: Decide ranks Unsupported first; due predecessors are still revoked
@@ -86,7 +89,9 @@ func (s *scope[T]) decide(ctx context.Context) (ctrl.Result, bool, error) {
 		}
 		d = Decide(s.input())
 	}
-	if d.Action != ActionConflict && d.Action != ActionUnsupported {
+	switch d.Action {
+	case ActionConflict, ActionUnsupported, ActionNotPermitted, ActionRefuseChange, ActionRevokeNotPermitted:
+	default:
 		s.noSecretConflict()
 	}
 	s.steady = d.Action == ActionWait && s.status.Current != nil && s.status.Pending == nil && !s.expired()
@@ -109,6 +114,15 @@ func (s *scope[T]) decide(ctx context.Context) (ctrl.Result, bool, error) {
 func (s *scope[T]) act(ctx context.Context) (ctrl.Result, error) {
 	d := s.decision
 	switch d.Action {
+	case ActionNotPermitted:
+		return s.engineFailure("resolving the engine", nil, s.denied)
+	case ActionRefuseChange:
+		c := s.status.Current
+		s.notReady(tokensv1.ReasonNotPermitted, fmt.Sprintf("%s; the change is not applied, and the live token %q (%s) keeps working in Secret %q",
+			s.denied.Message, c.TokenName, c.Permissions, s.secretName))
+		return ctrl.Result{RequeueAfter: EngineRetryInterval}, nil
+	case ActionRevokeNotPermitted:
+		return s.revokeNotPermitted(ctx)
 	case ActionUnsupported:
 		s.notReady(tokensv1.ReasonUnsupported, fmt.Sprintf(
 			"%s %q (type %s) has no system tokens; point spec.engineRef at an engine of type %s",
@@ -205,7 +219,9 @@ func (s *scope[T]) renewAt(expiresAt time.Time, name string) *metav1.Time {
 	return &metav1.Time{Time: RenewAt(expiresAt, before, name).Truncate(time.Second)}
 }
 
-// resolveEngine finds the engine; done is true when the pass cannot go on without one.
+// resolveEngine finds the engine; done is true when the pass cannot go on without one. A refusal
+// by the engine's allowedNamespaces or policy is not the end of the pass but a verdict for Decide
+// (Input.NotPermitted), gathered here with the engine's word on the live token.
 func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error) {
 	resolved, err := s.resolve(ctx)
 	if err == nil {
@@ -216,11 +232,13 @@ func (s *scope[T]) resolveEngine(ctx context.Context) (ctrl.Result, bool, error)
 	if !ok {
 		return ctrl.Result{}, true, err
 	}
-	if refErr.Reason == tokensv1.ReasonNotPermitted && !s.deleting() && s.hasLiveTokens() {
-		return s.revokeNotPermitted(ctx, refErr)
+	if refErr.Reason != tokensv1.ReasonNotPermitted {
+		res, err := s.engineFailure("resolving the engine", nil, refErr)
+		return res, true, err
 	}
-	res, err := s.engineFailure("resolving the engine", nil, refErr)
-	return res, true, err
+	s.denied = refErr
+	s.currentPermitted = s.currentStillPermitted(ctx)
+	return ctrl.Result{}, false, nil
 }
 
 // recordEngine records the resource's engine on the records written before engines were
@@ -248,7 +266,8 @@ func (s *scope[T]) input() Input {
 	in := Input{Now: s.now, Status: s.status, Secret: viewSecret(s.secret, s.obj.GetUID()), Desired: s.desired,
 		PendingGrace: s.pendingGrace(), Rotating: s.renewBefore() > 0,
 		RenewRequested: RenewRequested(s.renewAnnotation(), s.status),
-		Unsupported:    s.unsupported, TokenLost: s.tokenLost}
+		Unsupported:    s.unsupported, TokenLost: s.tokenLost,
+		NotPermitted: s.denied != nil, CurrentPermitted: s.currentPermitted}
 	if s.r.LeaderSince != nil {
 		in.LeaderSince = s.r.LeaderSince()
 	}

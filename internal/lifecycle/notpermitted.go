@@ -55,14 +55,8 @@ func requestFor(perms []engine.Permission) engineref.Request {
 	return req
 }
 
-// hasLiveTokens reports whether the resource may own live engine tokens.
-func (s *scope[T]) hasLiveTokens() bool {
-	return len(s.liveTokens()) > 0
-}
-
 // liveTokens lists the engine tokens the resource may own (current, pending, previous),
-// except a current token whose expiry was carried out: it was revoked then, and it stays in
-// status so that the resource stays expired rather than minting again once permitted.
+// except a current token whose expiry was carried out (see HasLiveTokens).
 func (s *scope[T]) liveTokens() []tokenRef {
 	var expired string
 	if s.expired() && s.status.Current != nil {
@@ -71,20 +65,13 @@ func (s *scope[T]) liveTokens() []tokenRef {
 	return s.tokenRefs(expired)
 }
 
-// revokeNotPermitted takes away the tokens of a resource its engine no longer permits (a policy
-// or allowedNamespaces change, or a spec asking for more than the policy allows): every engine
-// token of the resource is revoked, the Secret keeps no token (like expiry), status forgets the
-// tokens, and Ready=False NotPermitted with a Warning event. Should the engine permit the spec
-// again, the next pass mints a new token as if for the first time; an expired resource stays
-// expired (its current record is kept, as liveTokenNames explains).
-func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engine.Error) (ctrl.Result, bool, error) {
-	if s.liveTokenStillPermitted(ctx) {
-		// Only the spec asks for too much: refuse the change, keep the token that works.
-		c := s.status.Current
-		s.notReady(tokensv1.ReasonNotPermitted, fmt.Sprintf("%s; the change is not applied, and the live token %q (%s) keeps working in Secret %q",
-			denied.Message, c.TokenName, c.Permissions, s.secretName))
-		return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
-	}
+// revokeNotPermitted carries out ActionRevokeNotPermitted: every engine token of a resource its
+// engine no longer permits (a policy or allowedNamespaces change) is revoked, the Secret keeps no
+// token (like expiry), status forgets the tokens, and Ready=False NotPermitted with a Warning
+// event. Should the engine permit the spec again, the next pass mints a new token as if for the
+// first time; an expired resource stays expired (its current record is kept, see HasLiveTokens).
+func (s *scope[T]) revokeNotPermitted(ctx context.Context) (ctrl.Result, error) {
+	denied := s.denied
 	refs := s.liveTokens()
 	names := tokenNamesOf(refs)
 	// Each token is revoked in the engine that minted it (revoke → engineOf, docs/design.md §4),
@@ -93,7 +80,7 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engine.Error)
 	if resolved, err := s.r.Resolver.ResolveForRevocation(ctx, s.obj.GetNamespace(), s.spec.EngineRef); err == nil {
 		s.engine = resolved
 	} else if _, ok := engine.AsUnusable(err); !ok {
-		return ctrl.Result{}, true, err
+		return ctrl.Result{}, err
 	}
 	for _, t := range refs {
 		err := s.revoke(ctx, t)
@@ -102,28 +89,27 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engine.Error)
 				denied.Message, strings.Join(names, ", "), refErr.Message)
 			s.notReady(tokensv1.ReasonNotPermitted, msg)
 			s.setCondition(tokensv1.ConditionEngineReachable, metav1.ConditionFalse, refErr.Reason, refErr.Message)
-			return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+			return ctrl.Result{RequeueAfter: EngineRetryInterval}, nil
 		}
 		if err != nil {
 			res, rerr := s.tokenEngineFailure(ctx, fmt.Sprintf("revoking token %q, which the engine no longer permits", t.Name), t, err)
 			// NotPermitted says more than the engine error (EngineReachable carries that one).
 			s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonNotPermitted, denied.Message+
 				"; revoking its tokens in the engine failed and is retried, and its Secret is left as it is until then")
-			return res, true, rerr
+			return res, rerr
 		}
 	}
 	if s.engine != nil {
 		s.engineReachable()
 	}
 	if err := s.loadSecret(ctx); err != nil {
-		return ctrl.Result{}, true, err
+		return ctrl.Result{}, err
 	}
 	if s.secret != nil && ownedBy(s.secret, s.obj.GetUID()) {
 		sec := s.secret.DeepCopy()
 		if stripToken(sec, &s.spec.Secret) {
 			if err := s.r.Client.Update(ctx, sec); err != nil {
-				res, err := s.kubeFailure(err)
-				return res, true, err
+				return s.kubeFailure(err)
 			}
 		}
 	}
@@ -136,15 +122,16 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context, denied *engine.Error)
 	s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonNotPermitted, msg)
 	s.log(ctx).Info("Revoked tokens the engine no longer permits", "tokenNames", names)
 	s.event(corev1.EventTypeWarning, tokensv1.ReasonNotPermitted, actionRevoke, msg)
-	return ctrl.Result{RequeueAfter: EngineRetryInterval}, true, nil
+	return ctrl.Result{RequeueAfter: EngineRetryInterval}, nil
 }
 
-// liveTokenStillPermitted reports whether the engine still permits what the current token was
-// minted with (status.current.permissions and expiresAfter), so that a spec edited to ask for
-// more than the policy allows does not cost workloads their working token.
-func (s *scope[T]) liveTokenStillPermitted(ctx context.Context) bool {
+// currentStillPermitted asks the engine's allowedNamespaces and policy whether they still permit
+// what the current token was minted with (status.current.permissions and expiresAfter), so that
+// a spec edited to ask for more than the policy allows does not cost workloads their working
+// token (Input.CurrentPermitted; Decide weighs it).
+func (s *scope[T]) currentStillPermitted(ctx context.Context) bool {
 	c := s.status.Current
-	if c == nil || c.Permissions == "" || s.expired() || s.status.Pending != nil {
+	if c == nil || c.Permissions == "" {
 		return false
 	}
 	perms, ok := ParseSummary(c.Permissions)

@@ -121,25 +121,27 @@ type scope[T client.Object] struct {
 	status *tokensv1.TokenStatus
 	now    time.Time
 
-	secretName   string
-	secret       *corev1.Secret        // nil: none
-	engine       *engineref.Resolved   // the engine the resource resolves to (nil until resolved)
-	elsewhere    []*engineref.Resolved // engines of older tokens minted before spec.engineRef moved
-	perms        []engine.Permission
-	desired      Desired
-	unsupported  bool                  // the kind needs system tokens and the engine has none (Input.Unsupported)
-	tokenLost    bool                  // verifyLive: the engine no longer knows status.current (Input.TokenLost)
-	released     bool                  // the finalizer is gone; the object may be too
-	mintNotice   string                // the engine's message about a token just minted
-	successorWhy string                // why the token being minted replaces the current one ("" for the first)
-	replaced     bool                  // this pass replaced the current token
-	gap          time.Duration         // how long the Secret held no working token before this pass's successor
-	gapFrom      *tokensv1.TokenRecord // the expired predecessor the gap started with
-	stale        bool                  // the cached object is older than the API server's: write nothing
-	observed     bool                  // this pass acted on the generation: patchStatus writes observedGeneration
-	decision     Decision              // what the decide phase decided, for the act phase
-	steady       bool                  // a current token, nothing pending, not expired: Wait means Ready
-	verifyIn     time.Duration         // steady: when verifyLive is due again
+	secretName       string
+	secret           *corev1.Secret        // nil: none
+	engine           *engineref.Resolved   // the engine the resource resolves to (nil until resolved)
+	elsewhere        []*engineref.Resolved // engines of older tokens minted before spec.engineRef moved
+	perms            []engine.Permission
+	desired          Desired
+	unsupported      bool                  // the kind needs system tokens and the engine has none (Input.Unsupported)
+	tokenLost        bool                  // verifyLive: the engine no longer knows status.current (Input.TokenLost)
+	denied           *engine.Error         // the engine's allowedNamespaces or policy refuses the spec (Input.NotPermitted)
+	currentPermitted bool                  // denied, but the live token's grant is still permitted (Input.CurrentPermitted)
+	released         bool                  // the finalizer is gone; the object may be too
+	mintNotice       string                // the engine's message about a token just minted
+	successorWhy     string                // why the token being minted replaces the current one ("" for the first)
+	replaced         bool                  // this pass replaced the current token
+	gap              time.Duration         // how long the Secret held no working token before this pass's successor
+	gapFrom          *tokensv1.TokenRecord // the expired predecessor the gap started with
+	stale            bool                  // the cached object is older than the API server's: write nothing
+	observed         bool                  // this pass acted on the generation: patchStatus writes observedGeneration
+	decision         Decision              // what the decide phase decided, for the act phase
+	steady           bool                  // a current token, nothing pending, not expired: Wait means Ready
+	verifyIn         time.Duration         // steady: when verifyLive is due again
 }
 
 func (r *Reconciler[T]) newScope(obj T) *scope[T] {
