@@ -211,14 +211,14 @@ func (r *engineReconciler[T]) accountedTokens(ctx context.Context, namespace str
 		return nil, err
 	}
 	for i := range dbts.Items {
-		acc.Add(&dbts.Items[i].Status.TokenStatus)
+		acc.AddResource(&dbts.Items[i], &dbts.Items[i].Status.TokenStatus)
 	}
 	var sts tokensv1.SystemTokenList
 	if err := r.client.List(ctx, &sts, opts...); err != nil {
 		return nil, err
 	}
 	for i := range sts.Items {
-		acc.Add(&sts.Items[i].Status.TokenStatus)
+		acc.AddResource(&sts.Items[i], &sts.Items[i].Status.TokenStatus)
 	}
 	return acc, nil
 }
@@ -291,13 +291,13 @@ func (r *engineReconciler[T]) confirmOrphans(ctx context.Context, found []orphan
 func (r *engineReconciler[T]) freshStatuses(ctx context.Context, key types.NamespacedName, acc orphans.Accounted) error {
 	dbt := &tokensv1.DatabaseToken{}
 	if err := r.apiReader.Get(ctx, key, dbt); err == nil {
-		acc.Add(&dbt.Status.TokenStatus)
+		acc.AddResource(dbt, &dbt.Status.TokenStatus)
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
 	sys := &tokensv1.SystemToken{}
 	if err := r.apiReader.Get(ctx, key, sys); err == nil {
-		acc.Add(&sys.Status.TokenStatus)
+		acc.AddResource(sys, &sys.Status.TokenStatus)
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}

@@ -107,7 +107,10 @@ func TestSystemTokenOnEngineWithoutSystemTokens(t *testing.T) {
 	g.Expect(secret(g, ns, "scrape")).To(BeNil())
 }
 
-// A Secret of the target name that is not ours is never overwritten, and nothing is minted.
+// A Secret of the target name that is not ours is never overwritten, and no token stays live.
+// The first mint trusts the cache's miss (no uncached read on the happy path, issue 19), so it
+// meets the foreign Secret at step 4's create: that one token is revoked at once, and every
+// later pass reads uncached and mints nothing (docs/design.md §3, step 4).
 func TestSecretConflictNeverOverwrites(t *testing.T) {
 	for _, k := range bothKinds {
 		t.Run(k.name, func(t *testing.T) {
@@ -124,11 +127,14 @@ func TestSecretConflictNeverOverwrites(t *testing.T) {
 				g.Expect(cond(st, tokensv1.ConditionReady).Reason).To(Equal(tokensv1.ReasonSecretExists))
 				g.Expect(cond(st, tokensv1.ConditionReady).Message).To(ContainSubstring("spec.secret.name"))
 			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
-			g.Expect(fe.MintCount()).To(BeZero())
+			g.Expect(fe.MintCount()).To(BeNumerically("<=", 1))
+			g.Expect(fe.Live()).To(BeEmpty())
+			minted := fe.MintCount()
 			sec := secret(g, ns, "taken")
 			g.Expect(string(sec.Data["token"])).To(Equal("theirs"))
 			g.Expect(sec.OwnerReferences).To(BeEmpty())
 			g.Eventually(func() []string { return eventReasons(t, ns, "conflicted") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonSecretExists))
+			g.Consistently(fe.MintCount).WithTimeout(2 * time.Second).Should(Equal(minted)) // the retries mint nothing
 
 			// Deleting the resource leaves the foreign Secret alone.
 			g.Expect(k8s.Delete(context.Background(), obj)).To(Succeed())

@@ -3,6 +3,7 @@
 package controllers
 
 import (
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,8 +12,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/lifecycle"
 )
@@ -97,9 +100,31 @@ func setupTokenController[T client.Object](mgr ctrl.Manager, deps TokenDeps, nam
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(name).
-		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, userAnnotationChanged()))).
 		Owns(&corev1.Secret{})
 	return watchEngines(b, mgr, newList).
 		WithOptions(controller.Options{MaxConcurrentReconciles: deps.MaxConcurrentReconciles}).
 		Complete(r)
+}
+
+// userAnnotationChanged passes updates that change an annotation other than the first mint's
+// intent (tokensv1.PendingMintAnnotation): that one is our own write in the pass that goes on to
+// mint, and a reconcile for it would only find a stale view (docs/design.md §3, step 2).
+func userAnnotationChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		if e.ObjectOld == nil || e.ObjectNew == nil {
+			return false
+		}
+		return !maps.Equal(withoutIntent(e.ObjectOld.GetAnnotations()), withoutIntent(e.ObjectNew.GetAnnotations()))
+	}}
+}
+
+// withoutIntent is annotations without the intent annotation.
+func withoutIntent(annotations map[string]string) map[string]string {
+	if _, ok := annotations[tokensv1.PendingMintAnnotation]; !ok {
+		return annotations
+	}
+	out := maps.Clone(annotations)
+	delete(out, tokensv1.PendingMintAnnotation)
+	return out
 }

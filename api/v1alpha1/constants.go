@@ -2,8 +2,16 @@ package v1alpha1
 
 // Finalizer, labels and annotations (docs/design.md §6).
 const (
-	// Finalizer is set on every token resource so that deletion revokes its engine tokens first.
+	// Finalizer is set on a token resource, in the same write as the intent of its first mint
+	// (PendingMintAnnotation), so that deletion revokes its engine tokens first. A resource that
+	// never minted owns no engine token and needs none.
 	Finalizer = "tokens.tokenops.dev/revoke"
+	// PendingMintAnnotation records the intent of a resource's first mint (a JSON PendingMint),
+	// written with the finalizer in one optimistic-locked patch before the engine is called; it
+	// stands for status.pending until status.revision reaches its revision, and is ignored after
+	// that (docs/design.md §3, step 2). Set by the operator only; one that does not name the
+	// resource's own next token is ignored.
+	PendingMintAnnotation = "tokens.tokenops.dev/pending-mint"
 
 	// EngineCredentialsLabel set to "true" marks a Secret a TokenEngine may read its credentials
 	// from. A TokenEngine reads no other Secret, so a person who may create TokenEngines but not

@@ -66,7 +66,8 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 	if err := s.releaseSecret(ctx, retain); err != nil {
 		return s.kubeFailure(err)
 	}
-	r.verified.Delete(s.obj.GetUID()) // keep the in-memory verify times bounded by live resources
+	r.verified.Delete(s.obj.GetUID()) // keep the in-memory maps bounded by live resources
+	r.recorded.Delete(s.obj.GetUID())
 	controllerutil.RemoveFinalizer(s.obj, tokensv1.Finalizer)
 	if err := r.Client.Patch(ctx, s.obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsNotFound(err) {

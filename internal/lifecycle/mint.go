@@ -56,7 +56,7 @@ func (s *scope[T]) mint(ctx context.Context, why string) (ctrl.Result, error) {
 	if s.status.Current == nil {
 		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonMinting, fmt.Sprintf("Minting token %q", name))
 	}
-	if err := s.patchStatus(ctx); err != nil {
+	if err := s.recordIntent(ctx); err != nil {
 		return s.kubeFailure(err)
 	}
 	if err := s.step(ctx, StepPendingRecorded); err != nil {
@@ -104,6 +104,7 @@ func (s *scope[T]) finishCurrent(ctx context.Context) (ctrl.Result, error) {
 		return s.kubeFailure(err)
 	}
 	c := s.status.Current
+	s.r.recorded.Store(s.obj.GetUID(), recordedCurrent{name: c.TokenName, at: s.now})
 	s.log(ctx).Info("Minted token", "tokenName", c.TokenName, "revision", c.Revision, "secret", s.secretName, "why", s.successorWhy)
 	note := fmt.Sprintf("Minted token %q (revision %d) into Secret %q", c.TokenName, c.Revision, s.secretName)
 	if s.mintNotice != "" {
@@ -157,8 +158,7 @@ func (s *scope[T]) rollBackIfNothingLive(ctx context.Context, name string, err e
 			return
 		}
 	}
-	s.status.Pending = nil
-	s.status.Revision--
+	s.dropPending(ctx)
 }
 
 // secretWriteFailed handles a step-4 failure; the minted token is revoked at once when it
@@ -172,8 +172,7 @@ func (s *scope[T]) secretWriteFailed(ctx context.Context, name string, err error
 		return o.Result()
 	}
 	if s.revoke(ctx, tokenRef{Name: name}) == nil {
-		s.status.Pending = nil
-		s.status.Revision--
+		s.dropPending(ctx)
 	}
 	return s.applyOutcome(o)
 }

@@ -78,6 +78,9 @@ func (s *scope[T]) gather(ctx context.Context) (ctrl.Result, bool, error) {
 func (s *scope[T]) decide(ctx context.Context) (ctrl.Result, bool, error) {
 	d := Decide(s.input())
 	if d.Action == ActionResume || d.Action == ActionAbandon {
+		if s.knownStale() {
+			return ctrl.Result{RequeueAfter: StaleRequeue}, true, nil
+		}
 		if stale, err := s.staleView(ctx); err != nil || stale {
 			return ctrl.Result{RequeueAfter: StaleRequeue}, true, err
 		}
@@ -302,7 +305,8 @@ func (s *scope[T]) renewBefore() time.Duration {
 
 // loadSecret reads the target Secret from the cache, and from the API server when the cache
 // disagrees with status (a Secret that is not ours is not in the cache at all; one we just wrote
-// may not be there yet). Acting on a stale miss would mint twice or abandon a good mint.
+// may not be there yet). Acting on a stale miss would mint twice or abandon a good mint. The one
+// miss it trusts is a first mint's (firstMintMiss), so the happy path reads nothing uncached.
 func (s *scope[T]) loadSecret(ctx context.Context) error {
 	key := types.NamespacedName{Namespace: s.obj.GetNamespace(), Name: s.secretName}
 	sec := &corev1.Secret{}
@@ -313,7 +317,7 @@ func (s *scope[T]) loadSecret(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	if s.secretAgrees(sec) {
+	if s.secretAgrees(sec) || (sec == nil && s.firstMintMiss()) {
 		s.secret = sec
 		return nil
 	}
@@ -326,6 +330,15 @@ func (s *scope[T]) loadSecret(ctx context.Context) error {
 	}
 	s.secret = sec
 	return nil
+}
+
+// firstMintMiss reports whether a cache miss can be taken as it is: nothing was ever minted for
+// the resource and no Secret conflict was seen. A Secret that is not ours (invisible to the
+// cache) is then met by step 4's create: AlreadyExists, read once, the fresh token revoked and
+// SecretConflict set, after which every pass reads uncached (docs/design.md §3, step 4).
+func (s *scope[T]) firstMintMiss() bool {
+	return s.status.Current == nil && s.status.Pending == nil && s.status.Revision == 0 &&
+		!apimeta.IsStatusConditionTrue(s.status.Conditions, tokensv1.ConditionSecretConflict)
 }
 
 // secretAgrees reports whether the cached Secret matches what status says it holds.

@@ -49,6 +49,11 @@ type Reconciler[T client.Object] struct {
 	// verified holds, per resource UID, when the engine last confirmed the current token. In
 	// memory only: a restart verifies tokens older than the interval once, which is cheap.
 	verified sync.Map
+	// recorded holds, per resource UID, the token this process last recorded as status.current
+	// (step 5) and when: a pass that still sees that token pending has a stale view for certain
+	// (status only moves forward) and waits for the cache without an uncached read (knownStale).
+	// Bounded by live resources: an entry goes when it has served or with its resource.
+	recorded sync.Map
 }
 
 func (r *Reconciler[T]) verifyInterval() time.Duration {
@@ -69,12 +74,12 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ct
 	}
 	s := r.newScope(obj)
 
-	if obj.GetDeletionTimestamp().IsZero() && !controllerutil.ContainsFinalizer(obj, tokensv1.Finalizer) {
-		controllerutil.AddFinalizer(obj, tokensv1.Finalizer)
-		if err := r.Client.Patch(ctx, obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
+	if obj.GetDeletionTimestamp().IsZero() && !controllerutil.ContainsFinalizer(obj, tokensv1.Finalizer) && HasLiveTokens(s.status) {
+		// Taken off by hand while tokens live: deletion must still revoke them. A resource that
+		// never minted gets it with its first intent (recordIntent), in the same write.
+		if err := s.patchMetadata(ctx, func(o T) { controllerutil.AddFinalizer(o, tokensv1.Finalizer) }, func() {}); err != nil {
 			return s.kubeFailure(err)
 		}
-		s.rebase()
 	}
 
 	defer func() {
@@ -142,6 +147,7 @@ type scope[T client.Object] struct {
 	decision         Decision              // what the decide phase decided, for the act phase
 	steady           bool                  // a current token, nothing pending, not expired: Wait means Ready
 	verifyIn         time.Duration         // steady: when verifyLive is due again
+	intentAnnotated  bool                  // status.pending is the first mint\'s intent annotation (intent.go)
 }
 
 func (r *Reconciler[T]) newScope(obj T) *scope[T] {
@@ -153,6 +159,7 @@ func (r *Reconciler[T]) newScope(obj T) *scope[T] {
 	if s.secretName == "" {
 		s.secretName = obj.GetName()
 	}
+	s.intentFromAnnotation()
 	return s
 }
 

@@ -2,9 +2,12 @@ package lifecycle
 
 import (
 	"context"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
 
 // staleView reports whether the cached resource is older than the API server's. It is asked only
@@ -23,4 +26,41 @@ func (s *scope[T]) staleView(ctx context.Context) (bool, error) {
 	}
 	s.stale = live.GetResourceVersion() != s.obj.GetResourceVersion()
 	return s.stale, nil
+}
+
+// knownStaleFor bounds how long a token this process recorded as current makes a view that shows
+// it pending stale without asking the API server: ample for a watch to deliver our own write,
+// and short enough that a status restored from an old backup is soon read for real.
+const knownStaleFor = 30 * time.Second
+
+// recordedCurrent is an entry of Reconciler.recorded.
+type recordedCurrent struct {
+	name string
+	at   time.Time
+}
+
+// knownStale reports whether the view is stale by what this process wrote itself
+// (Reconciler.recorded, see staleByOwnWrite), and forgets the entry once it has served.
+func (s *scope[T]) knownStale() bool {
+	uid := s.obj.GetUID()
+	v, ok := s.r.recorded.Load(uid)
+	if !ok {
+		return false
+	}
+	stale, forget := staleByOwnWrite(v.(recordedCurrent), s.status, s.now)
+	if forget {
+		s.r.recorded.CompareAndDelete(uid, v)
+	}
+	s.stale = stale
+	return stale
+}
+
+// staleByOwnWrite decides from rec, the token this process recorded as current at rec.at: a view
+// that shows it still pending within knownStaleFor is stale (status only moves forward); once the
+// view shows it current, or the window has passed, the entry has served and is forgotten.
+func staleByOwnWrite(rec recordedCurrent, st *tokensv1.TokenStatus, now time.Time) (stale, forget bool) {
+	if now.Sub(rec.at) >= knownStaleFor || (st.Current != nil && st.Current.TokenName == rec.name) {
+		return false, true
+	}
+	return st.Pending != nil && st.Pending.TokenName == rec.name, false
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
@@ -99,6 +100,18 @@ type Accounted map[string]struct{}
 func (a Accounted) Add(st *tokensv1.TokenStatus) {
 	for _, n := range StatusNames(st) {
 		a[n] = struct{}{}
+	}
+}
+
+// AddResource records every name the token resource obj with status st accounts for: its
+// status, and the intent of a first mint that status has not recorded yet (the annotation
+// tokensv1.PendingMintAnnotation, docs/design.md §3 step 2), which counts from before the engine
+// is called just as status.pending does.
+func (a Accounted) AddResource(obj metav1.Object, st *tokensv1.TokenStatus) {
+	a.Add(st)
+	if p := lifecycle.PendingFromIntent(obj.GetAnnotations()[tokensv1.PendingMintAnnotation], st,
+		obj.GetNamespace(), obj.GetName(), obj.GetUID()); p != nil {
+		a[p.TokenName] = struct{}{}
 	}
 }
 

@@ -1,6 +1,7 @@
 package orphans
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"reflect"
 	"testing"
 	"time"
@@ -168,3 +169,29 @@ func TestConfirm(t *testing.T) {
 }
 
 func ptr(t time.Time) *time.Time { return &t }
+
+// A first mint's intent annotation accounts for its name until status records it (docs/design.md
+// §3 step 2); one naming another resource's token accounts for nothing.
+func TestAddResourceCountsTheIntent(t *testing.T) {
+	obj := &metav1.ObjectMeta{Namespace: "a", Name: "w", UID: "0a1b2c3d-ffff"}
+	own := lifecycle.TokenName("a", "w", obj.UID, 1)
+	intent := func(name string) string {
+		return `{"revision":1,"tokenName":"` + name + `","startedAt":"2026-01-01T12:00:00Z"}`
+	}
+	obj.Annotations = map[string]string{tokensv1.PendingMintAnnotation: intent(own)}
+	acc := Accounted{}
+	acc.AddResource(obj, &tokensv1.TokenStatus{})
+	if !acc.Has(own) {
+		t.Errorf("the intent's token %q is not accounted for", own)
+	}
+	obj.Annotations[tokensv1.PendingMintAnnotation] = intent("k8s.a.other.0a1b2c3d.r1")
+	acc = Accounted{}
+	acc.AddResource(obj, &tokensv1.TokenStatus{})
+	if len(acc) != 0 {
+		t.Errorf("a forged intent is accounted for: %v", acc)
+	}
+	acc.AddResource(obj, &tokensv1.TokenStatus{Revision: 1, Current: &tokensv1.TokenRecord{TokenName: own}})
+	if !acc.Has(own) || len(acc) != 1 {
+		t.Errorf("accounted %v, want only the recorded %q", acc, own)
+	}
+}

@@ -4,6 +4,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -144,18 +145,17 @@ func baselineMint(ctx context.Context, k8s client.Client, name string) error {
 	if err := k8s.Create(ctx, obj); err != nil {
 		return err
 	}
-	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	obj.Finalizers = []string{tokensv1.Finalizer}
-	if err := k8s.Patch(ctx, obj, patch); err != nil {
-		return err
-	}
+	// Step 2 of docs/design.md §3 for a first mint: the finalizer and the intent in one patch.
 	now := metav1.Now()
 	tokenName := lifecycle.TokenName(baselineNamespace, name, obj.UID, 1)
-	patch = client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	obj.Status.Revision = 1
-	obj.Status.Pending = &tokensv1.PendingMint{Revision: 1, TokenName: tokenName, StartedAt: &now}
-	meta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{Type: tokensv1.ConditionReady, Status: metav1.ConditionFalse, Reason: tokensv1.ReasonMinting, Message: "Minting"})
-	if err := k8s.Status().Patch(ctx, obj, patch); err != nil {
+	intent, err := json.Marshal(tokensv1.PendingMint{Revision: 1, TokenName: tokenName, StartedAt: &now})
+	if err != nil {
+		return err
+	}
+	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	obj.Finalizers = []string{tokensv1.Finalizer}
+	obj.Annotations = map[string]string{tokensv1.PendingMintAnnotation: string(intent)}
+	if err := k8s.Patch(ctx, obj, patch); err != nil {
 		return err
 	}
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: baselineNamespace,
@@ -164,7 +164,7 @@ func baselineMint(ctx context.Context, k8s client.Client, name string) error {
 		return err
 	}
 	patch = client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	obj.Status.Pending = nil
+	obj.Status.Revision = 1
 	obj.Status.Current = &tokensv1.TokenRecord{TokenName: tokenName, Revision: 1, MintedAt: &now}
 	meta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{Type: tokensv1.ConditionReady, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonMinted, Message: "Minted"})
 	if err := k8s.Status().Patch(ctx, obj, patch); err != nil {
