@@ -68,6 +68,7 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 	}
 	r.verified.Delete(s.obj.GetUID()) // keep the in-memory maps bounded by live resources
 	r.recorded.Delete(s.obj.GetUID())
+	r.revoked.Delete(s.obj.GetUID())
 	controllerutil.RemoveFinalizer(s.obj, tokensv1.Finalizer)
 	if err := r.Client.Patch(ctx, s.obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsNotFound(err) {

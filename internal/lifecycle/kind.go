@@ -75,4 +75,13 @@ const (
 	StaleRequeue = 2 * time.Second
 	// FollowUpRequeue asks for the next pass right after one that left work to do (AfterRecord).
 	FollowUpRequeue = 100 * time.Millisecond
+	// RevokedRequeue follows the revocation of an expired token: the rest of its expiry (Secret,
+	// status, event) is left to a pass at the back of the work queue, so a burst of expiries
+	// revokes every token in the engine before it spends API writes on any (docs/design.md §4).
+	RevokedRequeue = time.Millisecond
+	// BookkeepingPriority is the work-queue priority of that later pass: below every other pass
+	// (0, controller-runtime's default), so that expiries falling due while a burst's writes are
+	// queued still revoke first. Every other pass runs at priority 0 (Reconcile sets it, since
+	// the queue would otherwise keep an item's last priority).
+	BookkeepingPriority = -1
 )

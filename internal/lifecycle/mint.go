@@ -275,8 +275,11 @@ func (s *scope[T]) recordCurrent(info engine.TokenInfo, fingerprint string) {
 		Engine:       p.Engine,
 	}
 	if info.ExpiresAt != nil {
-		rec.ExpiresAt = &metav1.Time{Time: *info.ExpiresAt}
-		rec.RenewAt = s.renewAt(*info.ExpiresAt, rec.TokenName)
+		// Whole seconds, as status stores it: this pass schedules the expiry by the same instant
+		// later passes (and users) read, never after the engine's own.
+		exp := info.ExpiresAt.Truncate(time.Second)
+		rec.ExpiresAt = &metav1.Time{Time: exp}
+		rec.RenewAt = s.renewAt(exp, rec.TokenName)
 	}
 	s.gap = 0
 	if old := s.status.Current; old != nil && old.TokenName != rec.TokenName {
@@ -346,19 +349,27 @@ func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
 	return s.finishCurrent(ctx)
 }
 
-// expire carries out the current token's expiry (docs/design.md §4): revoke it in the engine, then take
-// it out of the Secret, which stays. An engine failure leaves the Secret as it is.
+// expire carries out the current token's expiry (docs/design.md §4) in two passes: the first
+// revokes it in the engine and requeues (RevokedRequeue); the next takes it out of the Secret,
+// which stays, and records Expired. An engine failure leaves the Secret as it is.
 func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 	c := s.status.Current
 	expired := fmt.Sprintf("Token %q expired at %s", c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339))
-	if err := s.revoke(ctx, tokenRef{Name: c.TokenName, Engine: c.Engine}); err != nil {
-		res, rerr := s.tokenEngineFailure(ctx, fmt.Sprintf("revoking expired token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
-		// Expired says more than the engine error (EngineReachable carries that one).
-		s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, expired+
-			"; revoking it in the engine failed and is retried, and its Secret is left as it is until then")
-		return res, rerr
+	uid := s.obj.GetUID()
+	if v, ok := s.r.revoked.Load(uid); !ok || v.(string) != c.TokenName {
+		// First pass: revoke, then let every other due expiry revoke before any writes.
+		if err := s.revoke(ctx, tokenRef{Name: c.TokenName, Engine: c.Engine}); err != nil {
+			res, rerr := s.tokenEngineFailure(ctx, fmt.Sprintf("revoking expired token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
+			// Expired says more than the engine error (EngineReachable carries that one).
+			s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, expired+
+				"; revoking it in the engine failed and is retried, and its Secret is left as it is until then")
+			return res, rerr
+		}
+		s.engineReachable()
+		s.r.revoked.Store(uid, c.TokenName)
+		return ctrl.Result{RequeueAfter: RevokedRequeue, Priority: new(BookkeepingPriority)}, nil
 	}
-	s.engineReachable()
+	s.r.revoked.Delete(uid)
 	msg := fmt.Sprintf("%s and was revoked; its Secret %q no longer holds a token. For a new token, annotate the %s "+
 		"%s=<a new value>; set spec.rotation.renewBefore to renew before expiry", expired, s.secretName, s.r.Kind.Name, tokensv1.RenewAnnotation)
 	if s.renewBefore() > 0 {

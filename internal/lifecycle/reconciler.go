@@ -54,6 +54,10 @@ type Reconciler[T client.Object] struct {
 	// (status only moves forward) and waits for the cache without an uncached read (knownStale).
 	// Bounded by live resources: an entry goes when it has served or with its resource.
 	recorded sync.Map
+	// revoked holds, per resource UID, the expired current token this process revoked and whose
+	// expiry's writes are still to come (expire, RevokedRequeue). Lost in a restart: the next
+	// process revokes it again, which is harmless.
+	revoked sync.Map
 }
 
 func (r *Reconciler[T]) verifyInterval() time.Duration {
@@ -62,6 +66,10 @@ func (r *Reconciler[T]) verifyInterval() time.Duration {
 	}
 	return DefaultVerifyInterval
 }
+
+// defaultPriority is the work-queue priority of every pass but an expiry's bookkeeping
+// (BookkeepingPriority): controller-runtime's default for new events.
+const defaultPriority = 0
 
 // errStopped ends a pass on the StepHook's request, as a crash would: no deferred write.
 var errStopped = errors.New("stopped by the step hook")
@@ -83,6 +91,9 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ct
 	}
 
 	defer func() {
+		if res.Priority == nil {
+			res.Priority = new(defaultPriority)
+		}
 		if errors.Is(retErr, errStopped) {
 			res, retErr = ctrl.Result{}, nil
 			return

@@ -144,6 +144,7 @@ type cluster struct {
 	manager    *proc
 	pprofURL   string // the manager's /debug/pprof, when BENCH_HEAP_PROFILE asks for a profile
 	engineURL  string
+	engineKey  string // the engine's admin token, for the benchmark's own engine reads
 }
 
 // newCluster starts the control plane and the engine and creates the namespaces and the
@@ -197,7 +198,7 @@ func (c *cluster) startEngine() {
 	adminFile := filepath.Join(c.dir, "admin.json")
 	must(b, os.WriteFile(adminFile, []byte(fmt.Sprintf(`{"token":%q}`, admin)), 0o600))
 	addr := testenv.FreeAddr(b)
-	c.engineURL = "http://" + addr
+	c.engineURL, c.engineKey = "http://"+addr, admin
 	startProc(b, nil, filepath.Join(c.dir, "engine.log"), c.bin, "engine", "--listen", addr, "--data-dir", filepath.Join(c.dir, "engine"), "--admin-token-file", adminFile)
 	waitHTTP(b, c.engineURL+"/livez")
 	ctx := context.Background()
@@ -224,7 +225,7 @@ func (c *cluster) startManager(extra ...string) {
 	args := append([]string{"manager", "--kubeconfig", c.kubeconfig, "--namespace", operatorNamespace, "--leader-elect=false",
 		"--watch-namespaces", tokensNamespace, "--metrics-bind-address", "0", "--health-probe-bind-address", probe}, extra...)
 	args = append(args, strings.Fields(os.Getenv("BENCH_MANAGER_ARGS"))...)
-	if os.Getenv("BENCH_HEAP_PROFILE") != "" {
+	if os.Getenv("BENCH_HEAP_PROFILE") != "" || os.Getenv("BENCH_CPU_PROFILE") != "" {
 		addr := testenv.FreeAddr(b)
 		args = append(args, "--pprof-bind-address", addr)
 		c.pprofURL = "http://" + addr + "/debug/pprof"
@@ -249,6 +250,36 @@ func (c *cluster) startManager(extra ...string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// startCPUProfile, with $BENCH_CPU_PROFILE set, profiles the manager's CPU for the next
+// seconds into that file (in the background; wait for the returned channel).
+func (c *cluster) startCPUProfile(seconds int) <-chan struct{} {
+	done := make(chan struct{})
+	path := os.Getenv("BENCH_CPU_PROFILE")
+	if path == "" || c.pprofURL == "" {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("%s/profile?seconds=%d", c.pprofURL, seconds))
+		if err != nil {
+			c.b.Error(err)
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(path, data, 0o600)
+		}
+		if err != nil {
+			c.b.Error(err)
+			return
+		}
+		c.b.Logf("manager CPU profile (%d s) in %s", seconds, path)
+	}()
+	return done
 }
 
 // saveHeapProfile writes the manager's heap profile (after a GC: what the caches hold) to

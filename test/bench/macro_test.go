@@ -109,6 +109,7 @@ func runMacro(b *testing.B, s size) macroResult {
 	c.startManager()
 	before, u0 := c.requestCounts(), c.manager.usage(b)
 	ready := startTracker(b, c, tokensNamespace, isReady)
+	profiled := c.startCPUProfile(15)
 	start := time.Now()
 	must(b, fanOut(s.tokens, creators, func(i int) error {
 		return c.k8s.Create(ctx, testutil.DatabaseToken(fmt.Sprintf("t%05d", i), testutil.InNamespace(tokensNamespace)))
@@ -118,6 +119,7 @@ func runMacro(b *testing.B, s size) macroResult {
 	after, u1 := c.requestCounts(), c.manager.usage(b)
 	r.cpu, r.peak = u1.cpu-u0.cpu, u1.peak
 	r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
+	<-profiled
 	c.saveHeapProfile()
 
 	if !noBaseline {
