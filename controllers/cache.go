@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
@@ -8,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/lifecycle"
 )
 
 // LastAppliedAnnotation is kubectl's client-side-apply copy of the whole object as applied:
@@ -36,10 +39,12 @@ func CacheOptions(namespaces []string) cache.Options {
 	return opts
 }
 
-// StripUnread is the cache's transform: it drops managedFields from every object and
-// LastAppliedAnnotation from every object but Secrets. Secrets keep it because the lifecycle
-// writes them with Update from the cached copy, which would delete the annotation on the
-// server; tokens and engines are only ever patched, so the stripped annotation stays there.
+// StripUnread is the cache's transform: it drops managedFields from every object,
+// LastAppliedAnnotation from every object but Secrets, and from tokens a first mint's intent
+// annotation once status has recorded it (it then stands for nothing, and stays on the server:
+// docs/design.md §3 step 2). Secrets keep LastAppliedAnnotation because the lifecycle writes them
+// with Update from the cached copy, which would delete the annotation on the server; tokens and
+// engines are only ever patched, so a stripped annotation stays there.
 func StripUnread(obj any) (any, error) {
 	o, err := meta.Accessor(obj)
 	if err != nil {
@@ -49,16 +54,32 @@ func StripUnread(obj any) (any, error) {
 	if _, secret := obj.(*corev1.Secret); secret {
 		return obj, nil
 	}
-	if a := o.GetAnnotations(); a != nil {
-		if _, ok := a[LastAppliedAnnotation]; ok {
-			kept := make(map[string]string, len(a)-1)
-			for k, v := range a {
-				if k != LastAppliedAnnotation {
-					kept[k] = v
-				}
-			}
-			o.SetAnnotations(kept)
+	drop := []string{LastAppliedAnnotation}
+	if st := tokenStatus(obj); st != nil {
+		a := o.GetAnnotations()[tokensv1.PendingMintAnnotation]
+		if a != "" && lifecycle.PendingFromIntent(a, st, o.GetNamespace(), o.GetName(), o.GetUID()) == nil {
+			drop = append(drop, tokensv1.PendingMintAnnotation)
 		}
 	}
+	if a := o.GetAnnotations(); a != nil && slices.ContainsFunc(drop, func(k string) bool { _, ok := a[k]; return ok }) {
+		kept := make(map[string]string, len(a))
+		for k, v := range a {
+			if !slices.Contains(drop, k) {
+				kept[k] = v
+			}
+		}
+		o.SetAnnotations(kept)
+	}
 	return obj, nil
+}
+
+// tokenStatus is the status of a token resource, or nil for any other object.
+func tokenStatus(obj any) *tokensv1.TokenStatus {
+	switch t := obj.(type) {
+	case *tokensv1.DatabaseToken:
+		return &t.Status.TokenStatus
+	case *tokensv1.SystemToken:
+		return &t.Status.TokenStatus
+	}
+	return nil
 }

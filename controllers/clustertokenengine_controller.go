@@ -11,7 +11,7 @@ import (
 // +kubebuilder:rbac:groups=tokens.tokenops.dev,resources=clustertokenengines/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // setupClusterTokenEngines registers the engineReconciler of ClusterTokenEngines with mgr.
 func setupClusterTokenEngines(mgr ctrl.Manager, deps EngineDeps) error {

@@ -133,7 +133,7 @@ func setupEngineController[T tokensv1.GenericEngine](mgr ctrl.Manager, name stri
 		return err
 	}
 	r := &engineReconciler[T]{
-		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), clients: deps.Clients, recorder: mgr.GetEventRecorder("token-operator"),
+		client: mgr.GetClient(), apiReader: mgr.GetAPIReader(), clients: deps.Clients, recorder: deps.recorder,
 		clock: deps.Clock, newObj: newObj, newList: newList, deps: deps,
 	}
 	return ctrl.NewControllerManagedBy(mgr).

@@ -3,6 +3,7 @@ package controllers
 import (
 	"time"
 
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -42,6 +43,8 @@ type EngineDeps struct {
 	// (--watch-namespaces); empty means all. The orphan sweep judges no token of another
 	// namespace: with no resources in the cache, every token there would look unaccounted.
 	WatchNamespaces []string
+
+	recorder events.EventRecorder // set by Setup: the one event writer
 }
 
 func (d EngineDeps) withDefaults() EngineDeps {

@@ -8,7 +8,11 @@ import (
 
 	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
+	"github.com/tokenops/token-operator/internal/eventwriter"
 )
+
+// EventReporter is the reporting controller of the operator's events.
+const EventReporter = "token-operator"
 
 // Setup is the one place the reconcilers are wired; the manager command and the tests call it.
 // The engine reconcilers and the token reconcilers' resolver share one engine client cache: an
@@ -27,9 +31,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *EngineDeps, tokens *T
 	if engines == nil && tokens == nil {
 		return nil, errors.New("controllers.Setup: neither engine nor token reconcilers asked for")
 	}
+	// One event writer for all reconcilers (internal/eventwriter: no series cache).
+	rec := eventwriter.New(mgr.GetClient(), mgr.GetScheme(), EventReporter, mgr.GetLogger().WithName("events"))
+	if err := mgr.Add(rec); err != nil {
+		return nil, err
+	}
 	var resolver engineref.Resolver
 	if engines != nil {
 		deps := *engines
+		deps.recorder = rec
 		if deps.ManagerNamespace == "" {
 			return nil, errors.New("controllers.Setup: EngineDeps.ManagerNamespace is empty (the namespace ClusterTokenEngine Secret references default to)")
 		}
@@ -48,6 +58,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, engines *EngineDeps, tokens *T
 		return resolver, nil
 	}
 	deps := *tokens
+	deps.recorder = rec
 	if deps.Resolver == nil {
 		if resolver == nil {
 			return nil, errors.New("controllers.Setup: token reconcilers need a Resolver or the engine reconcilers")

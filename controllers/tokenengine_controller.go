@@ -10,7 +10,7 @@ import (
 // +kubebuilder:rbac:groups=tokens.tokenops.dev,resources=tokenengines,verbs=get;list;watch
 // +kubebuilder:rbac:groups=tokens.tokenops.dev,resources=tokenengines/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // setupTokenEngines registers the engineReconciler of TokenEngines with mgr.
 func setupTokenEngines(mgr ctrl.Manager, deps EngineDeps) error {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -42,7 +43,8 @@ type TokenDeps struct {
 	// VerifyInterval overrides lifecycle.DefaultVerifyInterval when positive.
 	VerifyInterval time.Duration
 
-	leaderSince func() time.Time // set by setupTokenReconcilers with LeaderElection
+	leaderSince func() time.Time     // set by setupTokenReconcilers with LeaderElection
+	recorder    events.EventRecorder // set by Setup: the one event writer
 }
 
 func (d TokenDeps) withDefaults() TokenDeps {
@@ -80,7 +82,7 @@ func newLifecycle[T client.Object](mgr ctrl.Manager, deps TokenDeps, kind lifecy
 	return &lifecycle.Reconciler[T]{
 		Client:         mgr.GetClient(),
 		APIReader:      mgr.GetAPIReader(),
-		Recorder:       mgr.GetEventRecorder("token-operator"),
+		Recorder:       deps.recorder,
 		Resolver:       deps.Resolver,
 		Clock:          deps.Clock,
 		Kind:           kind,

@@ -49,8 +49,9 @@ type macroResult struct {
 }
 
 // BenchmarkMacro: N DatabaseTokens to Ready through the real manager and engine processes,
-// against a bare client making the operator's writes per token (create, finalizer patch, two
-// status patches, Secret create, event) with as many workers, before and after, in the same run.
+// against a bare client making the operator's writes per token (create, the finalizer with the
+// intent annotation, Secret create, status patch, event: docs/design.md §3) with as many
+// workers, before and after, in the same run.
 // ratio-vs-writes near 1 means the operator is limited by the API server (docs/design.md §8).
 // API calls per token by verb come from apiserver_request_total and include the benchmark's own
 // create of each token; the manager's CPU and peak RSS (VmHWM) from /proc.
