@@ -108,7 +108,7 @@ func TestSIGKILLOneReplicaUnderLoad(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		now := time.Now()
 		killedAt.Store(&now)
-		h.replicas[1].proc.kill()
+		h.replicas[1].proc.Kill()
 		time.Sleep(time.Second)
 		for i := range lateRevoked {
 			must(t, h.revoke(h.replicas[0], fmt.Sprintf("kill-%d", i)))
