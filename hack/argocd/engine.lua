@@ -2,19 +2,11 @@
 -- #include prelude.lua
 
 local ready = condition("Ready")
-local gen = obj.metadata.generation
-local observed = nil
-if obj.status ~= nil then
-  observed = obj.status.observedGeneration
-end
 
 if ready == nil then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to check the engine"
-elseif gen ~= nil and observed ~= nil and observed < gen and
-    (ready.observedGeneration == nil or ready.observedGeneration < gen) then
-  -- Stale only if the condition is stale too: a pass that fails (engine down) writes conditions
-  -- for the new generation but not status.observedGeneration.
+elseif stale(ready) then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to check generation " .. gen .. " (observed " .. observed .. ")"
 elseif ready.status == "True" then

@@ -21,3 +21,16 @@ local function condition(t)
   end
   return nil
 end
+
+-- stale reports whether the operator has not acted on generation gen yet: observedGeneration is
+-- behind, and so is condition c (a pass that fails, engine down, writes conditions for the new
+-- generation but not status.observedGeneration).
+local gen = obj.metadata.generation
+local observed = nil
+if obj.status ~= nil then
+  observed = obj.status.observedGeneration
+end
+local function stale(c)
+  return gen ~= nil and observed ~= nil and observed < gen and
+    (c.observedGeneration == nil or c.observedGeneration < gen)
+end

@@ -28,11 +28,6 @@ local waiting = {
 }
 
 local ready = condition("Ready")
-local gen = obj.metadata.generation
-local observed = nil
-if obj.status ~= nil then
-  observed = obj.status.observedGeneration
-end
 
 if obj.metadata.deletionTimestamp ~= nil then
   -- Argo CD's own check reports this before running a script; kept here for other callers.
@@ -45,10 +40,7 @@ if obj.metadata.deletionTimestamp ~= nil then
 elseif ready == nil then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to mint a token"
-elseif gen ~= nil and observed ~= nil and observed < gen and
-    (ready.observedGeneration == nil or ready.observedGeneration < gen) then
-  -- Stale only if the condition is stale too: a pass that fails (engine down) writes conditions
-  -- for the new generation but not status.observedGeneration.
+elseif stale(ready) then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to act on generation " .. gen .. " (observed " .. observed .. ")"
 elseif ready.status == "True" then

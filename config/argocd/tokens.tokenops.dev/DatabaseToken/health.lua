@@ -24,6 +24,19 @@ local function condition(t)
   return nil
 end
 
+-- stale reports whether the operator has not acted on generation gen yet: observedGeneration is
+-- behind, and so is condition c (a pass that fails, engine down, writes conditions for the new
+-- generation but not status.observedGeneration).
+local gen = obj.metadata.generation
+local observed = nil
+if obj.status ~= nil then
+  observed = obj.status.observedGeneration
+end
+local function stale(c)
+  return gen ~= nil and observed ~= nil and observed < gen and
+    (c.observedGeneration == nil or c.observedGeneration < gen)
+end
+
 -- Ready=False for these needs a person: fixing the spec, a Secret or the engine's settings.
 local degraded = {
   Expired = true,
@@ -51,11 +64,6 @@ local waiting = {
 }
 
 local ready = condition("Ready")
-local gen = obj.metadata.generation
-local observed = nil
-if obj.status ~= nil then
-  observed = obj.status.observedGeneration
-end
 
 if obj.metadata.deletionTimestamp ~= nil then
   -- Argo CD's own check reports this before running a script; kept here for other callers.
@@ -68,10 +76,7 @@ if obj.metadata.deletionTimestamp ~= nil then
 elseif ready == nil then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to mint a token"
-elseif gen ~= nil and observed ~= nil and observed < gen and
-    (ready.observedGeneration == nil or ready.observedGeneration < gen) then
-  -- Stale only if the condition is stale too: a pass that fails (engine down) writes conditions
-  -- for the new generation but not status.observedGeneration.
+elseif stale(ready) then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to act on generation " .. gen .. " (observed " .. observed .. ")"
 elseif ready.status == "True" then

@@ -24,20 +24,25 @@ local function condition(t)
   return nil
 end
 
-local ready = condition("Ready")
+-- stale reports whether the operator has not acted on generation gen yet: observedGeneration is
+-- behind, and so is condition c (a pass that fails, engine down, writes conditions for the new
+-- generation but not status.observedGeneration).
 local gen = obj.metadata.generation
 local observed = nil
 if obj.status ~= nil then
   observed = obj.status.observedGeneration
 end
+local function stale(c)
+  return gen ~= nil and observed ~= nil and observed < gen and
+    (c.observedGeneration == nil or c.observedGeneration < gen)
+end
+
+local ready = condition("Ready")
 
 if ready == nil then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to check the engine"
-elseif gen ~= nil and observed ~= nil and observed < gen and
-    (ready.observedGeneration == nil or ready.observedGeneration < gen) then
-  -- Stale only if the condition is stale too: a pass that fails (engine down) writes conditions
-  -- for the new generation but not status.observedGeneration.
+elseif stale(ready) then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to check generation " .. gen .. " (observed " .. observed .. ")"
 elseif ready.status == "True" then
