@@ -71,12 +71,7 @@ func (h *ha) load(s *tokenSet, workers int, stop <-chan struct{}) []answer {
 	)
 	for range workers {
 		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			for !stopped(stop) {
 				ri, ti := rand.IntN(len(h.replicas)), rand.IntN(len(s.strs))
 				code := h.authorize(h.replicas[ri], s.strs[ti])
 				mu.Lock()
@@ -88,6 +83,16 @@ func (h *ha) load(s *tokenSet, workers int, stop <-chan struct{}) []answer {
 	}
 	wg.Wait()
 	return out
+}
+
+// stopped reports whether stop is closed, without waiting.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // TestSIGKILLOneReplicaUnderLoad kills one replica in the middle of an authorize loop over three
