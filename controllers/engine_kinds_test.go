@@ -106,8 +106,8 @@ type recordingV1 struct{ engine.Engine }
 func (r recordingV1) Mint(ctx context.Context, req engine.MintRequest) (engine.Minted, error) {
 	m, err := r.Engine.Mint(ctx, req)
 	if err == nil {
-		minted.add(m.Token.Reveal())
-		minted.add(m.SecretData[influxdb1.SecretKeyPassword].Reveal())
+		minted.Add(m.Token.Reveal())
+		minted.Add(m.SecretData[influxdb1.SecretKeyPassword].Reveal())
 	}
 	return m, err
 }

@@ -96,7 +96,7 @@ var engineCredentials = map[string]string{tokensv1.EngineCredentialsLabel: "true
 // adminSecret creates a credentials Secret; extra labels make it one the manager caches.
 func (e *engineEnv) adminSecret(t *testing.T, ns, name, token string, lbls map[string]string) *corev1.Secret {
 	t.Helper()
-	minted.add(token) // the plaintext scan looks for admin tokens too
+	minted.Add(token) // the plaintext scan looks for admin tokens too
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: lbls},
 		Data: map[string][]byte{"token": []byte(token)}}
 	if err := k8s.Create(context.Background(), s); err != nil {

@@ -101,10 +101,10 @@ func mintRaw(t *testing.T, eng engine.Engine, name string) {
 	if err != nil {
 		t.Fatalf("minting %s: %v", name, err)
 	}
-	minted.add(m.Token.Reveal())
+	minted.Add(m.Token.Reveal())
 	for _, v := range m.SecretData {
 		if v.Reveal() != m.Name {
-			minted.add(v.Reveal())
+			minted.Add(v.Reveal())
 		}
 	}
 }
@@ -256,7 +256,7 @@ func TestOrphanSweepInfluxDB1Users(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	e := startEngineManagerWith(t, sweepDeps, false)
 	v1Secret(t, e.ns, "v1", srv.AdminUser, srv.AdminPassword)
-	minted.add(srv.AdminPassword)
+	minted.Add(srv.AdminPassword)
 	srv.CreateDatabase(t, "telemetry")
 
 	orphan := "k8s." + e.ns + ".gone.0a1b2c3d.r1"

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,7 +41,7 @@ var (
 	// managerLogs collects every manager's log output for the plaintext scan.
 	managerLogs testenv.Buffer
 	// minted collects every plaintext any engine handed to a manager, for the plaintext scan.
-	minted plaintexts
+	minted testenv.Lines
 )
 
 func TestMain(m *testing.M) {
@@ -71,24 +70,6 @@ func runSuite(m *testing.M) int {
 	return m.Run()
 }
 
-// plaintexts is the set of token plaintexts minted during the run.
-type plaintexts struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (p *plaintexts) add(s string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.list = append(p.list, s)
-}
-
-func (p *plaintexts) all() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.list...)
-}
-
 // recording wraps an engine and remembers every plaintext it returns, so the plaintext scan
 // knows what to look for, including tokens whose Secret was never written.
 type recording struct{ engine.Engine }
@@ -96,10 +77,10 @@ type recording struct{ engine.Engine }
 func (r recording) Mint(ctx context.Context, req engine.MintRequest) (engine.Minted, error) {
 	m, err := r.Engine.Mint(ctx, req)
 	if err == nil {
-		minted.add(m.Token.Reveal())
+		minted.Add(m.Token.Reveal())
 		for _, v := range m.SecretData {
 			if v.Reveal() != m.Name { // InfluxDB 1.x's username is the token name: not a secret
-				minted.add(v.Reveal())
+				minted.Add(v.Reveal())
 			}
 		}
 	}
@@ -224,7 +205,7 @@ func assertNoPlaintext(t *testing.T, ns string) {
 		haystack.Write(b)
 	}
 	all := haystack.String()
-	secrets := minted.all()
+	secrets := minted.All()
 	for _, p := range secrets {
 		if strings.Contains(all, p) {
 			t.Errorf("a token plaintext (%d characters) appears in logs, events or status", len(p))
