@@ -46,11 +46,18 @@ func startLeaderManager(t testing.TB, ns string, deps controllers.TokenDeps) *ru
 }
 
 // startCrashing runs start(t, ns, deps) with a step hook that kills that manager right after it
-// recorded the pending mint of revision 2 (the first renewal); crashed is closed then.
-func startCrashing(t *testing.T, start func(testing.TB, string, controllers.TokenDeps) *runningManager, ns string, deps controllers.TokenDeps) (mgr *runningManager, crashed chan struct{}) {
+// recorded the pending mint of revision 2 (the first renewal); waitCrashed waits until it did and
+// the manager has stopped.
+func startCrashing(t *testing.T, start func(testing.TB, string, controllers.TokenDeps) *runningManager, ns string, deps controllers.TokenDeps) (waitCrashed func()) {
+	var mgr *runningManager
+	var crashed chan struct{}
 	deps.StepHook, crashed = crashAtRenewal(&mgr)
 	mgr = start(t, ns, deps)
-	return mgr, crashed
+	return func() {
+		t.Helper()
+		NewWithT(t).Eventually(crashed).WithTimeout(timeout).Should(BeClosed())
+		mgr.stop()
+	}
 }
 
 // crashAtRenewal returns a step hook that kills the manager *m right after it recorded the
@@ -81,11 +88,10 @@ func TestRotatingTokenRecoversFromExpiryDuringPendingGrace(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
 	fe := fake.New()
-	mgr, crashed := startCrashing(t, startManager, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})
+	waitCrashed := startCrashing(t, startManager, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})
 	obj := databaseTokenKind.new("gap", ns, testutil.ExpiresAfter("8s"), withRotation("5s", ""))
 	first := databaseTokenKind.status(createReady(t, databaseTokenKind, obj)).Current
-	g.Eventually(crashed).WithTimeout(timeout).Should(BeClosed())
-	mgr.stop()
+	waitCrashed()
 
 	// The pending grace (8 s from ~3 s) ends after r1's expiry (8 s).
 	startManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), PendingGrace: 8 * time.Second})
@@ -120,11 +126,10 @@ func TestRotatingTokenLeaderAbandonsEarlierLeadersPendingAtOnce(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
 	fe := fake.New()
-	mgr, crashed := startCrashing(t, startLeaderManager, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), PendingGrace: 30 * time.Second})
+	waitCrashed := startCrashing(t, startLeaderManager, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), PendingGrace: 30 * time.Second})
 	obj := databaseTokenKind.new("handover", ns, testutil.ExpiresAfter("14s"), withRotation("10s", ""))
 	first := databaseTokenKind.status(createReady(t, databaseTokenKind, obj)).Current
-	g.Eventually(crashed).WithTimeout(timeout).Should(BeClosed())
-	mgr.stop()
+	waitCrashed()
 
 	startLeaderManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), PendingGrace: 30 * time.Second})
 	st := waitRevision(t, obj, 3)
