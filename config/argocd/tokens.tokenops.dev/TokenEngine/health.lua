@@ -24,6 +24,17 @@ local function condition(t)
   return nil
 end
 
+-- set is the outcome: an Argo CD health status and its message.
+local function set(status, message)
+  hs.status = status
+  hs.message = message
+end
+
+-- because is a condition's reason and message, for the outcomes a reason explains.
+local function because(c)
+  return text(c.reason) .. ": " .. text(c.message)
+end
+
 -- stale reports whether the operator has not acted on generation gen yet: observedGeneration is
 -- behind, and so is condition c (a pass that fails, engine down, writes conditions for the new
 -- generation but not status.observedGeneration).
@@ -37,24 +48,33 @@ local function stale(c)
     (c.observedGeneration == nil or c.observedGeneration < gen)
 end
 
+-- pending sets Progressing and returns true while the operator has not reported on the current
+-- generation: no Ready condition yet (waiting is the message) or a stale one (verb names what the
+-- operator is to do with the generation).
+local function pending(ready, waiting, verb)
+  if ready == nil then
+    set("Progressing", waiting)
+    return true
+  end
+  if stale(ready) then
+    set("Progressing", "Waiting for the operator to " .. verb .. " generation " .. gen .. " (observed " .. observed .. ")")
+    return true
+  end
+  return false
+end
+
 local ready = condition("Ready")
 
-if ready == nil then
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to check the engine"
-elseif stale(ready) then
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to check generation " .. gen .. " (observed " .. observed .. ")"
-elseif ready.status == "True" then
-  hs.status = "Healthy"
-  hs.message = text(ready.message)
+if pending(ready, "Waiting for the operator to check the engine", "check") then
+  return hs
+end
+if ready.status == "True" then
+  set("Healthy", text(ready.message))
 elseif ready.status == "False" and ready.reason ~= "NotChecked" then
   -- Unreachable, Unauthorized, CredentialsNotFound, InvalidConfig, EngineRejected: every token
   -- of this engine is affected until a person acts (the operator keeps re-checking).
-  hs.status = "Degraded"
-  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+  set("Degraded", because(ready))
 else
-  hs.status = "Progressing"
-  hs.message = text(ready.message)
+  set("Progressing", text(ready.message))
 end
 return hs
