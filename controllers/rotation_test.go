@@ -33,6 +33,11 @@ func withRotation(renewBefore, overlap string) testutil.Option {
 	}
 }
 
+// withRestartTargets sets the workloads the operator restarts when the token changes.
+func withRestartTargets(targets ...tokensv1.RolloutTarget) testutil.Option {
+	return func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) { s.Secret.RolloutRestartTargets = targets }
+}
+
 // setPermissions changes a DatabaseToken's permissions to read on db.
 func setPermissions(g Gomega, obj client.Object, db string) {
 	cur := &tokensv1.DatabaseToken{}
@@ -187,9 +192,7 @@ func TestRolloutRestartTargets(t *testing.T) {
 	// The workload opts in to restarts by this token (docs/security.md).
 	dep := testDeployment(ns, "telegraf", map[string]string{tokensv1.RestartOnAnnotation: "restarter"})
 	g.Expect(k8s.Create(context.Background(), dep)).To(Succeed())
-	obj := databaseTokenKind.new("restarter", ns, withRotation("", "1m"), func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) {
-		s.Secret.RolloutRestartTargets = []tokensv1.RolloutTarget{{Kind: "Deployment", Name: "telegraf"}, {Kind: "StatefulSet", Name: "missing"}}
-	})
+	obj := databaseTokenKind.new("restarter", ns, withRotation("", "1m"), withRestartTargets(tokensv1.RolloutTarget{Kind: "Deployment", Name: "telegraf"}, tokensv1.RolloutTarget{Kind: "StatefulSet", Name: "missing"}))
 	createReady(t, databaseTokenKind, obj)
 
 	setPermissions(g, obj, "logs")
@@ -214,9 +217,7 @@ func TestRolloutRestartNeedsTheTargetsOptIn(t *testing.T) {
 	otherToken := testDeployment(ns, "billing", map[string]string{tokensv1.RestartOnAnnotation: "someone-else"})
 	g.Expect(k8s.Create(context.Background(), notOptedIn)).To(Succeed())
 	g.Expect(k8s.Create(context.Background(), otherToken)).To(Succeed())
-	obj := databaseTokenKind.new("intruder", ns, withRotation("", "1m"), func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) {
-		s.Secret.RolloutRestartTargets = []tokensv1.RolloutTarget{{Kind: "Deployment", Name: "payments"}, {Kind: "Deployment", Name: "billing"}}
-	})
+	obj := databaseTokenKind.new("intruder", ns, withRotation("", "1m"), withRestartTargets(tokensv1.RolloutTarget{Kind: "Deployment", Name: "payments"}, tokensv1.RolloutTarget{Kind: "Deployment", Name: "billing"}))
 	createReady(t, databaseTokenKind, obj)
 	setPermissions(g, obj, "logs")
 	st := waitRevision(t, obj, 2)
