@@ -43,16 +43,16 @@ func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 		g.Expect(st.Current.Engine.Name).To(Equal(b.Name))
 		second = string(secret(g, e.ns, "mover").Data[tokensv1.TokenSecretKey])
 		g.Expect(tokenenginetest.AuthorizeStatus(nil, instB.URL, second, "telemetry", "write")).To(Equal(http.StatusNoContent))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Expect(second).NotTo(Equal(first))
 	// The predecessor is revoked in A, where it was minted, after the overlap.
 	g.Eventually(func() int { return tokenenginetest.AuthorizeStatus(nil, instA.URL, first, "telemetry", "write") }).
-		WithTimeout(engTimeout).WithPolling(engPoll).Should(Equal(http.StatusUnauthorized))
+		WithTimeout(timeout).WithPolling(poll).Should(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, refA, tok)).To(BeEmpty(), "tokens left in engine A")
 	// The revocation comes before the status write that drops the record: wait for it.
 	g.Eventually(func(g Gomega) {
 		g.Expect(databaseTokenKind.status(fresh(g, databaseTokenKind, tok)).Previous).To(BeEmpty())
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	waitEvent(g, e.ns, "mover", "", tokensv1.ReasonEngineChanged)
 
 	// B's resource is deleted, then the token moves back to A: B's token cannot be revoked, and
@@ -68,7 +68,7 @@ func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 		g.Expect(c.Message).To(ContainSubstring(tokensv1.SkipRevocationAnnotation))
 		g.Expect(cond(st, tokensv1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 		g.Expect(st.Current.Engine.Name).To(Equal(a.Name))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	third := string(secret(g, e.ns, "mover").Data[tokensv1.TokenSecretKey])
 	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, third, "telemetry", "write")).To(Equal(http.StatusNoContent))
 	g.Expect(tokenenginetest.AuthorizeStatus(nil, instB.URL, second, "telemetry", "write")).To(Equal(http.StatusNoContent), "B still holds its token")
@@ -79,7 +79,7 @@ func TestEngineChangeRevokesInTheEngineThatMinted(t *testing.T) {
 		st = databaseTokenKind.status(fresh(g, databaseTokenKind, tok))
 		g.Expect(st.Previous).To(BeEmpty())
 		g.Expect(cond(st, tokensv1.ConditionRevocationFailed).Status).To(Equal(metav1.ConditionFalse))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	waitEvent(g, e.ns, "mover", corev1.EventTypeWarning, tokensv1.ReasonRevocationSkipped)
 
 	// Deletion revokes the live token in A, where it lives.
@@ -109,7 +109,7 @@ func TestDeletionRevokesEachTokenWhereItLives(t *testing.T) {
 		g.Expect(st.Previous).To(HaveLen(1))
 		g.Expect(st.Previous[0].Engine.Name).To(Equal(a.Name))
 		second = string(secret(g, e.ns, "leaver").Data[tokensv1.TokenSecretKey])
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, first, "telemetry", "write")).To(Equal(http.StatusNoContent), "inside the overlap")
 
 	g.Expect(k8s.Delete(ctx, tok)).To(Succeed())
@@ -147,7 +147,7 @@ func setEngine(g Gomega, tok *tokensv1.DatabaseToken, ref *tokensv1.EngineRefere
 		d := tokensv1.Duration(overlap)
 		tok.Spec.Rotation = &tokensv1.Rotation{Overlap: &d}
 		return k8s.Patch(context.Background(), tok, patch)
-	}).WithTimeout(engTimeout).Should(Succeed())
+	}).WithTimeout(timeout).Should(Succeed())
 }
 
 // Issue 14 item 4c: a resource moved to an engine whose policy refuses it is NotPermitted, and
@@ -167,7 +167,7 @@ func TestNotPermittedRevokesWhereMintedWhileTheNewEngineIsNotReady(t *testing.T)
 	waitEngine(t, a, metav1.ConditionTrue, tokensv1.ReasonReachable)
 	g.Eventually(func(g Gomega) {
 		g.Expect(engineCondition(g, b, tokensv1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	refA := &tokensv1.EngineReference{Name: a.Name}
 
 	tok := policyToken(t, e.ns, "mover", refA, "", "telemetry")
@@ -180,7 +180,7 @@ func TestNotPermittedRevokesWhereMintedWhileTheNewEngineIsNotReady(t *testing.T)
 	// event tells of the revocation.
 	g.Eventually(func(g Gomega) {
 		g.Expect(warnings(g, e.ns, "mover")).To(ContainElement(And(ContainSubstring(tokensv1.ReasonNotPermitted), ContainSubstring("Revoked "+first))))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	st := waitNotPermitted(t, databaseTokenKind, tok, `does not permit database "telemetry"`)
 	g.Expect(st.Current).To(BeNil())
 	g.Expect(tokenenginetest.AuthorizeStatus(nil, instA.URL, plain, "telemetry", "write")).To(Equal(http.StatusUnauthorized))

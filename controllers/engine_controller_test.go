@@ -172,7 +172,7 @@ func TestEngineTokenEngineServesItsNamespace(t *testing.T) {
 		var err error
 		r, err = e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Kind: tokensv1.TokenEngineKind, Name: "own"}, engineref.Request{})
 		g.Expect(err).NotTo(HaveOccurred())
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Expect(r.Name).To(Equal("own"))
 	g.Expect(r.URL).To(Equal(inst.URL))
 	g.Expect(r.Engine.Check(ctx)).To(Succeed())
@@ -196,7 +196,7 @@ func TestEngineTokenEngineServesItsNamespace(t *testing.T) {
 			}
 		}
 		g.Expect(reasons).To(Equal([]string{tokensv1.ReasonReachable}))
-	}).WithTimeout(engTimeout).WithPolling(200 * time.Millisecond).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(200 * time.Millisecond).Should(Succeed())
 	assertNoAdminToken(t, inst.AdminToken, te)
 }
 
@@ -231,7 +231,7 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 		r, err := e.resolver.Resolve(ctx, e.ns, nil, engineref.Request{})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(r.Name).To(Equal(dflt.Name))
-	}).WithTimeout(engTimeout).Should(Succeed())
+	}).WithTimeout(timeout).Should(Succeed())
 	r, err := e.resolver.Resolve(ctx, "team-blue", nil, engineref.Request{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(r.Kind).To(Equal(tokensv1.ClusterTokenEngineKind))
@@ -248,12 +248,12 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		_, err := e.resolver.Resolve(ctx, labelled, ref, engineref.Request{})
 		g.Expect(err).NotTo(HaveOccurred())
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Eventually(func(g Gomega) {
 		_, err := e.resolver.Resolve(ctx, plain, ref, engineref.Request{})
 		g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonNotPermitted))
 		g.Expect(err.Error()).To(ContainSubstring("allowedNamespaces.selector tokens.example/allowed=yes"))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	// A second default is ambiguous.
 	e.clusterEngine(t, "dflt2", inst.URL, func(c *tokensv1.ClusterTokenEngine) {
@@ -262,7 +262,7 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		_, err := e.resolver.Resolve(ctx, e.ns, nil, engineref.Request{})
 		g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonMultipleDefaultEngines))
-	}).WithTimeout(engTimeout).Should(Succeed())
+	}).WithTimeout(timeout).Should(Succeed())
 
 	// An engine that is not Ready is refused with its own reason in the message.
 	down := e.clusterEngine(t, "down", "http://127.0.0.1:1")
@@ -271,7 +271,7 @@ func TestResolverDefaultsAndAllowedNamespaces(t *testing.T) {
 		_, err := e.resolver.Resolve(ctx, e.ns, &tokensv1.EngineReference{Name: down.Name}, engineref.Request{})
 		g.Expect(resolveReason(err)).To(Equal(tokensv1.ReasonEngineNotReady))
 		g.Expect(err.Error()).To(ContainSubstring("is not Ready (Unreachable:"))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 }
 
 // The token reconcilers with the real resolver: a token in a namespace the engine does not allow
@@ -312,12 +312,12 @@ func TestResolverNotPermittedTokenMintsNothing(t *testing.T) {
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 		g.Expect(c.Reason).To(Equal(tokensv1.ReasonNotPermitted))
 		g.Expect(c.Message).To(ContainSubstring("does not allow namespace " + e.ns))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	allowed := newToken(e.other)
 	g.Eventually(func(g Gomega) {
 		g.Expect(tokenReady(g, allowed).Status).To(Equal(metav1.ConditionTrue))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	sec := &corev1.Secret{}
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: e.other, Name: "writer"}, sec)).To(Succeed())
 	g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
@@ -328,7 +328,7 @@ func TestResolverNotPermittedTokenMintsNothing(t *testing.T) {
 		var err error
 		r, err = e.resolver.Resolve(ctx, e.other, nil, engineref.Request{})
 		g.Expect(err).NotTo(HaveOccurred())
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	live, err := r.Engine.List(ctx, "k8s.")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(live).To(HaveLen(1))

@@ -57,11 +57,7 @@ func TestEngineInfluxDB2AndCloudDedicatedBecomeReady(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cte := e.clusterEngine(t, tc.name, "http://unused", tc.mutate)
-			status := metav1.ConditionTrue
-			if tc.reason != tokensv1.ReasonReachable {
-				status = metav1.ConditionFalse
-			}
-			waitEngine(t, cte, status, tc.reason)
+			waitEngine(t, cte, readyStatus(tc.reason), tc.reason)
 			NewWithT(t).Expect(cte.Status.Type).To(Equal(tc.typ))
 			assertNoAdminToken(t, v2.Token, cte)
 			assertNoAdminToken(t, cd.ManagementToken, cte)
@@ -96,11 +92,7 @@ func TestEngineInfluxDB1BecomesReady(t *testing.T) {
 				c.Spec.InfluxDB1 = &tokensv1.InfluxDB1Engine{URL: tokensv1.EngineURL(srv.URL),
 					CredentialsSecretRef: tokensv1.InfluxDB1Credentials{Name: tc.secret, UsernameKey: "username", PasswordKey: "password"}}
 			})
-			status := metav1.ConditionTrue
-			if tc.reason != tokensv1.ReasonReachable {
-				status = metav1.ConditionFalse
-			}
-			waitEngine(t, cte, status, tc.reason)
+			waitEngine(t, cte, readyStatus(tc.reason), tc.reason)
 			NewWithT(t).Expect(cte.Status.Type).To(Equal(tokensv1.EngineTypeInfluxDB1))
 			assertNoAdminToken(t, srv.AdminPassword, cte)
 		})
@@ -114,8 +106,8 @@ type recordingV1 struct{ engine.Engine }
 func (r recordingV1) Mint(ctx context.Context, req engine.MintRequest) (engine.Minted, error) {
 	m, err := r.Engine.Mint(ctx, req)
 	if err == nil {
-		minted.add(m.Token.Reveal())
-		minted.add(m.SecretData[influxdb1.SecretKeyPassword].Reveal())
+		minted.Add(m.Token.Reveal())
+		minted.Add(m.SecretData[influxdb1.SecretKeyPassword].Reveal())
 	}
 	return m, err
 }
@@ -139,8 +131,7 @@ func TestInfluxDB1DatabaseToken(t *testing.T) {
 	testutil.WithPermissions(obj.(*tokensv1.DatabaseToken), tokensv1.DatabasePermission{
 		Databases: []tokensv1.DatabaseName{"telemetry"}, Actions: []tokensv1.Action{tokensv1.ActionWrite},
 	})
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	got := waitReady(t, k, obj)
+	got := createReady(t, k, obj)
 
 	sec := secret(g, ns, "telegraf-influx")
 	user, password := string(sec.Data["username"]), string(sec.Data["password"])

@@ -49,7 +49,7 @@ func waitNotPermitted(t *testing.T, k tokenKind, obj client.Object, wants ...str
 		for _, w := range wants {
 			g.Expect(c.Message).To(ContainSubstring(w))
 		}
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	return st
 }
 
@@ -77,7 +77,7 @@ func warnings(g Gomega, ns, name string) []string {
 func waitEvent(g Gomega, ns, name, typ, substr string) {
 	g.Eventually(func(g Gomega) {
 		g.Expect(eventsOf(g, ns, name, typ)).To(ContainElement(ContainSubstring(substr)))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 }
 
 // eventsOf returns "reason: note" of the events of type typ ("": any) about the named object.
@@ -124,7 +124,7 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 		g.Expect(sec).NotTo(BeNil())
 		token = string(sec.Data[tokensv1.TokenSecretKey])
 		g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, token, "telemetry", "write")).To(Equal(http.StatusNoContent))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	// Denied: a database outside the patterns, an expiry above the max, no expiry under a max,
 	// a system resource the rule does not list. Nothing is minted, no Secret is written.
@@ -148,7 +148,7 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 	patch := client.MergeFrom(cte.DeepCopy())
 	cte.Spec.Policy = rules("team-*")
 	g.Expect(k8s.Patch(ctx, cte, patch)).To(Succeed())
-	g.Eventually(func(g Gomega) []string { return warnings(g, e.ns, "allowed") }).WithTimeout(engTimeout).WithPolling(engPoll).
+	g.Eventually(func(g Gomega) []string { return warnings(g, e.ns, "allowed") }).WithTimeout(timeout).WithPolling(poll).
 		Should(ContainElement(And(HavePrefix(tokensv1.ReasonNotPermitted+": "+rule+` does not permit database "telemetry"`),
 			ContainSubstring("Revoked "+liveName), ContainSubstring(`Secret "allowed" no longer holds a token`))))
 	waitNotPermitted(t, databaseTokenKind, allowed, rule+` does not permit database "telemetry"`)
@@ -158,7 +158,7 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 		st := databaseTokenKind.status(fresh(g, databaseTokenKind, allowed))
 		g.Expect(st.Current).To(BeNil())
 		g.Expect(st.Pending).To(BeNil())
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, token, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
 	g.Expect(e.engineTokens(g, e.ns, ref, allowed)).To(BeEmpty())
 	sec := secret(g, e.ns, "allowed")
@@ -174,7 +174,7 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		sec := secret(g, e.ns, "allowed")
 		g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, string(sec.Data[tokensv1.TokenSecretKey]), "telemetry", "write")).To(Equal(http.StatusNoContent))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	// allowedNamespaces is re-evaluated the same way: narrowed to exclude the namespace, the new
 	// token is revoked too.
@@ -182,11 +182,11 @@ func TestPolicyClusterTokenEngine(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		secondToken = string(secret(g, e.ns, "allowed").Data[tokensv1.TokenSecretKey])
 		g.Expect(secondToken).NotTo(BeEmpty())
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	patch = client.MergeFrom(cte.DeepCopy())
 	cte.Spec.AllowedNamespaces = &tokensv1.AllowedNamespaces{MatchNames: []string{e.other}}
 	g.Expect(k8s.Patch(ctx, cte, patch)).To(Succeed())
-	g.Eventually(func(g Gomega) []string { return warnings(g, e.ns, "allowed") }).WithTimeout(engTimeout).WithPolling(engPoll).
+	g.Eventually(func(g Gomega) []string { return warnings(g, e.ns, "allowed") }).WithTimeout(timeout).WithPolling(poll).
 		Should(ContainElement(And(ContainSubstring("does not allow namespace "+e.ns), ContainSubstring("Revoked "+again.Current.TokenName))))
 	waitNotPermitted(t, databaseTokenKind, allowed, "does not allow namespace "+e.ns)
 	g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, secondToken, "telemetry", "write")).To(Equal(http.StatusUnauthorized))
@@ -254,7 +254,7 @@ func TestPolicyTokenEngine(t *testing.T) {
 		g.Expect(st.Current.TokenName).To(Equal(expiredName))
 		g.Expect(st.Revision).To(Equal(int64(1)))
 	}
-	g.Eventually(isExpired).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	g.Eventually(isExpired).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	setRules := func(dbs ...string) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(te), te)).To(Succeed())
 		patch := client.MergeFrom(te.DeepCopy())
@@ -274,5 +274,5 @@ func TestPolicyTokenEngine(t *testing.T) {
 		c := cond(databaseTokenKind.status(fresh(g, databaseTokenKind, elsewhere)), tokensv1.ConditionReady)
 		g.Expect(c.Reason).To(Equal(tokensv1.ReasonEngineNotFound), c.Message)
 		g.Expect(strings.Contains(c.Message, "in namespace "+e.other)).To(BeTrue(), c.Message)
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 }

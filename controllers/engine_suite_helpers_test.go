@@ -2,7 +2,6 @@ package controllers_test
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
@@ -11,22 +10,20 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/controllers"
+	"github.com/tokenops/token-operator/internal/engine"
+	"github.com/tokenops/token-operator/internal/engine/httpapi"
+	"github.com/tokenops/token-operator/internal/engine/influxdb3"
 	"github.com/tokenops/token-operator/internal/engineref"
+	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
 )
 
 const (
-	engTimeout = 30 * time.Second
-	engPoll    = 50 * time.Millisecond
 	// engTestLabel scopes each test's ClusterTokenEngines: a test's manager caches only its own,
 	// so tests (and their default engines) cannot see each other's cluster-scoped engines.
 	engTestLabel = "tokens.tokenops.dev/test"
@@ -54,17 +51,7 @@ func startEngineManagerWith(t *testing.T, deps controllers.EngineDeps, withToken
 	ns, other := newNamespace(t), newNamespace(t)
 	opts := controllers.CacheOptions([]string{ns, other})
 	opts.ByObject[&tokensv1.ClusterTokenEngine{}] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{engTestLabel: ns})}
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme:                 scheme,
-		Logger:                 zap.New(zap.WriteTo(io.MultiWriter(&managerLogs, testWriter{t}))),
-		Cache:                  opts,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := newTestManager(t, restCfg, ctrl.Options{Cache: opts})
 	deps.ManagerNamespace = ns
 	if deps.CheckInterval == 0 {
 		deps.CheckInterval = time.Second
@@ -85,18 +72,22 @@ func startEngineManagerWith(t *testing.T, deps controllers.EngineDeps, withToken
 		t.Fatal(err)
 	}
 	resolver := r.(*engineref.CachedResolver)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runManager(t, ctx, cancel, mgr, false)
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		t.Fatal("cache did not sync")
 	}
 	return &engineEnv{ns: ns, other: other, resolver: resolver}
+}
+
+// adminClient is an InfluxDB 3 client of inst with its admin token, to look at the engine
+// directly.
+func adminClient(t *testing.T, inst *tokenenginetest.Instance) *influxdb3.Client {
+	t.Helper()
+	c, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // engineCredentials labels a Secret as one a TokenEngine may read.
@@ -105,7 +96,7 @@ var engineCredentials = map[string]string{tokensv1.EngineCredentialsLabel: "true
 // adminSecret creates a credentials Secret; extra labels make it one the manager caches.
 func (e *engineEnv) adminSecret(t *testing.T, ns, name, token string, lbls map[string]string) *corev1.Secret {
 	t.Helper()
-	minted.add(token) // the plaintext scan looks for admin tokens too
+	minted.Add(token) // the plaintext scan looks for admin tokens too
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: lbls},
 		Data: map[string][]byte{"token": []byte(token)}}
 	if err := k8s.Create(context.Background(), s); err != nil {
@@ -143,6 +134,14 @@ func engineCondition(g Gomega, obj tokensv1.GenericEngine, typ string) metav1.Co
 	return metav1.Condition{}
 }
 
+// readyStatus is the Ready status an engine check with reason sets: True only for Reachable.
+func readyStatus(reason string) metav1.ConditionStatus {
+	if reason == tokensv1.ReasonReachable {
+		return metav1.ConditionTrue
+	}
+	return metav1.ConditionFalse
+}
+
 // waitEngine waits until obj's Ready condition has status and reason for its current generation.
 func waitEngine(t *testing.T, obj tokensv1.GenericEngine, status metav1.ConditionStatus, reason string) metav1.Condition {
 	t.Helper()
@@ -152,6 +151,6 @@ func waitEngine(t *testing.T, obj tokensv1.GenericEngine, status metav1.Conditio
 		g.Expect(c.Status).To(Equal(status), c.Message)
 		g.Expect(c.Reason).To(Equal(reason), c.Message)
 		g.Expect(c.ObservedGeneration).To(Equal(obj.GetGeneration()))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	return c
 }

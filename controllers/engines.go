@@ -7,6 +7,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/tokenops/token-operator/internal/defaults"
 	"github.com/tokenops/token-operator/internal/enginefactory"
 )
 
@@ -51,27 +52,13 @@ func (d EngineDeps) withDefaults() EngineDeps {
 	if d.Clock == nil {
 		d.Clock = clock.RealClock{}
 	}
-	if d.CheckInterval <= 0 {
-		d.CheckInterval = DefaultEngineCheckInterval
-	}
-	if d.RetryInterval <= 0 {
-		d.RetryInterval = DefaultEngineRetryInterval
-	}
-	if d.CheckTimeout <= 0 {
-		d.CheckTimeout = DefaultEngineCheckTimeout
-	}
-	if d.OrphanSweepInterval <= 0 {
-		d.OrphanSweepInterval = DefaultOrphanSweepInterval
-	}
-	if d.OrphanGrace <= 0 {
-		d.OrphanGrace = DefaultOrphanGrace
-	}
-	if d.OrphanSweepTimeout <= 0 {
-		d.OrphanSweepTimeout = DefaultOrphanSweepTimeout
-	}
-	if d.MaxConcurrentReconciles <= 0 {
-		d.MaxConcurrentReconciles = defaultEngineWorkers
-	}
+	d.CheckInterval = defaults.Positive(d.CheckInterval, DefaultEngineCheckInterval)
+	d.RetryInterval = defaults.Positive(d.RetryInterval, DefaultEngineRetryInterval)
+	d.CheckTimeout = defaults.Positive(d.CheckTimeout, DefaultEngineCheckTimeout)
+	d.OrphanSweepInterval = defaults.Positive(d.OrphanSweepInterval, DefaultOrphanSweepInterval)
+	d.OrphanGrace = defaults.Positive(d.OrphanGrace, DefaultOrphanGrace)
+	d.OrphanSweepTimeout = defaults.Positive(d.OrphanSweepTimeout, DefaultOrphanSweepTimeout)
+	d.MaxConcurrentReconciles = defaults.Positive(d.MaxConcurrentReconciles, defaultEngineWorkers)
 	return d
 }
 

@@ -106,6 +106,11 @@ func secret(g Gomega, ns, name string) *corev1.Secret {
 	return s
 }
 
+// secretToken is the token in Secret ns/name.
+func secretToken(g Gomega, ns, name string) string {
+	return string(secret(g, ns, name).Data[tokensv1.TokenSecretKey])
+}
+
 // waitReady waits until obj is Ready with a current token and returns its fresh state.
 func waitReady(t *testing.T, k tokenKind, obj client.Object) client.Object {
 	t.Helper()
@@ -118,6 +123,13 @@ func waitReady(t *testing.T, k tokenKind, obj client.Object) client.Object {
 		g.Expect(st.Pending).To(BeNil())
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	return out
+}
+
+// createReady creates obj and waits until it is Ready (waitReady).
+func createReady(t *testing.T, k tokenKind, obj client.Object) client.Object {
+	t.Helper()
+	NewWithT(t).Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	return waitReady(t, k, obj)
 }
 
 // waitGone waits until obj no longer exists.

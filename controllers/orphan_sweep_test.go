@@ -23,7 +23,6 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 	"github.com/tokenops/token-operator/internal/engine/influxdb1"
 	"github.com/tokenops/token-operator/internal/engine/influxdb1/influxdb1test"
-	"github.com/tokenops/token-operator/internal/engine/influxdb3"
 	"github.com/tokenops/token-operator/internal/lifecycle"
 	"github.com/tokenops/token-operator/internal/testutil"
 	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
@@ -102,10 +101,10 @@ func mintRaw(t *testing.T, eng engine.Engine, name string) {
 	if err != nil {
 		t.Fatalf("minting %s: %v", name, err)
 	}
-	minted.add(m.Token.Reveal())
+	minted.Add(m.Token.Reveal())
 	for _, v := range m.SecretData {
 		if v.Reveal() != m.Name {
-			minted.add(v.Reveal())
+			minted.Add(v.Reveal())
 		}
 	}
 }
@@ -121,8 +120,7 @@ func TestOrphanSweepRealEngine(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	inst := tokenenginetest.Start(t)
-	admin, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
-	g.Expect(err).NotTo(HaveOccurred())
+	admin := adminClient(t, inst)
 	e := startEngineManagerWith(t, sweepDeps, true)
 	e.adminSecret(t, e.ns, "admin", inst.AdminToken, nil)
 	cte := e.clusterEngine(t, "sweep", inst.URL, func(c *tokensv1.ClusterTokenEngine) {
@@ -213,8 +211,7 @@ func TestOrphanSweepTokenEngineOwnNamespace(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	inst := tokenenginetest.Start(t)
-	admin, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
-	g.Expect(err).NotTo(HaveOccurred())
+	admin := adminClient(t, inst)
 	e := startEngineManagerWith(t, sweepDeps, false)
 	e.adminSecret(t, e.ns, "admin", inst.AdminToken, engineCredentials)
 	te := &tokensv1.TokenEngine{
@@ -259,7 +256,7 @@ func TestOrphanSweepInfluxDB1Users(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	e := startEngineManagerWith(t, sweepDeps, false)
 	v1Secret(t, e.ns, "v1", srv.AdminUser, srv.AdminPassword)
-	minted.add(srv.AdminPassword)
+	minted.Add(srv.AdminPassword)
 	srv.CreateDatabase(t, "telemetry")
 
 	orphan := "k8s." + e.ns + ".gone.0a1b2c3d.r1"

@@ -12,8 +12,6 @@ import (
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/controllers"
 	"github.com/tokenops/token-operator/internal/engine"
-	"github.com/tokenops/token-operator/internal/engine/httpapi"
-	"github.com/tokenops/token-operator/internal/engine/influxdb3"
 	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/testutil"
@@ -25,10 +23,7 @@ import (
 func withRealEngine(t *testing.T) (string, *tokenenginetest.Instance) {
 	t.Helper()
 	inst := tokenenginetest.Start(t)
-	client, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := adminClient(t, inst)
 	ns := newNamespace(t)
 	startManager(t, ns, controllers.TokenDeps{Resolver: &engineref.Static{Resolved: engineref.Resolved{
 		Engine: recording{client}, Kind: tokensv1.ClusterTokenEngineKind, Name: "default", Description: enginefactory.Description{Type: "influxdb3", WorkloadURL: inst.URL, SupportsSystemTokens: true},
@@ -63,8 +58,7 @@ func TestRealEngineDatabaseTokenLifecycle(t *testing.T) {
 	testutil.WithPermissions(obj.(*tokensv1.DatabaseToken), tokensv1.DatabasePermission{
 		Databases: []tokensv1.DatabaseName{"telemetry", "logs"}, Actions: []tokensv1.Action{tokensv1.ActionWrite},
 	})
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	got := waitReady(t, k, obj)
+	got := createReady(t, k, obj)
 	cur := k.status(got).Current
 	g.Expect(cur.ExpiresAt.Sub(cur.MintedAt.Time)).To(BeNumerically("~", 720*time.Hour, 2*time.Second))
 
@@ -90,11 +84,10 @@ func TestRealEngineSystemTokenExpiry(t *testing.T) {
 	ns, inst := withRealEngine(t)
 	k := systemTokenKind
 	obj := k.new("prometheus-scrape", ns, testutil.ExpiresAfter("5s"))
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	got := waitReady(t, k, obj)
+	got := createReady(t, k, obj)
 	name := k.status(got).Current.TokenName
 
-	tok := string(secret(g, ns, "prometheus-scrape").Data[tokensv1.TokenSecretKey])
+	tok := secretToken(g, ns, "prometheus-scrape")
 	g.Expect(engineStatus(t, inst.URL+"/metrics", tok)).To(Equal(http.StatusOK))
 	g.Expect(engineStatus(t, inst.URL+"/health", tok)).To(Equal(http.StatusForbidden))
 
@@ -104,9 +97,7 @@ func TestRealEngineSystemTokenExpiry(t *testing.T) {
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Expect(engineStatus(t, inst.URL+"/metrics", tok)).To(Equal(http.StatusUnauthorized))
 	g.Expect(secret(g, ns, "prometheus-scrape").Data).NotTo(HaveKey(tokensv1.TokenSecretKey))
-	client, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
-	g.Expect(err).NotTo(HaveOccurred())
-	_, err = client.Lookup(context.Background(), name)
+	_, err := adminClient(t, inst).Lookup(context.Background(), name)
 	g.Expect(engine.IsNotFound(err)).To(BeTrue(), "the expired token is revoked in the engine, not just expired: %v", err)
 	assertNoPlaintext(t, ns)
 }

@@ -2,28 +2,20 @@ package controllers_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 	"github.com/tokenops/token-operator/controllers"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/fake"
-	"github.com/tokenops/token-operator/internal/engine/httpapi"
-	"github.com/tokenops/token-operator/internal/engine/influxdb3"
 	"github.com/tokenops/token-operator/internal/enginefactory"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/lifecycle"
@@ -34,16 +26,10 @@ import (
 // startLeaderManager runs a manager with leader election (lease "recovery" in ns, short
 // timings) and the token reconcilers told so. Cancelling it does not release the lease, as a
 // killed process would not.
-func startLeaderManager(t *testing.T, ns string, deps controllers.TokenDeps) *runningManager {
+func startLeaderManager(t testing.TB, ns string, deps controllers.TokenDeps) *runningManager {
 	t.Helper()
-	logger := zap.New(zap.WriteTo(io.MultiWriter(&managerLogs, testWriter{t})), zap.UseDevMode(false))
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme:                  scheme,
-		Logger:                  logger,
+	mgr := newTestManager(t, restCfg, ctrl.Options{
 		Cache:                   managerCache(ns),
-		Metrics:                 metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress:  "0",
-		Controller:              config.Controller{SkipNameValidation: ptr.To(true)},
 		LeaderElection:          true,
 		LeaderElectionID:        "recovery",
 		LeaderElectionNamespace: ns,
@@ -51,21 +37,27 @@ func startLeaderManager(t *testing.T, ns string, deps controllers.TokenDeps) *ru
 		RenewDeadline:           ptr.To(2 * time.Second),
 		RetryPeriod:             ptr.To(500 * time.Millisecond),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	deps.LeaderElection = true
 	if _, err := controllers.Setup(context.Background(), mgr, nil, &deps); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &runningManager{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(m.done)
-		_ = mgr.Start(ctx) // "leader election lost" on cancel is expected
-	}()
-	t.Cleanup(m.stop)
-	return m
+	return runManager(t, ctx, cancel, mgr, true) // "leader election lost" on cancel is expected
+}
+
+// startCrashing runs start(t, ns, deps) with a step hook that kills that manager right after it
+// recorded the pending mint of revision 2 (the first renewal); waitCrashed waits until it did and
+// the manager has stopped.
+func startCrashing(t *testing.T, start func(testing.TB, string, controllers.TokenDeps) *runningManager, ns string, deps controllers.TokenDeps) (waitCrashed func()) {
+	var mgr *runningManager
+	var crashed chan struct{}
+	deps.StepHook, crashed = crashAtRenewal(&mgr)
+	mgr = start(t, ns, deps)
+	return func() {
+		t.Helper()
+		NewWithT(t).Eventually(crashed).WithTimeout(timeout).Should(BeClosed())
+		mgr.stop()
+	}
 }
 
 // crashAtRenewal returns a step hook that kills the manager *m right after it recorded the
@@ -87,22 +79,6 @@ func crashAtRenewal(m **runningManager) (lifecycle.StepHook, chan struct{}) {
 	}, crashed
 }
 
-// warningReasons returns the reasons of the Warning events about the named object.
-func warningReasons(t *testing.T, ns, name string) []string {
-	t.Helper()
-	var list eventsv1.EventList
-	if err := k8s.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range list.Items {
-		if e.Regarding.Name == name && e.Type == corev1.EventTypeWarning {
-			out = append(out, e.Reason)
-		}
-	}
-	return out
-}
-
 // Issue 15, the observed failure: the manager is killed right after recording pending r2 (the
 // renewal); without leader election the restarted manager leaves r2 its grace, r1 expires
 // during it, and then r2 is abandoned and r1 expired. A rotating token must not stay expired:
@@ -112,14 +88,10 @@ func TestRotatingTokenRecoversFromExpiryDuringPendingGrace(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
 	fe := fake.New()
-	var mgr *runningManager
-	hook, crashed := crashAtRenewal(&mgr)
-	mgr = startManagerWith(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), StepHook: hook})
+	waitCrashed := startCrashing(t, startManager, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})
 	obj := databaseTokenKind.new("gap", ns, testutil.ExpiresAfter("8s"), withRotation("5s", ""))
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	first := databaseTokenKind.status(waitReady(t, databaseTokenKind, obj)).Current
-	g.Eventually(crashed).WithTimeout(timeout).Should(BeClosed())
-	mgr.stop()
+	first := databaseTokenKind.status(createReady(t, databaseTokenKind, obj)).Current
+	waitCrashed()
 
 	// The pending grace (8 s from ~3 s) ends after r1's expiry (8 s).
 	startManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), PendingGrace: 8 * time.Second})
@@ -154,21 +126,17 @@ func TestRotatingTokenLeaderAbandonsEarlierLeadersPendingAtOnce(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
 	fe := fake.New()
-	var mgr *runningManager
-	hook, crashed := crashAtRenewal(&mgr)
-	mgr = startLeaderManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), StepHook: hook, PendingGrace: 30 * time.Second})
+	waitCrashed := startCrashing(t, startLeaderManager, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), PendingGrace: 30 * time.Second})
 	obj := databaseTokenKind.new("handover", ns, testutil.ExpiresAfter("14s"), withRotation("10s", ""))
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	first := databaseTokenKind.status(waitReady(t, databaseTokenKind, obj)).Current
-	g.Eventually(crashed).WithTimeout(timeout).Should(BeClosed())
-	mgr.stop()
+	first := databaseTokenKind.status(createReady(t, databaseTokenKind, obj)).Current
+	waitCrashed()
 
 	startLeaderManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), PendingGrace: 30 * time.Second})
 	st := waitRevision(t, obj, 3)
 	g.Expect(st.Current.MintedAt.Time).To(BeTemporally("<", first.ExpiresAt.Time), "renewed before r1 expired")
 	g.Expect(cond(st, tokensv1.ConditionExpired).Reason).To(Equal(tokensv1.ReasonNotExpired))
 	g.Expect(st.Previous).To(ContainElement(HaveField("TokenName", first.TokenName)), "r1 stays valid until its expiry")
-	g.Expect(fe.Accepts(string(secret(g, ns, "handover").Data[tokensv1.TokenSecretKey]))).To(BeTrue())
+	g.Expect(fe.Accepts(secretToken(g, ns, "handover"))).To(BeTrue())
 	abandoned := lifecycle.TokenName(ns, "handover", obj.GetUID(), 2)
 	g.Expect(liveWithPrefix(fe, obj)).NotTo(ContainElement(HaveField("Name", abandoned)), "the abandoned r2 is not live")
 	g.Eventually(func() []string { return eventReasons(t, ns, "handover") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonRenewed))
@@ -181,19 +149,17 @@ func TestRotatingTokenLeaderAbandonsEarlierLeadersPendingAtOnce(t *testing.T) {
 func TestRealEngineRotatingTokenRecoversAfterDowntime(t *testing.T) {
 	g := NewWithT(t)
 	inst := tokenenginetest.Start(t)
-	eng, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
-	g.Expect(err).NotTo(HaveOccurred())
+	eng := adminClient(t, inst)
 	deps := controllers.TokenDeps{Resolver: &engineref.Static{Resolved: engineref.Resolved{
 		Engine: recording{eng}, Kind: tokensv1.ClusterTokenEngineKind, Name: "default", Description: enginefactory.Description{Type: "influxdb3", WorkloadURL: inst.URL, SupportsSystemTokens: true},
 	}}}
 	ns := newNamespace(t)
 	mgr := startManager(t, ns, deps)
 	obj := databaseTokenKind.new("downtime", ns, testutil.ExpiresAfter("6s"), withRotation("2s", ""))
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	first := databaseTokenKind.status(waitReady(t, databaseTokenKind, obj)).Current
+	first := databaseTokenKind.status(createReady(t, databaseTokenKind, obj)).Current
 	mgr.stop() // before renewAt (about 4 s after the mint)
 	g.Expect(databaseTokenKind.status(fresh(g, databaseTokenKind, obj)).Current.Revision).To(Equal(int64(1)), "stopped before the renewal")
-	oldTok := string(secret(g, ns, "downtime").Data[tokensv1.TokenSecretKey])
+	oldTok := secretToken(g, ns, "downtime")
 	time.Sleep(time.Until(first.ExpiresAt.Add(time.Second)))
 	authorize := inst.URL + "/api/v3/authorize?db=telemetry&action=write"
 	g.Expect(engineStatus(t, authorize, oldTok)).To(Equal(http.StatusUnauthorized), "the engine rejects the expired token itself")
@@ -201,8 +167,8 @@ func TestRealEngineRotatingTokenRecoversAfterDowntime(t *testing.T) {
 	startManager(t, ns, deps)
 	st := waitRevision(t, obj, 2)
 	g.Expect(cond(st, tokensv1.ConditionExpired).Reason).To(Equal(tokensv1.ReasonRenewedAfterExpiry))
-	g.Expect(engineStatus(t, authorize, string(secret(g, ns, "downtime").Data[tokensv1.TokenSecretKey]))).To(Equal(http.StatusNoContent))
-	_, err = eng.Lookup(context.Background(), first.TokenName)
+	g.Expect(engineStatus(t, authorize, secretToken(g, ns, "downtime"))).To(Equal(http.StatusNoContent))
+	_, err := eng.Lookup(context.Background(), first.TokenName)
 	g.Expect(engine.IsNotFound(err)).To(BeTrue(), "the expired predecessor is revoked: %v", err)
 	g.Eventually(func() []string { return warningReasons(t, ns, "downtime") }).WithTimeout(timeout).
 		Should(ContainElement(tokensv1.ReasonRenewedAfterExpiry))

@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -22,14 +21,13 @@ func TestRenewAnnotation(t *testing.T) {
 		g := NewWithT(t)
 		ns, fe := withFake(t)
 		obj := databaseTokenKind.new("renewme", ns, withRotation("", "3s"))
-		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-		waitReady(t, databaseTokenKind, obj)
-		oldTok := string(secret(g, ns, "renewme").Data[tokensv1.TokenSecretKey])
+		createReady(t, databaseTokenKind, obj)
+		oldTok := secretToken(g, ns, "renewme")
 
 		annotate(g, fresh(g, databaseTokenKind, obj), tokensv1.RenewAnnotation, "v1")
 		st := waitRevision(t, obj, 2)
 		g.Expect(st.LastRenewRequest).To(Equal("v1"))
-		newTok := string(secret(g, ns, "renewme").Data[tokensv1.TokenSecretKey])
+		newTok := secretToken(g, ns, "renewme")
 		g.Expect(newTok).NotTo(Equal(oldTok))
 		g.Expect(fe.Accepts(newTok)).To(BeTrue())
 		g.Expect(fe.Accepts(oldTok)).To(BeTrue(), "the predecessor stays valid through the overlap")
@@ -49,8 +47,7 @@ func TestRenewAnnotation(t *testing.T) {
 		g := NewWithT(t)
 		ns, fe := withFake(t)
 		obj := databaseTokenKind.new("revive", ns, testutil.ExpiresAfter("3s"))
-		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-		waitReady(t, databaseTokenKind, obj)
+		createReady(t, databaseTokenKind, obj)
 		g.Eventually(func(g Gomega) {
 			g.Expect(cond(databaseTokenKind.status(fresh(g, databaseTokenKind, obj)), tokensv1.ConditionExpired).Status).To(Equal(metav1.ConditionTrue))
 		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
@@ -61,7 +58,7 @@ func TestRenewAnnotation(t *testing.T) {
 		g.Expect(cond(st, tokensv1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 		g.Expect(cond(st, tokensv1.ConditionExpired).Reason).To(Equal(tokensv1.ReasonNotExpired))
 		g.Expect(st.Previous).To(BeEmpty(), "the expired predecessor was revoked at its expiry")
-		g.Expect(fe.Accepts(string(secret(g, ns, "revive").Data[tokensv1.TokenSecretKey]))).To(BeTrue())
+		g.Expect(fe.Accepts(secretToken(g, ns, "revive"))).To(BeTrue())
 		assertNoPlaintext(t, ns)
 	})
 
@@ -69,15 +66,11 @@ func TestRenewAnnotation(t *testing.T) {
 		g := NewWithT(t)
 		ns := newNamespace(t)
 		fe := fake.New()
-		var mgr *runningManager
-		hook, crashed := crashAtRenewal(&mgr)
-		mgr = startManagerWith(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), StepHook: hook})
+		waitCrashed := startCrashing(t, startManager, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})
 		obj := databaseTokenKind.new("crashrenew", ns, withRotation("", "2s"))
-		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-		waitReady(t, databaseTokenKind, obj)
+		createReady(t, databaseTokenKind, obj)
 		annotate(g, fresh(g, databaseTokenKind, obj), tokensv1.RenewAnnotation, "v1")
-		g.Eventually(crashed).WithTimeout(timeout).Should(BeClosed())
-		mgr.stop()
+		waitCrashed()
 		g.Expect(databaseTokenKind.status(fresh(g, databaseTokenKind, obj)).Pending.RenewRequest).To(Equal("v1"))
 
 		startManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})

@@ -17,8 +17,6 @@ import (
 	"github.com/tokenops/token-operator/controllers"
 	"github.com/tokenops/token-operator/internal/engine"
 	"github.com/tokenops/token-operator/internal/engine/fake"
-	"github.com/tokenops/token-operator/internal/engine/httpapi"
-	"github.com/tokenops/token-operator/internal/engine/influxdb3"
 	"github.com/tokenops/token-operator/internal/testutil"
 )
 
@@ -33,6 +31,11 @@ func withRotation(renewBefore, overlap string) testutil.Option {
 			s.Rotation.Overlap = ptr.To(tokensv1.Duration(overlap))
 		}
 	}
+}
+
+// withRestartTargets sets the workloads the operator restarts when the token changes.
+func withRestartTargets(targets ...tokensv1.RolloutTarget) testutil.Option {
+	return func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) { s.Secret.RolloutRestartTargets = targets }
 }
 
 // setPermissions changes a DatabaseToken's permissions to read on db.
@@ -63,8 +66,7 @@ func TestRotationKeepsTheSecretValidAtEveryMoment(t *testing.T) {
 	g := NewWithT(t)
 	ns, inst := withRealEngine(t)
 	obj := databaseTokenKind.new("rotating", ns, testutil.ExpiresAfter("8s"), withRotation("5s", ""))
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	first := databaseTokenKind.status(waitReady(t, databaseTokenKind, obj)).Current
+	first := databaseTokenKind.status(createReady(t, databaseTokenKind, obj)).Current
 	g.Expect(first.RenewAt).NotTo(BeNil())
 	g.Expect(first.ExpiresAt.Sub(first.RenewAt.Time)).To(BeNumerically("~", 5*time.Second, time.Second))
 
@@ -85,9 +87,7 @@ func TestRotationKeepsTheSecretValidAtEveryMoment(t *testing.T) {
 	}
 	g.Expect(len(tokens)).To(BeNumerically(">=", 3), "two renewals in 13 s of 8 s tokens renewed 5 s early")
 	g.Expect(engineStatus(t, authorize, firstTok)).To(Equal(http.StatusUnauthorized))
-	client, err := influxdb3.New(httpapi.Config{URL: inst.URL}, engine.Plaintext(inst.AdminToken))
-	g.Expect(err).NotTo(HaveOccurred())
-	_, err = client.Lookup(context.Background(), first.TokenName)
+	_, err := adminClient(t, inst).Lookup(context.Background(), first.TokenName)
 	g.Expect(engine.IsNotFound(err)).To(BeTrue(), "the predecessor is revoked at its expiry, not left to expire: %v", err)
 	g.Eventually(func() []string { return eventReasons(t, ns, "rotating") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonRenewed))
 	assertNoPlaintext(t, ns)
@@ -102,13 +102,12 @@ func TestSpecChangeSuccessorAndOverlapAcrossRestart(t *testing.T) {
 	fe := fake.New()
 	mgr := startManagerWith(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true)})
 	obj := databaseTokenKind.new("changing", ns, withRotation("", "4s"))
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	waitReady(t, databaseTokenKind, obj)
-	oldTok := string(secret(g, ns, "changing").Data[tokensv1.TokenSecretKey])
+	createReady(t, databaseTokenKind, obj)
+	oldTok := secretToken(g, ns, "changing")
 
 	setPermissions(g, obj, "logs")
 	st := waitRevision(t, obj, 2)
-	newTok := string(secret(g, ns, "changing").Data[tokensv1.TokenSecretKey])
+	newTok := secretToken(g, ns, "changing")
 	g.Expect(newTok).NotTo(Equal(oldTok))
 	g.Expect(fe.Allows(newTok, engine.ResourceDatabase, "logs", engine.ActionRead)).To(BeTrue())
 	g.Expect(fe.Allows(newTok, engine.ResourceDatabase, "telemetry", engine.ActionWrite)).To(BeFalse())
@@ -137,14 +136,13 @@ func TestDriftRepair(t *testing.T) {
 		g := NewWithT(t)
 		ns, fe := withFake(t)
 		obj := databaseTokenKind.new("drift", ns, withRotation("", "2s"))
-		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-		waitReady(t, databaseTokenKind, obj)
-		oldTok := string(secret(g, ns, "drift").Data[tokensv1.TokenSecretKey])
+		createReady(t, databaseTokenKind, obj)
+		oldTok := secretToken(g, ns, "drift")
 		g.Expect(k8s.Delete(context.Background(), secret(g, ns, "drift"))).To(Succeed())
 
 		waitRevision(t, obj, 2)
 		g.Eventually(func(g Gomega) {
-			g.Expect(fe.Accepts(string(secret(g, ns, "drift").Data[tokensv1.TokenSecretKey]))).To(BeTrue())
+			g.Expect(fe.Accepts(secretToken(g, ns, "drift"))).To(BeTrue())
 		}).WithTimeout(timeout).Should(Succeed())
 		g.Expect(fe.Accepts(oldTok)).To(BeTrue(), "a deleted Secret's token may still be mounted: revoked after the overlap")
 		g.Eventually(func() bool { return fe.Accepts(oldTok) }).WithTimeout(timeout).Should(BeFalse())
@@ -155,8 +153,7 @@ func TestDriftRepair(t *testing.T) {
 		g := NewWithT(t)
 		ns, fe := withFake(t)
 		obj := databaseTokenKind.new("exposed", ns, withRotation("", "1h"))
-		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-		waitReady(t, databaseTokenKind, obj)
+		createReady(t, databaseTokenKind, obj)
 		sec := secret(g, ns, "exposed")
 		oldTok := string(sec.Data[tokensv1.TokenSecretKey])
 		sec.Data[tokensv1.TokenSecretKey] = []byte("pasted-by-hand")
@@ -164,7 +161,7 @@ func TestDriftRepair(t *testing.T) {
 
 		waitRevision(t, obj, 2)
 		g.Eventually(func(g Gomega) {
-			g.Expect(fe.Accepts(string(secret(g, ns, "exposed").Data[tokensv1.TokenSecretKey]))).To(BeTrue())
+			g.Expect(fe.Accepts(secretToken(g, ns, "exposed"))).To(BeTrue())
 		}).WithTimeout(timeout).Should(Succeed())
 		g.Expect(fe.Accepts(oldTok)).To(BeFalse(), "an exposed predecessor is revoked at once, whatever the overlap")
 		g.Eventually(func() []string { return eventReasons(t, ns, "exposed") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonTokenChanged))
@@ -176,13 +173,12 @@ func TestDriftRepair(t *testing.T) {
 		fe := fake.New()
 		startManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), VerifyInterval: time.Second})
 		obj := databaseTokenKind.new("forgotten", ns)
-		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-		st := databaseTokenKind.status(waitReady(t, databaseTokenKind, obj))
+		st := databaseTokenKind.status(createReady(t, databaseTokenKind, obj))
 		g.Expect(fe.Revoke(context.Background(), st.Current.TokenName)).To(Succeed()) // as an old backup would
 
 		waitRevision(t, obj, 2)
 		g.Eventually(func(g Gomega) {
-			g.Expect(fe.Accepts(string(secret(g, ns, "forgotten").Data[tokensv1.TokenSecretKey]))).To(BeTrue())
+			g.Expect(fe.Accepts(secretToken(g, ns, "forgotten"))).To(BeTrue())
 		}).WithTimeout(timeout).Should(Succeed())
 		g.Eventually(func() []string { return eventReasons(t, ns, "forgotten") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonTokenLost))
 	})
@@ -196,11 +192,8 @@ func TestRolloutRestartTargets(t *testing.T) {
 	// The workload opts in to restarts by this token (docs/security.md).
 	dep := testDeployment(ns, "telegraf", map[string]string{tokensv1.RestartOnAnnotation: "restarter"})
 	g.Expect(k8s.Create(context.Background(), dep)).To(Succeed())
-	obj := databaseTokenKind.new("restarter", ns, withRotation("", "1m"), func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) {
-		s.Secret.RolloutRestartTargets = []tokensv1.RolloutTarget{{Kind: "Deployment", Name: "telegraf"}, {Kind: "StatefulSet", Name: "missing"}}
-	})
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	waitReady(t, databaseTokenKind, obj)
+	obj := databaseTokenKind.new("restarter", ns, withRotation("", "1m"), withRestartTargets(tokensv1.RolloutTarget{Kind: "Deployment", Name: "telegraf"}, tokensv1.RolloutTarget{Kind: "StatefulSet", Name: "missing"}))
+	createReady(t, databaseTokenKind, obj)
 
 	setPermissions(g, obj, "logs")
 	st := waitRevision(t, obj, 2)
@@ -224,11 +217,8 @@ func TestRolloutRestartNeedsTheTargetsOptIn(t *testing.T) {
 	otherToken := testDeployment(ns, "billing", map[string]string{tokensv1.RestartOnAnnotation: "someone-else"})
 	g.Expect(k8s.Create(context.Background(), notOptedIn)).To(Succeed())
 	g.Expect(k8s.Create(context.Background(), otherToken)).To(Succeed())
-	obj := databaseTokenKind.new("intruder", ns, withRotation("", "1m"), func(_ *metav1.ObjectMeta, s *tokensv1.TokenCommonSpec) {
-		s.Secret.RolloutRestartTargets = []tokensv1.RolloutTarget{{Kind: "Deployment", Name: "payments"}, {Kind: "Deployment", Name: "billing"}}
-	})
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	waitReady(t, databaseTokenKind, obj)
+	obj := databaseTokenKind.new("intruder", ns, withRotation("", "1m"), withRestartTargets(tokensv1.RolloutTarget{Kind: "Deployment", Name: "payments"}, tokensv1.RolloutTarget{Kind: "Deployment", Name: "billing"}))
+	createReady(t, databaseTokenKind, obj)
 	setPermissions(g, obj, "logs")
 	st := waitRevision(t, obj, 2)
 	for _, d := range []*appsv1.Deployment{notOptedIn, otherToken} {

@@ -83,7 +83,7 @@ func TestSecureDefaultsPolicyLimitsActionsAndWildcards(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		token = string(secret(g, e.ns, "reader").Data[tokensv1.TokenSecretKey])
 		g.Expect(tokenenginetest.AuthorizeStatus(nil, inst.URL, token, "telemetry", "read")).To(Equal(http.StatusNoContent))
-	}).WithTimeout(engTimeout).WithPolling(engPoll).Should(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(reader), reader)).To(Succeed())
 	patch := client.MergeFrom(reader.DeepCopy())
 	reader.Spec.Permissions[0].Actions = []tokensv1.Action{tokensv1.ActionRead, tokensv1.ActionWrite}
@@ -91,7 +91,7 @@ func TestSecureDefaultsPolicyLimitsActionsAndWildcards(t *testing.T) {
 	st := waitNotPermitted(t, databaseTokenKind, reader, `does not permit action "write"`, "the change is not applied", live)
 	g.Expect(st.Current.TokenName).To(Equal(live))
 	g.Consistently(func() int { return tokenenginetest.AuthorizeStatus(nil, inst.URL, token, "telemetry", "read") }).
-		WithTimeout(20 * engPoll).WithPolling(engPoll).Should(Equal(http.StatusNoContent))
+		WithTimeout(20 * poll).WithPolling(poll).Should(Equal(http.StatusNoContent))
 }
 
 // Issue 16 item 3: a TokenEngine reads only Secrets labelled as engine credentials. Someone who
@@ -123,11 +123,11 @@ func TestSecureDefaultsTokenEngineReadsOnlyLabelledSecrets(t *testing.T) {
 	g.Expect(k8s.Create(ctx, te)).To(Succeed())
 	c := waitEngine(t, te, metav1.ConditionFalse, tokensv1.ReasonCredentialsNotFound)
 	g.Expect(c.Message).To(ContainSubstring("kubectl -n " + e.ns + " label secret app-db-password " + tokensv1.EngineCredentialsLabel + "=true"))
-	g.Consistently(received).WithTimeout(2 * time.Second).WithPolling(engPoll).Should(BeEmpty())
+	g.Consistently(received).WithTimeout(2 * time.Second).WithPolling(poll).Should(BeEmpty())
 
 	// The label is the owner's consent: then, and only then, the engine is called with it.
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(sec), sec)).To(Succeed())
 	sec.Labels = engineCredentials
 	g.Expect(k8s.Update(ctx, sec)).To(Succeed())
-	g.Eventually(received).WithTimeout(engTimeout).WithPolling(engPoll).Should(ContainElement("Bearer " + victim))
+	g.Eventually(received).WithTimeout(timeout).WithPolling(poll).Should(ContainElement("Bearer " + victim))
 }

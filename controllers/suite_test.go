@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,7 +41,7 @@ var (
 	// managerLogs collects every manager's log output for the plaintext scan.
 	managerLogs testenv.Buffer
 	// minted collects every plaintext any engine handed to a manager, for the plaintext scan.
-	minted plaintexts
+	minted testenv.Lines
 )
 
 func TestMain(m *testing.M) {
@@ -71,24 +70,6 @@ func runSuite(m *testing.M) int {
 	return m.Run()
 }
 
-// plaintexts is the set of token plaintexts minted during the run.
-type plaintexts struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (p *plaintexts) add(s string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.list = append(p.list, s)
-}
-
-func (p *plaintexts) all() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.list...)
-}
-
 // recording wraps an engine and remembers every plaintext it returns, so the plaintext scan
 // knows what to look for, including tokens whose Secret was never written.
 type recording struct{ engine.Engine }
@@ -96,10 +77,10 @@ type recording struct{ engine.Engine }
 func (r recording) Mint(ctx context.Context, req engine.MintRequest) (engine.Minted, error) {
 	m, err := r.Engine.Mint(ctx, req)
 	if err == nil {
-		minted.add(m.Token.Reveal())
+		minted.Add(m.Token.Reveal())
 		for _, v := range m.SecretData {
 			if v.Reveal() != m.Name { // InfluxDB 1.x's username is the token name: not a secret
-				minted.add(v.Reveal())
+				minted.Add(v.Reveal())
 			}
 		}
 	}
@@ -140,27 +121,11 @@ func startManager(t testing.TB, ns string, deps controllers.TokenDeps) *runningM
 // at test cleanup at the latest.
 func startManagerWith(t testing.TB, ns string, deps controllers.TokenDeps, wrap ...transport.WrapperFunc) *runningManager {
 	t.Helper()
-	var logs io.Writer = io.MultiWriter(&managerLogs, testWriter{t})
-	if _, ok := t.(*testing.B); ok {
-		logs = io.Discard // benchmarks print every b.Log line
-	}
-	logger := zap.New(zap.WriteTo(logs), zap.UseDevMode(false))
 	cfg := rest.CopyConfig(restCfg)
 	for _, w := range wrap {
 		cfg.Wrap(w)
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Logger:                 logger,
-		Cache:                  managerCache(ns),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		// Several managers live in one test process (crash tests, two managers at once).
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := newTestManager(t, cfg, ctrl.Options{Cache: managerCache(ns)})
 	if deps.PendingGrace == 0 {
 		deps.PendingGrace = time.Second
 	}
@@ -168,10 +133,39 @@ func startManagerWith(t testing.TB, ns string, deps controllers.TokenDeps, wrap 
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	return runManager(t, ctx, cancel, mgr, false)
+}
+
+// newTestManager builds a manager over cfg with opts (cache, leader election) and what every
+// test manager has: logs to the test's log and managerLogs (none for a benchmark, which prints
+// every b.Log line), no metrics or probe listeners, and controller names that may repeat
+// (several managers live in one test process: crash tests, two managers at once).
+func newTestManager(t testing.TB, cfg *rest.Config, opts ctrl.Options) ctrl.Manager {
+	t.Helper()
+	var logs io.Writer = io.MultiWriter(&managerLogs, testWriter{t})
+	if _, ok := t.(*testing.B); ok {
+		logs = io.Discard
+	}
+	opts.Scheme = scheme
+	opts.Logger = zap.New(zap.WriteTo(logs), zap.UseDevMode(false))
+	opts.Metrics = metricsserver.Options{BindAddress: "0"}
+	opts.HealthProbeBindAddress = "0"
+	opts.Controller = config.Controller{SkipNameValidation: ptr.To(true)}
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mgr
+}
+
+// runManager starts mgr until ctx ends (cancel ends it), stopping it at test cleanup at the
+// latest. Start's error fails the test unless stopErrorExpected (a leader's "leader election
+// lost" on cancel).
+func runManager(t testing.TB, ctx context.Context, cancel context.CancelFunc, mgr ctrl.Manager, stopErrorExpected bool) *runningManager {
 	m := &runningManager{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
-		if err := mgr.Start(ctx); err != nil {
+		if err := mgr.Start(ctx); err != nil && !stopErrorExpected {
 			t.Errorf("manager: %v", err)
 		}
 	}()
@@ -211,7 +205,7 @@ func assertNoPlaintext(t *testing.T, ns string) {
 		haystack.Write(b)
 	}
 	all := haystack.String()
-	secrets := minted.all()
+	secrets := minted.All()
 	for _, p := range secrets {
 		if strings.Contains(all, p) {
 			t.Errorf("a token plaintext (%d characters) appears in logs, events or status", len(p))
@@ -222,8 +216,20 @@ func assertNoPlaintext(t *testing.T, ns string) {
 	}
 }
 
-// events returns the reasons of the events about the named object.
+// eventReasons returns the reasons of the events about the named object.
 func eventReasons(t *testing.T, ns, name string) []string {
+	t.Helper()
+	return reasonsOf(t, ns, name, "")
+}
+
+// warningReasons returns the reasons of the Warning events about the named object.
+func warningReasons(t *testing.T, ns, name string) []string {
+	t.Helper()
+	return reasonsOf(t, ns, name, corev1.EventTypeWarning)
+}
+
+// reasonsOf returns the reasons of the events of eventType ("": any) about the named object.
+func reasonsOf(t *testing.T, ns, name, eventType string) []string {
 	t.Helper()
 	var list eventsv1.EventList
 	if err := k8s.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
@@ -231,7 +237,7 @@ func eventReasons(t *testing.T, ns, name string) []string {
 	}
 	var out []string
 	for _, e := range list.Items {
-		if e.Regarding.Name == name {
+		if e.Regarding.Name == name && (eventType == "" || e.Type == eventType) {
 			out = append(out, e.Reason)
 		}
 	}

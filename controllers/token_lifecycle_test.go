@@ -166,8 +166,7 @@ func TestExpiryRevokesAtTheInstant(t *testing.T) {
 			g := NewWithT(t)
 			ns, fe := withFake(t)
 			obj := k.new("short", ns, testutil.ExpiresAfter("4s"), testutil.WithExtraKey("HOST", "{{ .EngineURL }}"))
-			g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-			got := waitReady(t, k, obj)
+			got := createReady(t, k, obj)
 			expiresAt := k.status(got).Current.ExpiresAt.Time
 			name := k.status(got).Current.TokenName
 
@@ -197,8 +196,7 @@ func TestDeletionRevokesAndDeletesSecret(t *testing.T) {
 			g := NewWithT(t)
 			ns, fe := withFake(t)
 			obj := k.new("doomed", ns)
-			g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-			waitReady(t, k, obj)
+			createReady(t, k, obj)
 			g.Expect(liveWithPrefix(fe, obj)).To(HaveLen(1))
 
 			g.Expect(k8s.Delete(context.Background(), obj)).To(Succeed())
@@ -216,8 +214,7 @@ func TestDeletionWithEngineDownAndSkipRevocation(t *testing.T) {
 	ns, fe := withFake(t)
 	k := databaseTokenKind
 	obj := k.new("stuck", ns)
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	waitReady(t, k, obj)
+	createReady(t, k, obj)
 
 	fe.SetDown(true)
 	g.Expect(k8s.Delete(context.Background(), obj)).To(Succeed())
@@ -246,8 +243,7 @@ func TestDeletionRetriesPermanentRevocationFailure(t *testing.T) {
 	ns, fe := withFake(t)
 	k := databaseTokenKind
 	obj := k.new("refused", ns)
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	waitReady(t, k, obj)
+	createReady(t, k, obj)
 
 	// The engine refuses until the test has seen RevocationFailed (the backoff's first retries
 	// come within milliseconds, so a fixed number of refusals could all pass between two polls),
@@ -302,8 +298,7 @@ func TestDeletionPolicyRetain(t *testing.T) {
 	ns, fe := withFake(t)
 	k := databaseTokenKind
 	obj := k.new("kept", ns, testutil.WithDeletionPolicy(tokensv1.DeletionPolicyRetain))
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	waitReady(t, k, obj)
+	createReady(t, k, obj)
 	g.Expect(k8s.Delete(context.Background(), obj)).To(Succeed())
 	waitGone(t, obj)
 
@@ -327,7 +322,7 @@ func TestEngineOutageAndRecovery(t *testing.T) {
 	live := k.new("live", ns, testutil.ExpiresAfter("5s"))
 	g.Expect(k8s.Create(context.Background(), live)).To(Succeed())
 	waitReady(t, k, live)
-	tok := string(secret(g, ns, "live").Data[tokensv1.TokenSecretKey])
+	tok := secretToken(g, ns, "live")
 
 	fe.SetDown(true)
 	start := fe.Calls(fake.OpMint)
@@ -346,7 +341,7 @@ func TestEngineOutageAndRecovery(t *testing.T) {
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	time.Sleep(3 * time.Second)
-	g.Expect(string(secret(g, ns, "live").Data[tokensv1.TokenSecretKey])).To(Equal(tok), "an engine outage never empties a Secret")
+	g.Expect(secretToken(g, ns, "live")).To(Equal(tok), "an engine outage never empties a Secret")
 	g.Expect(secret(g, ns, "during")).To(BeNil())
 	// Exponential backoff: a handful of attempts in several seconds, not a hot loop.
 	g.Expect(fe.Calls(fake.OpMint) - start).To(BeNumerically("<", 20))

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/defaults"
 	"github.com/tokenops/token-operator/internal/engineref"
 	"github.com/tokenops/token-operator/internal/lifecycle"
 )
@@ -51,9 +52,7 @@ func (d TokenDeps) withDefaults() TokenDeps {
 	if d.Clock == nil {
 		d.Clock = clock.RealClock{}
 	}
-	if d.MaxConcurrentReconciles <= 0 {
-		d.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
-	}
+	d.MaxConcurrentReconciles = defaults.Positive(d.MaxConcurrentReconciles, DefaultMaxConcurrentReconciles)
 	return d
 }
 

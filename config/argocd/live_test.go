@@ -66,21 +66,9 @@ spec:
   influxdb3: {url: "http://`+testenv.FreeAddr(t)+`", adminTokenSecretRef: {name: token-engine-admin}}
 `, "apply", "-f", "-")
 
-	var logs testenv.Buffer
-	cmd := exec.Command(bin, "manager", "--kubeconfig", kcPath, "--namespace", "token-operator",
+	testenv.StartLogged(t, "manager", exec.Command(bin, "manager", "--kubeconfig", kcPath, "--namespace", "token-operator",
 		"--health-probe-bind-address", testenv.FreeAddr(t), "--metrics-bind-address", "0", "--leader-elect=false",
-		"--engine-retry-interval", "1s")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("manager output:\n%s", logs.String())
-		}
-	})
+		"--engine-retry-interval", "1s"))
 
 	kubectl(`apiVersion: tokens.tokenops.dev/v1alpha1
 kind: DatabaseToken

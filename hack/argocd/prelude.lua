@@ -21,3 +21,42 @@ local function condition(t)
   end
   return nil
 end
+
+-- set is the outcome: an Argo CD health status and its message.
+local function set(status, message)
+  hs.status = status
+  hs.message = message
+end
+
+-- because is a condition's reason and message, for the outcomes a reason explains.
+local function because(c)
+  return text(c.reason) .. ": " .. text(c.message)
+end
+
+-- stale reports whether the operator has not acted on generation gen yet: observedGeneration is
+-- behind, and so is condition c (a pass that fails, engine down, writes conditions for the new
+-- generation but not status.observedGeneration).
+local gen = obj.metadata.generation
+local observed = nil
+if obj.status ~= nil then
+  observed = obj.status.observedGeneration
+end
+local function stale(c)
+  return gen ~= nil and observed ~= nil and observed < gen and
+    (c.observedGeneration == nil or c.observedGeneration < gen)
+end
+
+-- pending sets Progressing and returns true while the operator has not reported on the current
+-- generation: no Ready condition yet (waiting is the message) or a stale one (verb names what the
+-- operator is to do with the generation).
+local function pending(ready, waiting, verb)
+  if ready == nil then
+    set("Progressing", waiting)
+    return true
+  end
+  if stale(ready) then
+    set("Progressing", "Waiting for the operator to " .. verb .. " generation " .. gen .. " (observed " .. observed .. ")")
+    return true
+  end
+  return false
+end

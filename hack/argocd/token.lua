@@ -28,49 +28,34 @@ local waiting = {
 }
 
 local ready = condition("Ready")
-local gen = obj.metadata.generation
-local observed = nil
-if obj.status ~= nil then
-  observed = obj.status.observedGeneration
-end
 
 if obj.metadata.deletionTimestamp ~= nil then
   -- Argo CD's own check reports this before running a script; kept here for other callers.
-  hs.status = "Progressing"
-  hs.message = "Revoking the engine tokens before deletion"
+  set("Progressing", "Revoking the engine tokens before deletion")
   local failed = condition("RevocationFailed")
   if failed ~= nil and failed.status == "True" then
     hs.message = "RevocationFailed: " .. text(failed.message)
   end
-elseif ready == nil then
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to mint a token"
-elseif gen ~= nil and observed ~= nil and observed < gen and
-    (ready.observedGeneration == nil or ready.observedGeneration < gen) then
-  -- Stale only if the condition is stale too: a pass that fails (engine down) writes conditions
-  -- for the new generation but not status.observedGeneration.
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to act on generation " .. gen .. " (observed " .. observed .. ")"
-elseif ready.status == "True" then
+  return hs
+end
+if pending(ready, "Waiting for the operator to mint a token", "act on") then
+  return hs
+end
+if ready.status == "True" then
   -- The Secret holds a live token. An engine outage does not stop it working, so it stays Healthy.
-  hs.status = "Healthy"
-  hs.message = text(ready.message)
+  set("Healthy", text(ready.message))
   local reach = condition("EngineReachable")
   if reach ~= nil and reach.status == "False" then
     hs.message = text(ready.message) .. "; the engine is not answering (" .. text(reach.reason) .. "): " .. text(reach.message)
   end
 elseif ready.status == "False" and waiting[ready.reason] then
-  hs.status = "Progressing"
-  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+  set("Progressing", because(ready))
 elseif ready.status == "False" and obj.status.pending ~= nil and degraded[ready.reason] == nil then
-  hs.status = "Progressing"
-  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+  set("Progressing", because(ready))
 elseif ready.status == "False" then
   -- The listed reasons, and any reason this script does not know: make it visible.
-  hs.status = "Degraded"
-  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+  set("Degraded", because(ready))
 else
-  hs.status = "Progressing"
-  hs.message = text(ready.message)
+  set("Progressing", text(ready.message))
 end
 return hs

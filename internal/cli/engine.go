@@ -63,43 +63,30 @@ func (k *kubeStoreFlags) open(ctx context.Context, logger *slog.Logger) (*kubest
 
 func newEngineCommand() *cobra.Command {
 	var (
-		sc        tokenengine.ServeConfig
-		logFormat string
-		store     string
-		kube      kubeStoreFlags
+		sc    tokenengine.ServeConfig
+		store string
+		kube  kubeStoreFlags
 	)
-	cmd := &cobra.Command{
-		Use:   "engine",
-		Short: "Run the in-cluster token engine (InfluxDB 3 compatible token API)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logFormat)
+	cmd := serviceCommand("engine", "Run the in-cluster token engine (InfluxDB 3 compatible token API)", func(ctx context.Context, logger *slog.Logger) error {
+		sc.Logger = logger
+		switch store {
+		case storeBbolt:
+		case storeKubernetes:
+			ks, err := kube.open(ctx, logger)
 			if err != nil {
-				return err
-			}
-			sc.Logger = logger
-			// SIGTERM is how Kubernetes stops the pod; Serve drains requests and closes the store.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			switch store {
-			case storeBbolt:
-			case storeKubernetes:
-				ks, err := kube.open(ctx, logger)
-				if err != nil {
-					logger.Error("Token engine stopped", "err", err)
-					return err
-				}
-				sc.Store = ks
-			default:
-				return fmt.Errorf("--store must be %s or %s, got %q", storeBbolt, storeKubernetes, store)
-			}
-			if err := tokenengine.Serve(ctx, sc); err != nil {
 				logger.Error("Token engine stopped", "err", err)
 				return err
 			}
-			return nil
-		},
-	}
+			sc.Store = ks
+		default:
+			return fmt.Errorf("--store must be %s or %s, got %q", storeBbolt, storeKubernetes, store)
+		}
+		if err := tokenengine.Serve(ctx, sc); err != nil {
+			logger.Error("Token engine stopped", "err", err)
+			return err
+		}
+		return nil
+	})
 	f := cmd.Flags()
 	f.StringVar(&sc.Listen, "listen", ":8181", "TCP address to serve the token API on")
 	f.StringVar(&store, "store", storeBbolt, "where tokens are kept: bbolt (one file in --data-dir, one replica) or kubernetes (EngineToken objects, any number of replicas)")
@@ -108,13 +95,35 @@ func newEngineCommand() *cobra.Command {
 	f.StringVar(&sc.TLSCertFile, "tls-cert-file", "", "TLS certificate file; serves HTTPS together with --tls-key-file; re-read when it changes")
 	f.StringVar(&sc.TLSKeyFile, "tls-key-file", "", "TLS private key file")
 	f.DurationVar(&sc.ShutdownDelay, "shutdown-delay", 0, "how long to keep serving after SIGTERM, with /readyz failing and keep-alive off, before closing the port: long enough for the Service to drop this replica (the chart sets 10s with store kubernetes)")
-	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.BoolVar(&sc.EnableUnauthenticatedAdminBootstrap, "enable-unauthenticated-admin-bootstrap", false,
 		"allow POST /api/v3/configure/token/admin without a token while no operator token exists")
 	f.DurationVar(&sc.ExpiredRetention, "expired-token-retention", tokenengine.DefaultExpiredRetention,
 		"how long expired tokens stay listed in system.tokens before they are deleted")
 	kube.bind(cmd)
 	cmd.AddCommand(newEngineMigrateCommand())
+	return cmd
+}
+
+// serviceCommand is a long-running subcommand (engine, gateway): it has --log-format, and run gets
+// the logger that names and a context that Ctrl-C or SIGTERM (how Kubernetes stops the pod)
+// cancels, so that the service drains and closes its store.
+func serviceCommand(use, short string, run func(ctx context.Context, logger *slog.Logger) error) *cobra.Command {
+	var logFormat string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logFormat)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, logger)
+		},
+	}
+	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	return cmd
 }
 

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,47 +20,37 @@ import (
 
 func newGatewayCommand() *cobra.Command {
 	var (
-		cfg                                gateway.Config
-		listen, upstream, tokenFile        string
-		probeAddr                          string
-		logFormat, tlsCertFile, tlsKeyFile string
-		engineCAFile                       string
+		cfg                         gateway.Config
+		listen, upstream, tokenFile string
+		probeAddr                   string
+		tlsCertFile, tlsKeyFile     string
+		engineCAFile                string
 	)
-	cmd := &cobra.Command{
-		Use:   "gateway",
-		Short: "Run the authorizing reverse proxy in front of InfluxDB (tokens checked by the token engine)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logFormat)
+	cmd := serviceCommand("gateway", "Run the authorizing reverse proxy in front of InfluxDB (tokens checked by the token engine)", func(ctx context.Context, logger *slog.Logger) error {
+		var err error
+		if cfg.Upstream, err = url.Parse(upstream); err != nil {
+			return fmt.Errorf("--upstream: %w", err)
+		}
+		if cfg.UpstreamToken, err = readUpstreamToken(tokenFile); err != nil {
+			return err
+		}
+		cfg.Logger = logger
+		if cfg.EngineClient, err = engineClient(engineCAFile); err != nil {
+			return err
+		}
+		p, err := gateway.New(cfg)
+		if err != nil {
+			return err
+		}
+		if probeAddr != "0" {
+			probes, err := serveProbes(ctx, probeAddr)
 			if err != nil {
 				return err
 			}
-			if cfg.Upstream, err = url.Parse(upstream); err != nil {
-				return fmt.Errorf("--upstream: %w", err)
-			}
-			if cfg.UpstreamToken, err = readUpstreamToken(tokenFile); err != nil {
-				return err
-			}
-			cfg.Logger = logger
-			if cfg.EngineClient, err = engineClient(engineCAFile); err != nil {
-				return err
-			}
-			p, err := gateway.New(cfg)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if probeAddr != "0" {
-				probes, err := serveProbes(ctx, probeAddr)
-				if err != nil {
-					return err
-				}
-				logger.Info("Probes listening", "addr", probes)
-			}
-			return serveGateway(ctx, p, listen, tlsCertFile, tlsKeyFile, logger.Info)
-		},
-	}
+			logger.Info("Probes listening", "addr", probes)
+		}
+		return serveGateway(ctx, p, listen, tlsCertFile, tlsKeyFile, logger.Info)
+	})
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", ":8182", "TCP address to serve on")
 	f.StringVar(&upstream, "upstream", "", "InfluxDB base URL, e.g. http://influxdb3:8181 (required)")
@@ -72,7 +61,6 @@ func newGatewayCommand() *cobra.Command {
 	f.DurationVar(&cfg.CacheTTL, "auth-cache-ttl", gateway.DefaultCacheTTL, "how long an engine answer is reused; bounds how late a revocation takes effect (negative: no cache)")
 	f.StringVar(&tlsCertFile, "tls-cert-file", "", "TLS certificate file; serves HTTPS together with --tls-key-file")
 	f.StringVar(&tlsKeyFile, "tls-key-file", "", "TLS private key file")
-	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&probeAddr, "health-probe-bind-address", ":8183", `address of /healthz and /readyz (a port of their own, so no InfluxDB path is shadowed); "0" disables it`)
 	for _, name := range []string{"upstream", "upstream-token-file", "engine-url"} {
 		_ = cmd.MarkFlagRequired(name)

@@ -37,14 +37,7 @@ func TestCacheReusesUntilSomethingChanges(t *testing.T) {
 	}
 
 	// A Secret change is seen by Refresh (the engine reconciler); Get then serves the new client.
-	sec := &corev1.Secret{}
-	if err := kube.Get(ctx, types.NamespacedName{Namespace: managerNS, Name: "admin"}, sec); err != nil {
-		t.Fatal(err)
-	}
-	sec.Data["token"] = []byte("apiv3_rotated")
-	if err := kube.Update(ctx, sec); err != nil {
-		t.Fatal(err)
-	}
+	sec := rotateAdminToken(ctx, t, kube)
 	if got, _ := c.Get(ctx, obj); got != second {
 		t.Error("Get read the Secret; it must serve the cached client until Refresh")
 	}
@@ -116,6 +109,20 @@ func TestCacheRefreshComparesBeforeBuilding(t *testing.T) {
 	if counter.full != 0 || counter.meta != 3 {
 		t.Errorf("3 refreshes of an unchanged engine read the Secret in full %d times and as metadata %d times, want 0 and 3", counter.full, counter.meta)
 	}
+	rotateAdminToken(ctx, t, kube)
+	counter.full = 0
+	if rebuilt, err := c.Refresh(ctx, obj); err != nil || rebuilt == first {
+		t.Fatalf("Refresh after a Secret change = %p, %v; want a new client", rebuilt, err)
+	}
+	if counter.full != 1 {
+		t.Errorf("a changed Secret was read in full %d times, want 1", counter.full)
+	}
+}
+
+// rotateAdminToken replaces the token in the admin Secret, as an admin rotating it would, and
+// returns the Secret.
+func rotateAdminToken(ctx context.Context, t *testing.T, kube client.Client) *corev1.Secret {
+	t.Helper()
 	sec := &corev1.Secret{}
 	if err := kube.Get(ctx, types.NamespacedName{Namespace: managerNS, Name: "admin"}, sec); err != nil {
 		t.Fatal(err)
@@ -124,11 +131,5 @@ func TestCacheRefreshComparesBeforeBuilding(t *testing.T) {
 	if err := kube.Update(ctx, sec); err != nil {
 		t.Fatal(err)
 	}
-	counter.full = 0
-	if rebuilt, err := c.Refresh(ctx, obj); err != nil || rebuilt == first {
-		t.Fatalf("Refresh after a Secret change = %p, %v; want a new client", rebuilt, err)
-	}
-	if counter.full != 1 {
-		t.Errorf("a changed Secret was read in full %d times, want 1", counter.full)
-	}
+	return sec
 }

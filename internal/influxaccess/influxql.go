@@ -55,28 +55,28 @@ func (d defaults) statementNeed(st influxql.Statement) (Need, error) {
 		return d.selectNeed(s.Statement)
 	case *influxql.ShowMeasurementsStatement:
 		return d.readNeed(s.Database, influxql.Sources{s.Source})
-	case *influxql.ShowRetentionPoliciesStatement:
-		return d.readNeed(s.Database, nil)
-	case *influxql.ShowTagKeysStatement:
-		return d.readNeed(s.Database, s.Sources)
-	case *influxql.ShowTagValuesStatement:
-		return d.readNeed(s.Database, s.Sources)
-	case *influxql.ShowFieldKeysStatement:
-		return d.readNeed(s.Database, s.Sources)
-	case *influxql.ShowSeriesStatement:
-		return d.readNeed(s.Database, s.Sources)
-	case *influxql.ShowSeriesCardinalityStatement:
-		return d.readNeed(s.Database, s.Sources)
-	case *influxql.ShowMeasurementCardinalityStatement:
-		return d.readNeed(s.Database, s.Sources)
-	case *influxql.ShowTagKeyCardinalityStatement:
-		return d.readNeed(s.Database, s.Sources)
-	case *influxql.ShowTagValuesCardinalityStatement:
-		return d.readNeed(s.Database, s.Sources)
-	case *influxql.ShowFieldKeyCardinalityStatement:
-		return d.readNeed(s.Database, s.Sources)
+	case *influxql.ShowRetentionPoliciesStatement, *influxql.ShowTagKeysStatement,
+		*influxql.ShowTagValuesStatement, *influxql.ShowFieldKeysStatement,
+		*influxql.ShowSeriesStatement, *influxql.ShowSeriesCardinalityStatement,
+		*influxql.ShowMeasurementCardinalityStatement, *influxql.ShowTagKeyCardinalityStatement,
+		*influxql.ShowTagValuesCardinalityStatement, *influxql.ShowFieldKeyCardinalityStatement:
+		// The SHOW statements of one database's data: its ON database (DefaultDatabase) and the
+		// measurements it is FROM.
+		return d.readNeed(s.(influxql.HasDefaultDatabase).DefaultDatabase(), fromClause(s))
 	}
 	return Need{Admin: true}, nil
+}
+
+// fromClause lists the measurements a SHOW statement's FROM clause names (influxql.Walk visits
+// the statement's Sources; its WHERE condition names none).
+func fromClause(st influxql.Statement) influxql.Sources {
+	var from influxql.Sources
+	influxql.WalkFunc(st, func(n influxql.Node) {
+		if m, ok := n.(*influxql.Measurement); ok {
+			from = append(from, m)
+		}
+	})
+	return from
 }
 
 // readNeed is a read of the statement's database (its ON clause or the default) and of every

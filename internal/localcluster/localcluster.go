@@ -81,7 +81,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing the control plane's certificates: %w", err)
 	}
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +243,9 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-// freePorts returns n loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n loopback ports that were free a moment ago (all held at once, so they
+// differ).
+func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {

@@ -61,6 +61,11 @@ var (
 	requestsLabels = []string{"engine", "engine_kind", "engine_type", "operation", "outcome"}
 )
 
+// counterVec is an unregistered counter vector; the metrics' owners register their Collectors.
+func counterVec(name, help string, labels []string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
 // EngineMetrics are the engine call metrics. Tests create their own with NewEngineMetrics;
 // the manager uses DefaultEngineMetrics through Wrap.
 type EngineMetrics struct {
@@ -73,23 +78,17 @@ type EngineMetrics struct {
 // NewEngineMetrics returns unregistered engine metrics.
 func NewEngineMetrics() *EngineMetrics {
 	return &EngineMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "token_operator_engine_requests_total",
-			Help: "Calls the operator made to token engines, by operation and outcome (success or the engine error kind).",
-		}, requestsLabels),
+		requests: counterVec("token_operator_engine_requests_total",
+			"Calls the operator made to token engines, by operation and outcome (success or the engine error kind).", requestsLabels),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "token_operator_engine_request_duration_seconds",
 			Help:    "Time the operator's calls to token engines took, including the HTTP client's retries, by operation.",
 			Buckets: DurationBuckets,
 		}, durationLabels),
-		minted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "token_operator_tokens_minted_total",
-			Help: "Tokens the operator minted successfully in token engines.",
-		}, engineLabels),
-		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "token_operator_tokens_revoked_total",
-			Help: "Successful revocations the operator made in token engines (revoking a token the engine no longer knows also succeeds).",
-		}, engineLabels),
+		minted: counterVec("token_operator_tokens_minted_total",
+			"Tokens the operator minted successfully in token engines.", engineLabels),
+		revoked: counterVec("token_operator_tokens_revoked_total",
+			"Successful revocations the operator made in token engines (revoking a token the engine no longer knows also succeeds).", engineLabels),
 	}
 }
 

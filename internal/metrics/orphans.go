@@ -22,10 +22,8 @@ func NewOrphanMetrics() *OrphanMetrics {
 			Name: "token_operator_engine_orphan_tokens",
 			Help: "Engine tokens with the operator's name prefix that no DatabaseToken or SystemToken accounts for, left in the engine after the last orphan sweep.",
 		}, orphanLabels),
-		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "token_operator_engine_orphan_tokens_revoked_total",
-			Help: "Orphan engine tokens the orphan sweep revoked (spec.orphanSweep: Revoke).",
-		}, orphanLabels),
+		revoked: counterVec("token_operator_engine_orphan_tokens_revoked_total",
+			"Orphan engine tokens the orphan sweep revoked (spec.orphanSweep: Revoke).", orphanLabels),
 	}
 }
 

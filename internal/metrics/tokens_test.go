@@ -38,15 +38,7 @@ func newScheme(t *testing.T) *runtime.Scheme {
 // startAPIServer starts the real control plane with our CRDs.
 func startAPIServer(t *testing.T) *rest.Config {
 	t.Helper()
-	env, err := testenv.New(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	cfg, _ := testenv.Start(t, true)
 	return cfg
 }
 

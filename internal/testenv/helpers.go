@@ -39,6 +39,26 @@ func (s *Buffer) String() string {
 	return s.b.String()
 }
 
+// Lines is a list of strings safe for concurrent writers: what several goroutines record.
+type Lines struct {
+	mu   sync.Mutex
+	list []string
+}
+
+// Add appends s.
+func (l *Lines) Add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, s)
+}
+
+// All returns a copy of the list.
+func (l *Lines) All() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.list...)
+}
+
 // FreeAddr returns a loopback address with a port that was free a moment ago.
 func FreeAddr(t testing.TB) string {
 	t.Helper()

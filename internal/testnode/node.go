@@ -155,7 +155,7 @@ func (n *Node) start(t testing.TB) error {
 		return err
 	}
 
-	ports, err := freePorts(6)
+	ports, err := localcluster.FreePorts(6)
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (n *Node) start(t testing.TB) error {
 		return err
 	}
 
-	proxyPorts, err := freePorts(4)
+	proxyPorts, err := localcluster.FreePorts(4)
 	if err != nil {
 		return err
 	}
@@ -427,26 +427,6 @@ func waitHTTP(ctx context.Context, p *proc, hc *http.Client, url string) error {
 
 func waitFile(ctx context.Context, p *proc, path string) error {
 	return poll(ctx, p, path, func() error { _, err := os.Stat(path); return err })
-}
-
-// freePorts returns n loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
 }
 
 func freePortOn(ip string) (int, error) {

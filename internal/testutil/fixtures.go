@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
@@ -92,4 +93,29 @@ func SystemToken(name string, resources []tokensv1.SystemResource, opts ...Optio
 		o(&t.ObjectMeta, &t.Spec.TokenCommonSpec)
 	}
 	return t
+}
+
+// AdminSecretName is the Secret an installation keeps the engine's admin token in, under "token".
+const AdminSecretName = "token-engine-admin"
+
+// AdminSecret is Secret AdminSecretName in ns holding an engine's admin token.
+func AdminSecret(ns, token string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: AdminSecretName, Namespace: ns},
+		Data: map[string][]byte{"token": []byte(token)}}
+}
+
+// DefaultEngine is the default ClusterTokenEngine ("default", annotated as the default engine)
+// of the InfluxDB 3 compatible engine at url, reading its admin token from AdminSecret in
+// secretNS, and serving the allowed namespaces.
+func DefaultEngine(url, secretNS string, allowed ...string) *tokensv1.ClusterTokenEngine {
+	return &tokensv1.ClusterTokenEngine{
+		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
+		Spec: tokensv1.ClusterTokenEngineSpec{
+			EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
+				URL:                 tokensv1.EngineURL(url),
+				AdminTokenSecretRef: tokensv1.SecretKeySelector{Namespace: secretNS, Name: AdminSecretName, Key: "token"},
+			}},
+			AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: allowed},
+		},
+	}
 }

@@ -84,8 +84,7 @@ func (s *BoltStore) Create(r *Record) error {
 	if s.ByName(r.Name) != nil {
 		return ErrNameExists
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTokens)
+	if err := s.updateTokens(func(b *bolt.Bucket) error {
 		seq, err := b.NextSequence()
 		if err != nil {
 			return err
@@ -110,19 +109,23 @@ func (s *BoltStore) Update(old, r *Record) error {
 	case cur != old:
 		return ErrConflict
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return putRecord(tx.Bucket(bucketTokens), r) }); err != nil {
+	if err := s.updateTokens(func(b *bolt.Bucket) error { return putRecord(b, r) }); err != nil {
 		return err
 	}
 	s.swap(old, r)
 	return nil
 }
 
+// updateTokens runs f on the tokens bucket in one write transaction.
+func (s *BoltStore) updateTokens(f func(b *bolt.Bucket) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return f(tx.Bucket(bucketTokens)) })
+}
+
 // Delete removes records in one transaction.
 func (s *BoltStore) Delete(rs ...*Record) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTokens)
+	if err := s.updateTokens(func(b *bolt.Bucket) error {
 		for _, r := range rs {
 			if err := b.Delete(idKey(r.ID)); err != nil {
 				return err
@@ -154,8 +157,7 @@ func (s *BoltStore) DeleteName(name string) error {
 func (s *BoltStore) PutRaw(rs ...*Record) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTokens)
+	if err := s.updateTokens(func(b *bolt.Bucket) error {
 		for _, r := range rs {
 			if r.ID >= b.Sequence() {
 				if err := b.SetSequence(r.ID + 1); err != nil {

@@ -78,31 +78,20 @@ func loadgen(ctx context.Context, url string, tokens []string, workers int, tota
 	tr := &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
-	var next, done, errs atomic.Int64
-	var wg sync.WaitGroup
+	var done, errs atomic.Int64
 	start := time.Now()
-	for range workers {
-		wg.Go(func() {
-			for i := next.Add(1); i <= total && ctx.Err() == nil; i = next.Add(1) {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				req.Header.Set("Authorization", "Bearer "+tokens[int(i)%len(tokens)])
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						errs.Add(1)
-					}
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				if resp.StatusCode != http.StatusNoContent {
-					errs.Add(1)
-				}
-				done.Add(1)
+	tokenenginetest.Load(ctx, client, url, tokens, workers, total, func(_ int, _ time.Duration, status int, err error) {
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				errs.Add(1)
 			}
-		})
-	}
-	wg.Wait()
+			return
+		case status != http.StatusNoContent:
+			errs.Add(1)
+		}
+		done.Add(1)
+	})
 	return loadResult{done.Load(), errs.Load(), time.Since(start)}
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/tokenops/token-operator/internal/defaults"
 )
 
 // Defaults for Config fields left zero.
@@ -67,12 +69,8 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.ExpiredRetention <= 0 {
-		cfg.ExpiredRetention = DefaultExpiredRetention
-	}
-	if cfg.PurgeInterval <= 0 {
-		cfg.PurgeInterval = DefaultPurgeInterval
-	}
+	cfg.ExpiredRetention = defaults.Positive(cfg.ExpiredRetention, DefaultExpiredRetention)
+	cfg.PurgeInterval = defaults.Positive(cfg.PurgeInterval, DefaultPurgeInterval)
 	st := cfg.Store
 	if st == nil {
 		var err error

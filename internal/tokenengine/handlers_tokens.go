@@ -119,18 +119,27 @@ func (e *Engine) handleCreateNamedAdmin(w http.ResponseWriter, r *http.Request) 
 
 func (e *Engine) respondCreated(w http.ResponseWriter, n newRecord) {
 	rec, tok, err := e.tokens.create(n)
-	switch {
-	case errors.Is(err, ErrNameExists):
-		writeText(w, http.StatusConflict, "token name already exists, "+n.name)
-		return
-	case err != nil:
-		e.log.Error("Failed to create token", "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "failed to store the token")
+	if e.createFailed(w, n.name, err, "Failed to create token") {
 		return
 	}
 	e.metrics.created.Inc()
 	e.log.Info("Created token", "id", rec.ID, "admin", rec.Admin)
 	writeJSON(w, http.StatusCreated, tokenObject(rec, tok))
+}
+
+// createFailed answers a create of token name that failed with err, as InfluxDB 3 does (409 for
+// a name that exists, 500 otherwise, logged as failed), and reports whether it did.
+func (e *Engine) createFailed(w http.ResponseWriter, name string, err error, failed string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrNameExists):
+		writeText(w, http.StatusConflict, "token name already exists, "+name)
+	default:
+		e.log.Error(failed, "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "failed to store the token")
+	}
+	return true
 }
 
 // handleCreateAdmin is the unauthenticated bootstrap of the operator token. Like the real server
@@ -151,13 +160,7 @@ func (e *Engine) handleCreateAdmin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec, err := e.tokens.createAdminIfMissing(d)
-	switch {
-	case errors.Is(err, ErrNameExists):
-		writeText(w, http.StatusConflict, "token name already exists, "+AdminTokenName)
-		return
-	case err != nil:
-		e.log.Error("Failed to create operator token", "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "failed to store the token")
+	if e.createFailed(w, AdminTokenName, err, "Failed to create operator token") {
 		return
 	}
 	e.metrics.created.Inc()

@@ -9,35 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/tokenops/token-operator/internal/testenv"
 	"github.com/tokenops/token-operator/internal/tokenengine"
 	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
 )
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
-}
-
 // TestPlaintextOnlyInCreateResponse exercises every path a token passes through and then scans
 // the logs (at debug level), the /metrics output, the listing and the raw store file.
 func TestPlaintextOnlyInCreateResponse(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.Buffer // safe for the server's goroutines
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	inst := tokenenginetest.Start(t, tokenenginetest.WithLogger(logger))
 	var secrets []string
@@ -78,7 +60,7 @@ func TestPlaintextOnlyInCreateResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(logs.Bytes()) == 0 || !strings.Contains(metrics.body, "tokenengine_authorize_decisions_total") {
+	if logs.String() == "" || !strings.Contains(metrics.body, "tokenengine_authorize_decisions_total") {
 		t.Fatal("nothing was logged or measured; the scan would prove nothing")
 	}
 	for _, s := range secrets {
@@ -87,7 +69,7 @@ func TestPlaintextOnlyInCreateResponse(t *testing.T) {
 		}
 		body := strings.TrimPrefix(s, tokenengine.TokenPrefix)
 		raw, _ := base64.RawURLEncoding.DecodeString(body)
-		for where, data := range map[string][]byte{"logs": logs.Bytes(), "metrics": []byte(metrics.body), "listing": []byte(listing.body), "store file": store} {
+		for where, data := range map[string][]byte{"logs": []byte(logs.String()), "metrics": []byte(metrics.body), "listing": []byte(listing.body), "store file": store} {
 			if bytes.Contains(data, []byte(body)) || bytes.Contains(data, raw) || bytes.Contains(data, []byte(url.QueryEscape(body))) {
 				t.Errorf("a token's plaintext appears in the %s", where)
 			}

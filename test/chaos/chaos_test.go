@@ -118,14 +118,14 @@ func TestKillStorm(t *testing.T) {
 		if d := time.Until(stormStart.Add(ev.at)); d > 0 {
 			time.Sleep(d)
 		}
-		if mgr.exited() { // e.g. started while kube-apiserver was down: restarted, as a kubelet would
+		if mgr.Exited() { // e.g. started while kube-apiserver was down: restarted, as a kubelet would
 			unexpectedExits++
 			t.Logf("%v: the manager exited on its own (see its log); starting another", time.Since(stormStart).Round(time.Millisecond))
 			mgr = c.startManager(false)
 		}
 		switch ev.kind {
 		case "killManager":
-			mgr.kill()
+			mgr.Kill()
 			// Mostly an immediate restart, sometimes an outage longer than the pending grace.
 			down := time.Duration(rnd.Int64N(int64(3 * time.Second)))
 			if rnd.IntN(5) == 0 {
@@ -150,7 +150,7 @@ func TestKillStorm(t *testing.T) {
 	}
 	churn.Wait()
 	t.Logf("storm over after %v: %v", time.Since(stormStart).Round(time.Second), counts)
-	if mgr.exited() {
+	if mgr.Exited() {
 		unexpectedExits++
 		mgr = c.startManager(false)
 	}

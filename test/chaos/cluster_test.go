@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 	"github.com/tokenops/token-operator/internal/engine/influxdb3"
 	"github.com/tokenops/token-operator/internal/testenv"
+	"github.com/tokenops/token-operator/internal/testutil"
 	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
 )
 
@@ -36,13 +36,9 @@ var namespaces = []string{"chaos-a", "chaos-b", "chaos-c"}
 
 func TestMain(m *testing.M) { os.Exit(testenv.RunTests(m)) }
 
-// proc is a child process in its own process group that dies with the test binary
-// (Pdeathsig) and is SIGKILLed at cleanup.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
+// proc is a manager or engine process (testenv.Proc: dies with the test binary, SIGKILLed at
+// cleanup).
+type proc = testenv.Proc
 
 // startProc starts bin with args, its output appended to logPath.
 func startProc(t *testing.T, name, logPath, bin string, args ...string) *proc {
@@ -54,31 +50,7 @@ func startProc(t *testing.T, name, logPath, bin string, args ...string) *proc {
 	fmt.Fprintf(out, "=== %s started at %s\n", name, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = out.Close()
-		t.Fatal(err)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); _ = out.Close(); close(p.done) }()
-	t.Cleanup(p.kill)
-	return p
-}
-
-// kill SIGKILLs the process group and waits for the process to be gone.
-func (p *proc) kill() {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
-}
-
-// exited reports whether the process has ended.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	return testenv.StartProc(t, cmd, func() { _ = out.Close() })
 }
 
 // cluster is the system under test: kube-apiserver + etcd (envtest), `token-operator engine`
@@ -146,20 +118,11 @@ func newCluster(t *testing.T) *cluster {
 	for _, ns := range append([]string{operatorNamespace}, namespaces...) {
 		must(t, c.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	}
-	must(t, c.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token-engine-admin", Namespace: operatorNamespace},
-		Data: map[string][]byte{"token": []byte(c.admin)}}))
-	must(t, c.k8s.Create(ctx, &tokensv1.ClusterTokenEngine{
-		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
-		Spec: tokensv1.ClusterTokenEngineSpec{
-			EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
-				URL:                 tokensv1.EngineURL(c.engineURL),
-				AdminTokenSecretRef: tokensv1.SecretKeySelector{Namespace: operatorNamespace, Name: "token-engine-admin", Key: "token"},
-			}},
-			AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: namespaces},
-			// Report, never Revoke: the sweep must not clean up the leaks this test looks for.
-			OrphanSweep: tokensv1.OrphanSweepReport,
-		},
-	}))
+	must(t, c.k8s.Create(ctx, testutil.AdminSecret(operatorNamespace, c.admin)))
+	engine := testutil.DefaultEngine(c.engineURL, operatorNamespace, namespaces...)
+	// Report, never Revoke: the sweep must not clean up the leaks this test looks for.
+	engine.Spec.OrphanSweep = tokensv1.OrphanSweepReport
+	must(t, c.k8s.Create(ctx, engine))
 	return c
 }
 
@@ -185,7 +148,7 @@ func (c *cluster) startEngine() {
 
 // restartEngine SIGKILLs the engine, waits down, and starts it again on the same data.
 func (c *cluster) restartEngine(down time.Duration) {
-	c.engineProc.kill()
+	c.engineProc.Kill()
 	time.Sleep(down)
 	c.startEngine()
 }

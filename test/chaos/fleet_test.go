@@ -131,34 +131,28 @@ func (f *fleet) pick() (types.NamespacedName, bool) {
 	return types.NamespacedName{}, false
 }
 
-// deleteOne deletes a random token (retrying while the API server is away).
+// deleteOne deletes a random token.
 func (f *fleet) deleteOne() {
-	key, ok := f.pick()
-	if !ok {
-		return
-	}
-	ctx := context.Background()
-	err := retry(90*time.Second, func() error {
-		var tok tokensv1.DatabaseToken
-		if err := f.c.k8s.Get(ctx, key, &tok); err != nil {
-			return err
-		}
+	f.actOnOne("deleting", func(ctx context.Context, key types.NamespacedName, tok *tokensv1.DatabaseToken) error {
 		f.mu.Lock()
 		f.deleted[key] = lifecycle.TokenNamePrefix(key.Namespace, key.Name, tok.UID)
 		f.mu.Unlock()
-		return f.c.k8s.Delete(ctx, &tok)
-	})
-	if err != nil {
-		f.c.t.Errorf("deleting %s: %v", key, err)
-	}
-	f.mu.Lock()
-	delete(f.live, key)
-	f.mu.Unlock()
+		return f.c.k8s.Delete(ctx, tok)
+	}, func(key types.NamespacedName) { delete(f.live, key) })
 }
 
 // changeOne moves a random token to another database (a successor is minted, the predecessor
 // revoked after the overlap).
 func (f *fleet) changeOne() {
+	f.actOnOne("changing", func(ctx context.Context, key types.NamespacedName, tok *tokensv1.DatabaseToken) error {
+		tok.Spec.Permissions[0].Databases = []tokensv1.DatabaseName{database(index(key), true)}
+		return f.c.k8s.Update(ctx, tok)
+	}, func(key types.NamespacedName) { f.changed[key] = true })
+}
+
+// actOnOne picks a random token, runs act on its current object (retrying while the API server
+// is away) and then records the act with done under f.mu; doing names the act in the error.
+func (f *fleet) actOnOne(doing string, act func(context.Context, types.NamespacedName, *tokensv1.DatabaseToken) error, done func(types.NamespacedName)) {
 	key, ok := f.pick()
 	if !ok {
 		return
@@ -169,14 +163,13 @@ func (f *fleet) changeOne() {
 		if err := f.c.k8s.Get(ctx, key, &tok); err != nil {
 			return err
 		}
-		tok.Spec.Permissions[0].Databases = []tokensv1.DatabaseName{database(index(key), true)}
-		return f.c.k8s.Update(ctx, &tok)
+		return act(ctx, key, &tok)
 	})
 	if err != nil {
-		f.c.t.Errorf("changing %s: %v", key, err)
+		f.c.t.Errorf("%s %s: %v", doing, key, err)
 	}
 	f.mu.Lock()
-	f.changed[key] = true
+	done(key)
 	f.mu.Unlock()
 }
 

@@ -61,7 +61,7 @@ func TestLeaderHandover(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	written := f.countSecrets()
-	leader.kill()
+	leader.Kill()
 	killed := time.Now()
 	t.Logf("SIGKILLed the leader with %d of %d Secrets written", written, s.handoverTokens)
 
@@ -90,7 +90,7 @@ func TestLeaderHandover(t *testing.T) {
 	if leaseAt.IsZero() || firstReconcileAt.IsZero() {
 		t.Fatalf("the standby did not take over within 90s (lease: %v, first reconcile: %v)", !leaseAt.IsZero(), !firstReconcileAt.IsZero())
 	}
-	if standby.exited() {
+	if standby.Exited() {
 		t.Fatal("the standby exited")
 	}
 	t.Logf("handover: SIGKILL → lease held by the standby %v, → its first reconcile %v (lease duration 15s, retry period 2s)",

@@ -21,6 +21,7 @@ import (
 	"github.com/tokenops/token-operator/internal/engine/httpapi"
 	"github.com/tokenops/token-operator/internal/engine/influxdb3"
 	"github.com/tokenops/token-operator/internal/testenv"
+	"github.com/tokenops/token-operator/internal/testutil"
 	"github.com/tokenops/token-operator/internal/tokenengine/tokenenginetest"
 )
 
@@ -52,14 +53,8 @@ func TestManagerKilledMidChurnLeaksNothing(t *testing.T) {
 
 	must(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "token-operator"}}))
 	must(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "churn"}}))
-	must(t, k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token-engine-admin", Namespace: "token-operator"},
-		Data: map[string][]byte{"token": []byte(admin)}}))
-	must(t, k8s.Create(ctx, &tokensv1.ClusterTokenEngine{
-		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
-		Spec: tokensv1.ClusterTokenEngineSpec{EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
-			URL: tokensv1.EngineURL(engineURL), AdminTokenSecretRef: tokensv1.SecretKeySelector{Namespace: "token-operator", Name: "token-engine-admin", Key: "token"},
-		}}, AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{"churn"}}},
-	}))
+	must(t, k8s.Create(ctx, testutil.AdminSecret("token-operator", admin)))
+	must(t, k8s.Create(ctx, testutil.DefaultEngine(engineURL, "token-operator", "churn")))
 
 	var logs testenv.Buffer
 	startManager := func() *exec.Cmd {

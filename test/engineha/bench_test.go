@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -200,32 +199,18 @@ func (h *ha) loadgen(b *testing.B, r *replica, toks []string) loadResult {
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var next atomic.Int64
 	lats := make([][]time.Duration, benchWorkers)
 	var failed atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range benchWorkers {
-		wg.Go(func() {
-			for i := next.Add(1); i <= benchRequests && ctx.Err() == nil; i = next.Add(1) {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.url+tokenengine.PathAuthorize+"?db=db1&action=read", nil)
-				req.Header.Set("Authorization", "Bearer "+toks[int(i)%len(toks)])
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				if resp.StatusCode != http.StatusNoContent {
-					failed.Add(1)
-				}
-				lats[w] = append(lats[w], time.Since(t0))
+	tokenenginetest.Load(ctx, client, r.url+tokenengine.PathAuthorize+"?db=db1&action=read", toks, benchWorkers, benchRequests,
+		func(w int, latency time.Duration, status int, err error) {
+			if err != nil || status != http.StatusNoContent {
+				failed.Add(1)
+			}
+			if err == nil {
+				lats[w] = append(lats[w], latency)
 			}
 		})
-	}
-	wg.Wait()
 	res := loadResult{elapsed: time.Since(start)}
 	for _, l := range lats {
 		res.lat = append(res.lat, l...)

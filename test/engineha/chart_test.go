@@ -134,12 +134,7 @@ func TestChartRunsThreeReplicasWithTLS(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
+		for !stopped(stop) {
 			h.client.Transport.(*http.Transport).CloseIdleConnections() // every call a new handshake
 			calls.Add(1)
 			if code := h.authorize(h.replicas[int(calls.Load())%3], tok); code != http.StatusNoContent {

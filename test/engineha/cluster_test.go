@@ -28,7 +28,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,32 +52,20 @@ const engineNamespace = "token-operator"
 // closed quickly.
 const maxWatchGap = 2 * time.Second
 
-// proc is a child process in its own process group that dies with the test binary (Pdeathsig)
-// and is SIGKILLed at cleanup.
+// proc is a replica or manager process (testenv.Proc: dies with the test binary, SIGKILLed at
+// cleanup) and its output.
 type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *testenv.Buffer
+	*testenv.Proc
+	log *testenv.Buffer
 }
 
 func startProc(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{done: make(chan struct{}), log: &testenv.Buffer{}}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.kill)
+	p := &proc{log: &testenv.Buffer{}}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	p.Proc = testenv.StartProc(t, cmd, nil)
 	return p
-}
-
-// kill SIGKILLs the process group and waits for the process to be gone.
-func (p *proc) kill() {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
 }
 
 // replica is one engine process.

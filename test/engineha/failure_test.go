@@ -71,12 +71,7 @@ func (h *ha) load(s *tokenSet, workers int, stop <-chan struct{}) []answer {
 	)
 	for range workers {
 		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			for !stopped(stop) {
 				ri, ti := rand.IntN(len(h.replicas)), rand.IntN(len(s.strs))
 				code := h.authorize(h.replicas[ri], s.strs[ti])
 				mu.Lock()
@@ -88,6 +83,16 @@ func (h *ha) load(s *tokenSet, workers int, stop <-chan struct{}) []answer {
 	}
 	wg.Wait()
 	return out
+}
+
+// stopped reports whether stop is closed, without waiting.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // TestSIGKILLOneReplicaUnderLoad kills one replica in the middle of an authorize loop over three
@@ -108,7 +113,7 @@ func TestSIGKILLOneReplicaUnderLoad(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		now := time.Now()
 		killedAt.Store(&now)
-		h.replicas[1].proc.kill()
+		h.replicas[1].proc.Kill()
 		time.Sleep(time.Second)
 		for i := range lateRevoked {
 			must(t, h.revoke(h.replicas[0], fmt.Sprintf("kill-%d", i)))

@@ -81,19 +81,10 @@ func TestOperatorLifecycleAgainstThreeReplicas(t *testing.T) {
 	ctx := context.Background()
 	const apps = "apps"
 	must(t, h.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: apps}}))
-	must(t, h.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token-engine-admin", Namespace: engineNamespace},
-		Data: map[string][]byte{"token": []byte(h.admin)}}))
-	must(t, h.k8s.Create(ctx, &tokensv1.ClusterTokenEngine{
-		ObjectMeta: metav1.ObjectMeta{Name: "default", Annotations: map[string]string{tokensv1.DefaultEngineAnnotation: "true"}},
-		Spec: tokensv1.ClusterTokenEngineSpec{
-			EngineSpec: tokensv1.EngineSpec{InfluxDB3: &tokensv1.InfluxDB3Engine{
-				URL:                 tokensv1.EngineURL("https://" + lb.addr),
-				AdminTokenSecretRef: tokensv1.SecretKeySelector{Namespace: engineNamespace, Name: "token-engine-admin", Key: "token"},
-				TLS:                 &tokensv1.TLSConfig{CABundle: string(h.caPEM)},
-			}},
-			AllowedNamespaces: &tokensv1.AllowedNamespaces{MatchNames: []string{apps}},
-		},
-	}))
+	must(t, h.k8s.Create(ctx, testutil.AdminSecret(engineNamespace, h.admin)))
+	engine := testutil.DefaultEngine("https://"+lb.addr, engineNamespace, apps)
+	engine.Spec.InfluxDB3.TLS = &tokensv1.TLSConfig{CABundle: string(h.caPEM)}
+	must(t, h.k8s.Create(ctx, engine))
 	mgr := startProc(t, h.bin, "manager", "--kubeconfig", kcPath, "--namespace", engineNamespace, "--leader-elect=false",
 		"--metrics-bind-address", "0", "--health-probe-bind-address", testenv.FreeAddr(t))
 
@@ -113,7 +104,7 @@ func TestOperatorLifecycleAgainstThreeReplicas(t *testing.T) {
 			}
 		}
 	}
-	h.replicas[0].proc.kill()
+	h.replicas[0].proc.Kill()
 	live := h.replicas[1:]
 	second := create("d", "e")
 	for n, tok := range second {

@@ -608,23 +608,13 @@ func (r *runner) containerArgs(kind, name string) []string {
 	return args
 }
 
-// startProcess runs bin and stops it when the test ends, logging its output if the test failed.
+// startProcess runs bin until the test ends (testenv.StartLogged: its output is logged if the
+// test failed).
 func startProcess(t *testing.T, name, bin string, env []string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &testenv.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, logs.String())
-		}
-	})
+	testenv.StartLogged(t, name, cmd)
 }
 
 // TestInstalledChartServesTokens runs what the chart installs as the pods would, minus the

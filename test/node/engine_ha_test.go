@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tokensv1alpha1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/testenv"
 	"github.com/tokenops/token-operator/internal/tokenengine"
 )
 
@@ -222,22 +223,11 @@ func (e *env) engineClient(t *testing.T) (*http.Client, string) {
 }
 
 // timeline records timestamped lines from several goroutines.
-type timeline struct {
-	mu    sync.Mutex
-	lines []string
-}
+type timeline struct{ lines testenv.Lines }
 
-func (tl *timeline) add(line string) {
-	tl.mu.Lock()
-	defer tl.mu.Unlock()
-	tl.lines = append(tl.lines, time.Now().Format(time.StampMilli)+" "+line)
-}
+func (tl *timeline) add(line string) { tl.lines.Add(time.Now().Format(time.StampMilli) + " " + line) }
 
-func (tl *timeline) String() string {
-	tl.mu.Lock()
-	defer tl.mu.Unlock()
-	return strings.Join(tl.lines, "\n")
-}
+func (tl *timeline) String() string { return strings.Join(tl.lines.All(), "\n") }
 
 // watchEndpoints records, until the test ends, every change of the engine Service's
 // EndpointSlices (each endpoint's pod and ready/serving/terminating) and of the engine pods'

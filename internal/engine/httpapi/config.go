@@ -13,6 +13,7 @@ import (
 	"time"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
+	"github.com/tokenops/token-operator/internal/defaults"
 	"github.com/tokenops/token-operator/internal/engine"
 )
 
@@ -55,18 +56,10 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxResponseBytes <= 0 {
-		c.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if c.Attempts <= 0 {
-		c.Attempts = DefaultAttempts
-	}
-	if c.Backoff <= 0 {
-		c.Backoff = DefaultBackoff
-	}
+	c.Timeout = defaults.Positive(c.Timeout, DefaultTimeout)
+	c.MaxResponseBytes = defaults.Positive(c.MaxResponseBytes, DefaultMaxResponseBytes)
+	c.Attempts = defaults.Positive(c.Attempts, DefaultAttempts)
+	c.Backoff = defaults.Positive(c.Backoff, DefaultBackoff)
 	return c
 }
 

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storev1 "github.com/tokenops/token-operator/api/enginestore/v1alpha1"
+	"github.com/tokenops/token-operator/internal/defaults"
 	"github.com/tokenops/token-operator/internal/tokenengine"
 )
 
@@ -108,12 +109,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.RestConfig == nil || cfg.Namespace == "" {
 		return nil, errors.New("the kubernetes store needs a rest config and a namespace")
 	}
-	if cfg.MaxWatchGap <= 0 {
-		cfg.MaxWatchGap = DefaultMaxWatchGap
-	}
-	if cfg.SyncTimeout <= 0 {
-		cfg.SyncTimeout = DefaultSyncTimeout
-	}
+	cfg.MaxWatchGap = defaults.Positive(cfg.MaxWatchGap, DefaultMaxWatchGap)
+	cfg.SyncTimeout = defaults.Positive(cfg.SyncTimeout, DefaultSyncTimeout)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}

@@ -24,32 +24,57 @@ local function condition(t)
   return nil
 end
 
-local ready = condition("Ready")
+-- set is the outcome: an Argo CD health status and its message.
+local function set(status, message)
+  hs.status = status
+  hs.message = message
+end
+
+-- because is a condition's reason and message, for the outcomes a reason explains.
+local function because(c)
+  return text(c.reason) .. ": " .. text(c.message)
+end
+
+-- stale reports whether the operator has not acted on generation gen yet: observedGeneration is
+-- behind, and so is condition c (a pass that fails, engine down, writes conditions for the new
+-- generation but not status.observedGeneration).
 local gen = obj.metadata.generation
 local observed = nil
 if obj.status ~= nil then
   observed = obj.status.observedGeneration
 end
+local function stale(c)
+  return gen ~= nil and observed ~= nil and observed < gen and
+    (c.observedGeneration == nil or c.observedGeneration < gen)
+end
 
-if ready == nil then
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to check the engine"
-elseif gen ~= nil and observed ~= nil and observed < gen and
-    (ready.observedGeneration == nil or ready.observedGeneration < gen) then
-  -- Stale only if the condition is stale too: a pass that fails (engine down) writes conditions
-  -- for the new generation but not status.observedGeneration.
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to check generation " .. gen .. " (observed " .. observed .. ")"
-elseif ready.status == "True" then
-  hs.status = "Healthy"
-  hs.message = text(ready.message)
+-- pending sets Progressing and returns true while the operator has not reported on the current
+-- generation: no Ready condition yet (waiting is the message) or a stale one (verb names what the
+-- operator is to do with the generation).
+local function pending(ready, waiting, verb)
+  if ready == nil then
+    set("Progressing", waiting)
+    return true
+  end
+  if stale(ready) then
+    set("Progressing", "Waiting for the operator to " .. verb .. " generation " .. gen .. " (observed " .. observed .. ")")
+    return true
+  end
+  return false
+end
+
+local ready = condition("Ready")
+
+if pending(ready, "Waiting for the operator to check the engine", "check") then
+  return hs
+end
+if ready.status == "True" then
+  set("Healthy", text(ready.message))
 elseif ready.status == "False" and ready.reason ~= "NotChecked" then
   -- Unreachable, Unauthorized, CredentialsNotFound, InvalidConfig, EngineRejected: every token
   -- of this engine is affected until a person acts (the operator keeps re-checking).
-  hs.status = "Degraded"
-  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+  set("Degraded", because(ready))
 else
-  hs.status = "Progressing"
-  hs.message = text(ready.message)
+  set("Progressing", text(ready.message))
 end
 return hs

@@ -24,6 +24,45 @@ local function condition(t)
   return nil
 end
 
+-- set is the outcome: an Argo CD health status and its message.
+local function set(status, message)
+  hs.status = status
+  hs.message = message
+end
+
+-- because is a condition's reason and message, for the outcomes a reason explains.
+local function because(c)
+  return text(c.reason) .. ": " .. text(c.message)
+end
+
+-- stale reports whether the operator has not acted on generation gen yet: observedGeneration is
+-- behind, and so is condition c (a pass that fails, engine down, writes conditions for the new
+-- generation but not status.observedGeneration).
+local gen = obj.metadata.generation
+local observed = nil
+if obj.status ~= nil then
+  observed = obj.status.observedGeneration
+end
+local function stale(c)
+  return gen ~= nil and observed ~= nil and observed < gen and
+    (c.observedGeneration == nil or c.observedGeneration < gen)
+end
+
+-- pending sets Progressing and returns true while the operator has not reported on the current
+-- generation: no Ready condition yet (waiting is the message) or a stale one (verb names what the
+-- operator is to do with the generation).
+local function pending(ready, waiting, verb)
+  if ready == nil then
+    set("Progressing", waiting)
+    return true
+  end
+  if stale(ready) then
+    set("Progressing", "Waiting for the operator to " .. verb .. " generation " .. gen .. " (observed " .. observed .. ")")
+    return true
+  end
+  return false
+end
+
 -- Ready=False for these needs a person: fixing the spec, a Secret or the engine's settings.
 local degraded = {
   Expired = true,
@@ -51,49 +90,34 @@ local waiting = {
 }
 
 local ready = condition("Ready")
-local gen = obj.metadata.generation
-local observed = nil
-if obj.status ~= nil then
-  observed = obj.status.observedGeneration
-end
 
 if obj.metadata.deletionTimestamp ~= nil then
   -- Argo CD's own check reports this before running a script; kept here for other callers.
-  hs.status = "Progressing"
-  hs.message = "Revoking the engine tokens before deletion"
+  set("Progressing", "Revoking the engine tokens before deletion")
   local failed = condition("RevocationFailed")
   if failed ~= nil and failed.status == "True" then
     hs.message = "RevocationFailed: " .. text(failed.message)
   end
-elseif ready == nil then
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to mint a token"
-elseif gen ~= nil and observed ~= nil and observed < gen and
-    (ready.observedGeneration == nil or ready.observedGeneration < gen) then
-  -- Stale only if the condition is stale too: a pass that fails (engine down) writes conditions
-  -- for the new generation but not status.observedGeneration.
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to act on generation " .. gen .. " (observed " .. observed .. ")"
-elseif ready.status == "True" then
+  return hs
+end
+if pending(ready, "Waiting for the operator to mint a token", "act on") then
+  return hs
+end
+if ready.status == "True" then
   -- The Secret holds a live token. An engine outage does not stop it working, so it stays Healthy.
-  hs.status = "Healthy"
-  hs.message = text(ready.message)
+  set("Healthy", text(ready.message))
   local reach = condition("EngineReachable")
   if reach ~= nil and reach.status == "False" then
     hs.message = text(ready.message) .. "; the engine is not answering (" .. text(reach.reason) .. "): " .. text(reach.message)
   end
 elseif ready.status == "False" and waiting[ready.reason] then
-  hs.status = "Progressing"
-  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+  set("Progressing", because(ready))
 elseif ready.status == "False" and obj.status.pending ~= nil and degraded[ready.reason] == nil then
-  hs.status = "Progressing"
-  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+  set("Progressing", because(ready))
 elseif ready.status == "False" then
   -- The listed reasons, and any reason this script does not know: make it visible.
-  hs.status = "Degraded"
-  hs.message = text(ready.reason) .. ": " .. text(ready.message)
+  set("Degraded", because(ready))
 else
-  hs.status = "Progressing"
-  hs.message = text(ready.message)
+  set("Progressing", text(ready.message))
 end
 return hs

@@ -351,20 +351,30 @@ func (s *Server) createAuthorization(w http.ResponseWriter, r *http.Request, cal
 	testserver.WriteJSON(w, http.StatusCreated, a)
 }
 
-func (s *Server) deleteAuthorization(w http.ResponseWriter, r *http.Request, caller *authorization) {
+// authorizationID returns the {id} of r when it is well-formed and caller may do action on
+// authorizations; otherwise it answers as v2 does (400 before 401) and returns false.
+func (s *Server) authorizationID(w http.ResponseWriter, r *http.Request, caller *authorization, action string) (string, bool) {
 	id := r.PathValue("id")
 	if len(id) != 16 {
 		fail(w, http.StatusBadRequest, "invalid", "id must have a length of 16 bytes")
-		return
+		return "", false
 	}
-	if !caller.allows("write", "authorizations", "", s.OrgID) {
+	if !caller.allows(action, "authorizations", "", s.OrgID) {
 		fail(w, http.StatusUnauthorized, "unauthorized", "unauthorized access")
+		return "", false
+	}
+	return id, true
+}
+
+func (s *Server) deleteAuthorization(w http.ResponseWriter, r *http.Request, caller *authorization) {
+	id, ok := s.authorizationID(w, r, caller, "write")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.byID[id]
-	if !ok {
+	a, found := s.byID[id]
+	if !found {
 		fail(w, http.StatusNotFound, "not found", "authorization not found")
 		return
 	}
@@ -374,23 +384,18 @@ func (s *Server) deleteAuthorization(w http.ResponseWriter, r *http.Request, cal
 }
 
 func (s *Server) getAuthorization(w http.ResponseWriter, r *http.Request, caller *authorization) {
-	id := r.PathValue("id")
-	if len(id) != 16 {
-		fail(w, http.StatusBadRequest, "invalid", "id must have a length of 16 bytes")
-		return
-	}
-	if !caller.allows("read", "authorizations", "", s.OrgID) {
-		fail(w, http.StatusUnauthorized, "unauthorized", "unauthorized access")
+	id, ok := s.authorizationID(w, r, caller, "read")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
-	a, ok := s.byID[id]
+	a, found := s.byID[id]
 	var out authorization
-	if ok {
+	if found {
 		out = *a
 	}
 	s.mu.Unlock()
-	if !ok {
+	if !found {
 		fail(w, http.StatusNotFound, "not found", "authorization not found")
 		return
 	}
