@@ -77,8 +77,10 @@ func (s *scope[T]) gather(ctx context.Context) (ctrl.Result, bool, error) {
 // on the current token (at most once per verify interval).
 func (s *scope[T]) decide(ctx context.Context) (ctrl.Result, bool, error) {
 	d := Decide(s.input())
+	ownStale := s.knownStale() // every pass, so that served entries go
 	if d.Action == ActionResume || d.Action == ActionAbandon {
-		if s.knownStale() {
+		if ownStale {
+			s.stale = true
 			return ctrl.Result{RequeueAfter: StaleRequeue}, true, nil
 		}
 		if stale, err := s.staleView(ctx); err != nil || stale {

@@ -51,7 +51,6 @@ func (s *scope[T]) knownStale() bool {
 	if forget {
 		s.r.recorded.CompareAndDelete(uid, v)
 	}
-	s.stale = stale
 	return stale
 }
 
