@@ -96,10 +96,12 @@ func (p *proc) kill() {
 	<-p.done
 }
 
-// usage is a process's CPU time so far and its peak resident set (VmHWM), from /proc.
+// usage is a process's CPU time so far, its peak resident set (VmHWM) and what it holds now,
+// anonymous (heap, stacks) and file-backed (the binary's pages), from /proc.
 type usage struct {
-	cpu  time.Duration
-	peak int64 // bytes
+	cpu              time.Duration
+	peak             int64 // bytes
+	rssAnon, rssFile int64 // bytes
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture Go
@@ -124,9 +126,11 @@ func (p *proc) usage(b testing.TB) usage {
 	}
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			u.peak = kb * 1024
+		for key, dst := range map[string]*int64{"VmHWM:": &u.peak, "RssAnon:": &u.rssAnon, "RssFile:": &u.rssFile} {
+			if v, ok := strings.CutPrefix(sc.Text(), key); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				*dst = kb * 1024
+			}
 		}
 	}
 	return u

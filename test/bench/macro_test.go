@@ -119,6 +119,8 @@ func runMacro(b *testing.B, s size) macroResult {
 	r.op = ready.last().Sub(start)
 	after, u1 := c.requestCounts(), c.manager.usage(b)
 	r.cpu, r.peak = u1.cpu-u0.cpu, u1.peak
+	b.Logf("manager resident at the end: %d MiB anonymous, %d MiB file-backed (the binary); peak %d MiB",
+		u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
 	r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
 	<-profiled
 	c.saveHeapProfile()
