@@ -29,9 +29,11 @@ import (
 const (
 	// QueueSize bounds the events waiting to be written: at the API server's pace of a few
 	// hundred writes a second, seconds of a burst; beyond it events are dropped (Dropped).
-	QueueSize = 1024
-	// Workers is how many events are written at once.
-	Workers = 4
+	QueueSize = 4096
+	// Workers is how many events are written at once: as many as the token reconcilers'
+	// workers (controllers.DefaultMaxConcurrentReconciles), so that events keep pace with the
+	// mints that emit them (with 4, a bulk mint on a busy API server left ~15% of them queued).
+	Workers = 16
 	// MaxNoteLength is the API's limit on Event.note (events.k8s.io/v1 validation); longer notes
 	// are cut, as client-go does.
 	MaxNoteLength = 1024

@@ -168,6 +168,7 @@ func newCluster(b testing.TB) *cluster {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = env.Stop() })
+	pinCPUs(b)
 	dir := b.TempDir()
 	c := &cluster{b: b, bin: bin, dir: dir, cfg: cfg, kubeconfig: filepath.Join(dir, "kubeconfig")}
 	c.writeKubeconfig(env)
