@@ -7,10 +7,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tokenops/token-operator/internal/testenv"
 )
 
 // pinCPUs separates the control plane from the operator's side, as clusters do: production
@@ -34,7 +35,10 @@ func pinCPUs(b testing.TB) {
 		}
 	}
 	pinned := 0
-	for _, pid := range children(os.Getpid(), "kube-apiserver", "etcd") {
+	for pid, name := range testenv.Children(b, os.Getpid()) {
+		if name != "kube-apiserver" && name != "etcd" {
+			continue
+		}
 		if err := pinProcess(pid, &plane); err != nil {
 			b.Fatalf("pinning control plane process %d: %v", pid, err)
 		}
@@ -47,37 +51,6 @@ func pinCPUs(b testing.TB) {
 		b.Fatalf("pinning the benchmark: %v", err)
 	}
 	b.Logf("control plane on CPUs 0-%d; benchmark, manager and engine on CPUs %d-%d", n/2-1, n/2, n-1)
-}
-
-// children lists the direct children of parent whose command is one of names.
-func children(parent int, names ...string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || closing < open {
-			continue
-		}
-		f := strings.Fields(s[closing+1:])
-		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
-			continue
-		}
-		for _, name := range names {
-			if s[open+1:closing] == name {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
 }
 
 // pinProcess sets the CPU affinity of every thread of pid; threads it starts later inherit it.
