@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,16 +62,20 @@ func StripUnread(obj any) (any, error) {
 			drop = append(drop, tokensv1.PendingMintAnnotation)
 		}
 	}
-	if a := o.GetAnnotations(); a != nil && slices.ContainsFunc(drop, func(k string) bool { _, ok := a[k]; return ok }) {
-		kept := make(map[string]string, len(a))
-		for k, v := range a {
-			if !slices.Contains(drop, k) {
-				kept[k] = v
-			}
-		}
-		o.SetAnnotations(kept)
-	}
+	o.SetAnnotations(withoutKeys(o.GetAnnotations(), drop...))
 	return obj, nil
+}
+
+// withoutKeys is m without keys: m itself when it holds none of them, else a copy.
+func withoutKeys(m map[string]string, keys ...string) map[string]string {
+	if !slices.ContainsFunc(keys, func(k string) bool { _, ok := m[k]; return ok }) {
+		return m
+	}
+	out := maps.Clone(m)
+	for _, k := range keys {
+		delete(out, k)
+	}
+	return out
 }
 
 // tokenStatus is the status of a token resource, or nil for any other object.

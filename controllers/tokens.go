@@ -116,16 +116,7 @@ func userAnnotationChanged() predicate.Predicate {
 		if e.ObjectOld == nil || e.ObjectNew == nil {
 			return false
 		}
-		return !maps.Equal(withoutIntent(e.ObjectOld.GetAnnotations()), withoutIntent(e.ObjectNew.GetAnnotations()))
+		return !maps.Equal(withoutKeys(e.ObjectOld.GetAnnotations(), tokensv1.PendingMintAnnotation),
+			withoutKeys(e.ObjectNew.GetAnnotations(), tokensv1.PendingMintAnnotation))
 	}}
-}
-
-// withoutIntent is annotations without the intent annotation.
-func withoutIntent(annotations map[string]string) map[string]string {
-	if _, ok := annotations[tokensv1.PendingMintAnnotation]; !ok {
-		return annotations
-	}
-	out := maps.Clone(annotations)
-	delete(out, tokensv1.PendingMintAnnotation)
-	return out
 }

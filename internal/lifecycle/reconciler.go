@@ -158,7 +158,7 @@ type scope[T client.Object] struct {
 	decision         Decision              // what the decide phase decided, for the act phase
 	steady           bool                  // a current token, nothing pending, not expired: Wait means Ready
 	verifyIn         time.Duration         // steady: when verifyLive is due again
-	intentAnnotated  bool                  // status.pending is the first mint\'s intent annotation (intent.go)
+	intentAnnotated  bool                  // status.pending is the first mint's intent annotation (intent.go)
 }
 
 func (r *Reconciler[T]) newScope(obj T) *scope[T] {
