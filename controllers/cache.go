@@ -41,18 +41,19 @@ func CacheOptions(namespaces []string) cache.Options {
 }
 
 // StripUnread is the cache's transform: it drops managedFields from every object,
-// LastAppliedAnnotation from every object but Secrets, and from tokens a first mint's intent
-// annotation once status has recorded it (it then stands for nothing, and stays on the server:
-// docs/design.md §3 step 2). Secrets keep LastAppliedAnnotation because the lifecycle writes them
-// with Update from the cached copy, which would delete the annotation on the server; tokens and
-// engines are only ever patched, so a stripped annotation stays there.
+// LastAppliedAnnotation from tokens and engines, and from tokens a first mint's intent annotation
+// once status has recorded it (it then stands for nothing, and stays on the server:
+// docs/design.md §3 step 2). Tokens and engines are only ever patched, so what the cache drops
+// stays on the server. Tokens and our Secrets are then compacted (compact.go); Secrets keep only
+// what the lifecycle reads, which it may because it patches them too.
 func StripUnread(obj any) (any, error) {
 	o, err := meta.Accessor(obj)
 	if err != nil {
 		return obj, nil // a tombstone or a type without metadata: nothing to strip
 	}
 	o.SetManagedFields(nil)
-	if _, secret := obj.(*corev1.Secret); secret {
+	if s, secret := obj.(*corev1.Secret); secret {
+		compactSecret(s)
 		return obj, nil
 	}
 	drop := []string{LastAppliedAnnotation}
@@ -63,6 +64,7 @@ func StripUnread(obj any) (any, error) {
 		}
 	}
 	o.SetAnnotations(withoutKeys(o.GetAnnotations(), drop...))
+	compactToken(obj)
 	return obj, nil
 }
 

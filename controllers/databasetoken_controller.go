@@ -17,7 +17,7 @@ type DatabaseTokenReconciler struct {
 // +kubebuilder:rbac:groups=tokens.tokenops.dev,resources=databasetokens,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=tokens.tokenops.dev,resources=databasetokens/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tokens.tokenops.dev,resources=databasetokens/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // DatabaseTokenKind tells the lifecycle how to read a DatabaseToken.

@@ -17,7 +17,7 @@ type SystemTokenReconciler struct {
 // +kubebuilder:rbac:groups=tokens.tokenops.dev,resources=systemtokens,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=tokens.tokenops.dev,resources=systemtokens/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tokens.tokenops.dev,resources=systemtokens/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // SystemTokenKind tells the lifecycle how to read a SystemToken; it needs an engine with system tokens.

@@ -112,7 +112,11 @@ func (s *scope[T]) releaseSecret(ctx context.Context, retain bool) error {
 		err := s.r.Client.Delete(ctx, sec, client.Preconditions{UID: &sec.UID})
 		return client.IgnoreNotFound(err)
 	}
-	sec = sec.DeepCopy()
+	// The cached copy has no labels (controllers/compact.go): name ours in the patch's base, so
+	// the patch removes them.
+	base := sec.DeepCopy()
+	base.Labels = mergeInto(base.Labels, map[string]string{tokensv1.ManagedByLabel: tokensv1.ManagedByValue, tokensv1.OwnerUIDLabel: string(s.obj.GetUID())})
+	sec = base.DeepCopy()
 	refs := sec.OwnerReferences[:0]
 	for _, ref := range sec.OwnerReferences {
 		if ref.UID != s.obj.GetUID() {
@@ -122,5 +126,5 @@ func (s *scope[T]) releaseSecret(ctx context.Context, retain bool) error {
 	sec.OwnerReferences = refs
 	delete(sec.Labels, tokensv1.ManagedByLabel)
 	delete(sec.Labels, tokensv1.OwnerUIDLabel)
-	return client.IgnoreNotFound(s.r.Client.Update(ctx, sec))
+	return client.IgnoreNotFound(s.r.Client.Patch(ctx, sec, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})))
 }

@@ -87,7 +87,11 @@ func (s *scope[T]) dropPending(ctx context.Context) {
 func (s *scope[T]) patchMetadata(ctx context.Context, change func(T), done func()) error {
 	o := s.base.DeepCopyObject().(T)
 	change(o)
-	if err := s.r.Client.Patch(ctx, o, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
+	patch, err := metadataPatch(s.base, o)
+	if err != nil {
+		return err
+	}
+	if err := s.r.Client.Patch(ctx, o, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return err
 	}
 	s.obj.SetResourceVersion(o.GetResourceVersion())

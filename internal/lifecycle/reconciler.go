@@ -1,7 +1,9 @@
 package lifecycle
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -184,13 +187,22 @@ func (s *scope[T]) patchStatus(ctx context.Context) error {
 	if s.observed {
 		s.status.ObservedGeneration = s.obj.GetGeneration()
 	}
-	if data, err := client.MergeFrom(s.base).Data(s.obj); err != nil {
+	was, err := json.Marshal(s.r.Kind.Status(s.base))
+	if err != nil {
 		return err
-	} else if string(data) == "{}" {
+	}
+	now, err := json.Marshal(s.status)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(was, now) {
 		return nil
 	}
-	patch := client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})
-	if err := s.r.Client.Status().Patch(ctx, s.obj, patch); err != nil {
+	patch, err := statusPatch(s.base.GetResourceVersion(), now)
+	if err != nil {
+		return err
+	}
+	if err := s.r.Client.Status().Patch(ctx, s.obj, client.RawPatch(types.JSONPatchType, patch)); err != nil {
 		return err
 	}
 	s.rebase()

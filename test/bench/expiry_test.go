@@ -172,7 +172,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 const renewingTokens = 10_000
 
 // writesPerRenewal is what a successor on an existing Secret costs (docs/design.md §8): pending
-// status patch, Secret update, current status patch, and one event.
+// status patch, Secret patch, current status patch, and one event.
 const writesPerRenewal = 4
 
 // BenchmarkRenewalSpread: 10,000 tokens minted in the same second with expiresAfter 30d and
