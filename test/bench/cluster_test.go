@@ -27,7 +27,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,14 +63,9 @@ const (
 // default --max-concurrent-reconciles.
 const creators = 16
 
-// proc is a child process in its own process group that dies with the benchmark (Pdeathsig)
-// and is SIGKILLed at cleanup (internal/testenv/reaper.go).
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startProc(b testing.TB, env []string, logPath, bin string, args ...string) *proc {
+// startProc starts bin with its output in logPath, as a testenv.Proc: in its own process group,
+// dead with the benchmark (Pdeathsig) and SIGKILLed at cleanup.
+func startProc(b testing.TB, env []string, logPath, bin string, args ...string) *testenv.Proc {
 	b.Helper()
 	out, err := os.Create(logPath)
 	if err != nil {
@@ -80,20 +74,7 @@ func startProc(b testing.TB, env []string, logPath, bin string, args ...string) 
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = out.Close()
-		b.Fatal(err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); _ = out.Close(); close(p.done) }()
-	b.Cleanup(p.kill)
-	return p
-}
-
-func (p *proc) kill() {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
+	return testenv.StartProc(b, cmd, func() { _ = out.Close() })
 }
 
 // usage is a process's CPU time so far, its peak resident set (VmHWM) and what it holds now,
@@ -108,9 +89,9 @@ type usage struct {
 // supports (sysconf(_SC_CLK_TCK) needs cgo).
 const clockTicks = 100
 
-func (p *proc) usage(b testing.TB) usage {
+func usageOf(b testing.TB, p *testenv.Proc) usage {
 	b.Helper()
-	pid := strconv.Itoa(p.cmd.Process.Pid)
+	pid := strconv.Itoa(p.Cmd.Process.Pid)
 	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
 	if err != nil {
 		b.Fatal(err)
@@ -145,7 +126,7 @@ type cluster struct {
 	k8s        client.WithWatch
 	kube       *kubernetes.Clientset
 	kubeconfig string
-	manager    *proc
+	manager    *testenv.Proc
 	pprofURL   string // the manager's /debug/pprof, when BENCH_HEAP_PROFILE asks for a profile
 	engineURL  string
 	engineKey  string // the engine's admin token, for the benchmark's own engine reads
@@ -310,10 +291,10 @@ func (c *cluster) saveHeapProfile() {
 // a profile taken while reconciles still run shows their garbage, not what the caches hold.
 func (c *cluster) waitIdle() {
 	deadline := time.Now().Add(2 * time.Minute)
-	prev := c.manager.usage(c.b).cpu
+	prev := usageOf(c.b, c.manager).cpu
 	for time.Now().Before(deadline) {
 		time.Sleep(5 * time.Second)
-		cur := c.manager.usage(c.b).cpu
+		cur := usageOf(c.b, c.manager).cpu
 		if cur-prev < 250*time.Millisecond {
 			return
 		}

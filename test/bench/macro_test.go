@@ -108,7 +108,7 @@ func runMacro(b *testing.B, s size) macroResult {
 	}
 
 	c.startManager()
-	before, u0 := c.requestCounts(), c.manager.usage(b)
+	before, u0 := c.requestCounts(), usageOf(b, c.manager)
 	ready := startTracker(b, c, tokensNamespace, isReady)
 	profiled := c.startCPUProfile(15)
 	start := time.Now()
@@ -117,7 +117,7 @@ func runMacro(b *testing.B, s size) macroResult {
 	}))
 	ready.wait(b, s.tokens, max(5*time.Minute, time.Duration(s.tokens)*100*time.Millisecond))
 	r.op = ready.last().Sub(start)
-	after, u1 := c.requestCounts(), c.manager.usage(b)
+	after, u1 := c.requestCounts(), usageOf(b, c.manager)
 	r.cpu, r.peak = u1.cpu-u0.cpu, u1.peak
 	b.Logf("manager resident at the end: %d MiB anonymous, %d MiB file-backed (the binary); peak %d MiB",
 		u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
