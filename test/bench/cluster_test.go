@@ -91,7 +91,25 @@ const clockTicks = 100
 
 func usageOf(b testing.TB, p *testenv.Proc) usage {
 	b.Helper()
-	pid := strconv.Itoa(p.Cmd.Process.Pid)
+	return usageOfPID(b, p.Cmd.Process.Pid)
+}
+
+// controlPlaneCPU is the CPU time kube-apiserver and etcd have used so far: what a run cost the
+// API server, to compare with the baseline's.
+func controlPlaneCPU(b testing.TB) time.Duration {
+	b.Helper()
+	var cpu time.Duration
+	for pid, name := range testenv.Children(b, os.Getpid()) {
+		if name == "kube-apiserver" || name == "etcd" {
+			cpu += usageOfPID(b, pid).cpu
+		}
+	}
+	return cpu
+}
+
+func usageOfPID(b testing.TB, p int) usage {
+	b.Helper()
+	pid := strconv.Itoa(p)
 	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
 	if err != nil {
 		b.Fatal(err)
@@ -127,6 +145,7 @@ type cluster struct {
 	kube       *kubernetes.Clientset
 	kubeconfig string
 	manager    *testenv.Proc
+	engine     *testenv.Proc
 	pprofURL   string // the manager's /debug/pprof, when BENCH_HEAP_PROFILE asks for a profile
 	engineURL  string
 	engineKey  string // the engine's admin token, for the benchmark's own engine reads
@@ -185,7 +204,7 @@ func (c *cluster) startEngine() {
 	must(b, os.WriteFile(adminFile, []byte(fmt.Sprintf(`{"token":%q}`, admin)), 0o600))
 	addr := testenv.FreeAddr(b)
 	c.engineURL, c.engineKey = "http://"+addr, admin
-	startProc(b, nil, filepath.Join(c.dir, "engine.log"), c.bin, "engine", "--listen", addr, "--data-dir", filepath.Join(c.dir, "engine"), "--admin-token-file", adminFile)
+	c.engine = startProc(b, nil, filepath.Join(c.dir, "engine.log"), c.bin, "engine", "--listen", addr, "--data-dir", filepath.Join(c.dir, "engine"), "--admin-token-file", adminFile)
 	waitHTTP(b, c.engineURL+"/livez")
 	ctx := context.Background()
 	must(b, c.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token-engine-admin", Namespace: operatorNamespace},

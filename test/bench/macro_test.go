@@ -43,7 +43,8 @@ func benchSizes() []size {
 type macroResult struct {
 	op, base1, base2 time.Duration
 	calls            []string
-	cpu              time.Duration
+	cpu, engineCPU   time.Duration
+	plane, basePlane time.Duration // the control plane's CPU during the operator's run and a baseline's
 	peak             int64
 	load             string
 }
@@ -85,6 +86,11 @@ func report(b *testing.B, s size, r macroResult) {
 		b.ReportMetric(base.Seconds()/r.op.Seconds(), "ratio-vs-writes")
 	}
 	b.ReportMetric(float64(r.cpu.Milliseconds())/n, "manager-cpu-ms/token")
+	b.ReportMetric(float64(r.engineCPU.Milliseconds())/n, "engine-cpu-ms/token")
+	b.ReportMetric(float64(r.plane.Milliseconds())/n, "apiserver-cpu-ms/token")
+	if r.basePlane > 0 {
+		b.ReportMetric(float64(r.basePlane.Milliseconds())/n, "baseline-apiserver-cpu-ms/token")
+	}
 	b.ReportMetric(float64(r.peak)/(1<<20), "manager-peak-MiB")
 	b.Logf("%d tokens (+%d unrelated 100 KiB Secrets): operator %.1f s (%.1f tokens/s); baseline %.1f s before, %.1f s after; load average %s",
 		s.tokens, s.unrelated, r.op.Seconds(), n/r.op.Seconds(), r.base1.Seconds(), r.base2.Seconds(), r.load)
@@ -104,11 +110,13 @@ func runMacro(b *testing.B, s size) macroResult {
 	r.load = loadAverage()
 	noBaseline := os.Getenv("BENCH_NO_BASELINE") == "1"
 	if !noBaseline {
+		p0 := controlPlaneCPU(b)
 		r.base1 = baseline(b, c, s.tokens, "a")
+		r.basePlane = controlPlaneCPU(b) - p0
 	}
 
 	c.startManager()
-	before, u0 := c.requestCounts(), usageOf(b, c.manager)
+	before, u0, e0, p0 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine), controlPlaneCPU(b)
 	ready := startTracker(b, c, tokensNamespace, isReady)
 	profiled := c.startCPUProfile(15)
 	start := time.Now()
@@ -117,8 +125,8 @@ func runMacro(b *testing.B, s size) macroResult {
 	}))
 	ready.wait(b, s.tokens, max(5*time.Minute, time.Duration(s.tokens)*100*time.Millisecond))
 	r.op = ready.last().Sub(start)
-	after, u1 := c.requestCounts(), usageOf(b, c.manager)
-	r.cpu, r.peak = u1.cpu-u0.cpu, u1.peak
+	after, u1, e1 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine)
+	r.cpu, r.peak, r.engineCPU, r.plane = u1.cpu-u0.cpu, u1.peak, e1.cpu-e0.cpu, controlPlaneCPU(b)-p0
 	b.Logf("manager resident at the end: %d MiB anonymous, %d MiB file-backed (the binary); peak %d MiB",
 		u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
 	r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
