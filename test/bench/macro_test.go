@@ -160,15 +160,22 @@ func baseline(b *testing.B, c *cluster, n int, round string) time.Duration {
 	return ready.last().Sub(start)
 }
 
+// baselineMint makes the writes the operator makes for a first mint (docs/design.md §3), with
+// the same content: the intent as the operator records it, the Secret with our labels,
+// annotations and owner, the status the operator writes (its four conditions and the whole
+// current record) and the event. What the API server does per write grows with the object, so
+// a baseline of smaller objects would not be the ceiling for the operator's writes.
 func baselineMint(ctx context.Context, k8s client.Client, name string) error {
 	obj := testutil.DatabaseToken(name, testutil.InNamespace(baselineNamespace))
 	if err := k8s.Create(ctx, obj); err != nil {
 		return err
 	}
-	// Step 2 of docs/design.md §3 for a first mint: the finalizer and the intent in one patch.
+	// Step 2: the finalizer and the intent in one patch.
 	now := metav1.Now()
 	tokenName := lifecycle.TokenName(baselineNamespace, name, obj.UID, 1)
-	intent, err := json.Marshal(tokensv1.PendingMint{Revision: 1, TokenName: tokenName, StartedAt: &now})
+	const permissions = "db:telemetry:write"
+	engine := &tokensv1.EngineIdentity{Kind: tokensv1.ClusterTokenEngineKind, Name: "default", UID: "296bdec8-70ec-49d9-96e0-37ebe450054a"}
+	intent, err := json.Marshal(tokensv1.PendingMint{Revision: 1, TokenName: tokenName, StartedAt: &now, Permissions: permissions, Engine: engine})
 	if err != nil {
 		return err
 	}
@@ -178,22 +185,40 @@ func baselineMint(ctx context.Context, k8s client.Client, name string) error {
 	if err := k8s.Patch(ctx, obj, patch); err != nil {
 		return err
 	}
+	// Step 4: the Secret, ours.
+	token := []byte("apiv3_" + strings.Repeat("x", 86))
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: baselineNamespace,
-		Labels: map[string]string{tokensv1.ManagedByLabel: tokensv1.ManagedByValue}}, Data: map[string][]byte{"token": []byte("apiv3_" + strings.Repeat("x", 86))}}
+		Labels:      map[string]string{tokensv1.ManagedByLabel: tokensv1.ManagedByValue, tokensv1.OwnerUIDLabel: string(obj.UID)},
+		Annotations: map[string]string{tokensv1.TokenNameAnnotation: tokenName, tokensv1.RevisionAnnotation: "1"},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: tokensv1.GroupVersion.String(), Kind: "DatabaseToken", Name: name, UID: obj.UID,
+			Controller: new(true), BlockOwnerDeletion: new(true)}}},
+		Type: corev1.SecretTypeOpaque, Data: map[string][]byte{tokensv1.TokenSecretKey: token}}
 	if err := k8s.Create(ctx, sec); err != nil {
 		return err
 	}
+	// Step 5: status as the operator writes it.
 	patch = client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	obj.Status.Revision = 1
-	obj.Status.Current = &tokensv1.TokenRecord{TokenName: tokenName, Revision: 1, MintedAt: &now}
-	meta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{Type: tokensv1.ConditionReady, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonMinted, Message: "Minted"})
+	st := &obj.Status.TokenStatus
+	st.ObservedGeneration, st.SecretName, st.Permissions, st.Revision = 1, name, permissions, 1
+	st.Current = &tokensv1.TokenRecord{TokenName: tokenName, TokenID: "5", Revision: 1, MintedAt: &now,
+		Fingerprint: lifecycle.Fingerprint(obj.UID, token), Permissions: permissions, Engine: engine}
+	for _, c := range []metav1.Condition{
+		{Type: tokensv1.ConditionSecretConflict, Status: metav1.ConditionFalse, Reason: tokensv1.ReasonNoConflict, Message: fmt.Sprintf("Secret %q is ours or does not exist yet", name)},
+		{Type: tokensv1.ConditionReady, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonMinted, Message: fmt.Sprintf("Secret %q holds token %q (revision 1); it never expires", name, tokenName)},
+		{Type: tokensv1.ConditionEngineReachable, Status: metav1.ConditionTrue, Reason: tokensv1.ReasonReachable, Message: `ClusterTokenEngine "default" answered`},
+		{Type: tokensv1.ConditionExpired, Status: metav1.ConditionFalse, Reason: tokensv1.ReasonNotExpired, Message: "The token has not reached its expiry"},
+	} {
+		c.ObservedGeneration = 1
+		meta.SetStatusCondition(&st.Conditions, c)
+	}
 	if err := k8s.Status().Patch(ctx, obj, patch); err != nil {
 		return err
 	}
 	return k8s.Create(ctx, &eventsv1.Event{
 		ObjectMeta: metav1.ObjectMeta{Name: name + ".minted", Namespace: baselineNamespace},
 		EventTime:  metav1.NowMicro(), ReportingController: "token-operator", ReportingInstance: "bench",
-		Action: "Mint", Reason: tokensv1.ReasonMinted, Type: corev1.EventTypeNormal, Note: "Minted token " + tokenName,
-		Regarding: corev1.ObjectReference{APIVersion: tokensv1.GroupVersion.String(), Kind: "DatabaseToken", Namespace: baselineNamespace, Name: name, UID: obj.UID},
+		Action: "Mint", Reason: tokensv1.ReasonMinted, Type: corev1.EventTypeNormal,
+		Note:      fmt.Sprintf("Minted token %q (revision 1) into Secret %q", tokenName, name),
+		Regarding: corev1.ObjectReference{APIVersion: tokensv1.GroupVersion.String(), Kind: "DatabaseToken", Namespace: baselineNamespace, Name: name, UID: obj.UID, ResourceVersion: obj.ResourceVersion},
 	})
 }
