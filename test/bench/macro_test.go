@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,21 +28,29 @@ type size struct {
 	name      string
 	tokens    int
 	unrelated int // 100 KiB Secrets nobody manages, created before the manager starts
+	// rounds of the operator, each between two baseline rounds: a round of 1,000 tokens lasts
+	// ~12 s, and this shared machine's speed drifts by tens of percent over a minute, so one
+	// round against baselines before and after can catch a slow spell on one side only.
+	rounds int
 }
 
-// benchSizes is 1,000 tokens, and with BENCH_FULL=1 also the 10,000 tokens plus 1,000
-// unrelated 100 KiB Secrets, each on a control plane of its own, in one run (for t(10k)/t(1k)).
+// benchSizes is 1,000 tokens in 3 rounds, and with BENCH_FULL=1 also the 10,000 tokens
+// plus 1,000 unrelated 100 KiB Secrets in one round (minutes long), each on a control plane of
+// its own, in one run (for t(10k)/t(1k)).
 func benchSizes() []size {
-	sizes := []size{{name: "1k", tokens: 1_000}}
+	sizes := []size{{name: "1k", tokens: 1_000, rounds: 3}}
 	if os.Getenv("BENCH_FULL") == "1" {
-		sizes = append(sizes, size{name: "10k+unrelated", tokens: 10_000, unrelated: 1_000})
+		sizes = append(sizes, size{name: "10k+unrelated", tokens: 10_000, unrelated: 1_000, rounds: 1})
 	}
 	return sizes
 }
 
-// macroResult is one run's figures.
+// macroResult is one run's figures: op and base are the rounds' durations, in order (the
+// baseline's one more than the operator's, around them); ratio the median of each operator
+// round's against the mean of the baselines on either side.
 type macroResult struct {
-	op, base1, base2 time.Duration
+	op, base         []time.Duration
+	ratio            float64
 	calls            []string
 	cpu, engineCPU   time.Duration
 	plane, basePlane time.Duration // the control plane's CPU during the operator's run and a baseline's
@@ -52,7 +61,7 @@ type macroResult struct {
 // BenchmarkMacro: N DatabaseTokens to Ready through the real manager and engine processes,
 // against a bare client making the operator's writes per token (create, the finalizer with the
 // intent annotation, Secret create, status patch, event: docs/design.md §3) with as many
-// workers, before and after, in the same run.
+// workers, in rounds alternating with the operator's on the same control plane (runMacro).
 // ratio-vs-writes near 1 means the operator is limited by the API server (docs/design.md §8).
 // API calls per token by verb come from apiserver_request_total and include the benchmark's own
 // create of each token; the manager's CPU and peak RSS (VmHWM) from /proc.
@@ -69,21 +78,33 @@ func BenchmarkMacro(b *testing.B) {
 		})
 	}
 	small, large := results["1k"], results["10k+unrelated"]
-	if small.op > 0 && large.op > 0 {
+	if len(small.op) > 0 && len(large.op) > 0 {
 		// A parent benchmark's b.Logf is not shown: print. The baseline's own growth says how
 		// much of the operator's is the control plane's (more objects, another load).
 		fmt.Printf("t(10k)/t(1k) = %.2f for the operator, %.2f for the baseline (linear: 10)\n",
-			large.op.Seconds()/small.op.Seconds(), (large.base1+large.base2).Seconds()/(small.base1+small.base2).Seconds())
+			median(large.op).Seconds()/median(small.op).Seconds(), median(large.base).Seconds()/median(small.base).Seconds())
 	}
+}
+
+// median is the middle of ds (the mean of the two middle ones for an even count), 0 for none.
+func median[T time.Duration | float64](ds []T) T {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(ds))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func report(b *testing.B, s size, r macroResult) {
 	n := float64(s.tokens)
-	base := (r.base1 + r.base2) / 2
-	b.ReportMetric(n/r.op.Seconds(), "tokens/s")
+	op, base := median(r.op), median(r.base)
+	b.ReportMetric(n/op.Seconds(), "tokens/s")
 	if base > 0 {
 		b.ReportMetric(n/base.Seconds(), "baseline-tokens/s")
-		b.ReportMetric(base.Seconds()/r.op.Seconds(), "ratio-vs-writes")
+		b.ReportMetric(r.ratio, "ratio-vs-writes")
 	}
 	b.ReportMetric(float64(r.cpu.Milliseconds())/n, "manager-cpu-ms/token")
 	b.ReportMetric(float64(r.engineCPU.Milliseconds())/n, "engine-cpu-ms/token")
@@ -92,11 +113,22 @@ func report(b *testing.B, s size, r macroResult) {
 		b.ReportMetric(float64(r.basePlane.Milliseconds())/n, "baseline-apiserver-cpu-ms/token")
 	}
 	b.ReportMetric(float64(r.peak)/(1<<20), "manager-peak-MiB")
-	b.Logf("%d tokens (+%d unrelated 100 KiB Secrets): operator %.1f s (%.1f tokens/s); baseline %.1f s before, %.1f s after; load average %s",
-		s.tokens, s.unrelated, r.op.Seconds(), n/r.op.Seconds(), r.base1.Seconds(), r.base2.Seconds(), r.load)
+	b.Logf("%d tokens (+%d unrelated 100 KiB Secrets), rounds in order: baseline %s, operator %s; load average %s",
+		s.tokens, s.unrelated, seconds(r.base), seconds(r.op), r.load)
 	b.Logf("API calls per token during the operator run (the benchmark's create included):\n  %s", strings.Join(r.calls, "\n  "))
 }
 
+func seconds(ds []time.Duration) string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return strings.Join(out, ", ")
+}
+
+// runMacro alternates baseline and operator rounds on one control plane: baseline, operator,
+// baseline, … baseline. The API calls, CPU and profiles are the first operator round's; the
+// peak RSS is the manager's over all of them.
 func runMacro(b *testing.B, s size) macroResult {
 	c := newCluster(b)
 	ctx := context.Background()
@@ -109,32 +141,55 @@ func runMacro(b *testing.B, s size) macroResult {
 	var r macroResult
 	r.load = loadAverage()
 	noBaseline := os.Getenv("BENCH_NO_BASELINE") == "1"
-	if !noBaseline {
+	baselineRound := func(round int) {
+		if noBaseline {
+			return
+		}
 		p0 := controlPlaneCPU(b)
-		r.base1 = baseline(b, c, s.tokens, "a")
-		r.basePlane = controlPlaneCPU(b) - p0
+		r.base = append(r.base, baseline(b, c, s.tokens, fmt.Sprintf("b%d-", round)))
+		if round == 0 {
+			r.basePlane = controlPlaneCPU(b) - p0
+		}
 	}
-
+	baselineRound(0)
 	c.startManager()
-	before, u0, e0, p0 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine), controlPlaneCPU(b)
-	ready := startTracker(b, c, tokensNamespace, isReady)
-	profiled := c.startCPUProfile(15)
-	start := time.Now()
-	must(b, fanOut(s.tokens, creators, func(i int) error {
-		return c.k8s.Create(ctx, testutil.DatabaseToken(fmt.Sprintf("t%05d", i), testutil.InNamespace(tokensNamespace)))
-	}))
-	ready.wait(b, s.tokens, max(5*time.Minute, time.Duration(s.tokens)*100*time.Millisecond))
-	r.op = ready.last().Sub(start)
-	after, u1, e1 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine)
-	r.cpu, r.peak, r.engineCPU, r.plane = u1.cpu-u0.cpu, u1.peak, e1.cpu-e0.cpu, controlPlaneCPU(b)-p0
-	b.Logf("manager resident at the end: %d MiB anonymous, %d MiB file-backed (the binary); peak %d MiB",
-		u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
-	r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
-	<-profiled
-	c.saveHeapProfile()
-
+	for round := range s.rounds {
+		prefix := fmt.Sprintf("t%d-", round)
+		before, u0, e0, p0 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine), controlPlaneCPU(b)
+		ready := startTrackerFromNow(b, c, tokensNamespace, func(d *tokensv1.DatabaseToken) bool { return strings.HasPrefix(d.Name, prefix) && isReady(d) })
+		var profiled <-chan struct{}
+		if round == 0 {
+			profiled = c.startCPUProfile(15)
+		}
+		start := time.Now()
+		must(b, fanOut(s.tokens, creators, func(i int) error {
+			return c.k8s.Create(ctx, testutil.DatabaseToken(fmt.Sprintf("%s%05d", prefix, i), testutil.InNamespace(tokensNamespace)))
+		}))
+		ready.wait(b, s.tokens, max(5*time.Minute, time.Duration(s.tokens)*100*time.Millisecond))
+		r.op = append(r.op, ready.last().Sub(start))
+		ready.stop()
+		after, u1, e1 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine)
+		r.peak = u1.peak
+		if round == 0 {
+			r.cpu, r.engineCPU, r.plane = u1.cpu-u0.cpu, e1.cpu-e0.cpu, controlPlaneCPU(b)-p0
+			r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
+		}
+		if profiled != nil {
+			<-profiled
+		}
+		if round == s.rounds-1 {
+			b.Logf("manager resident at the end: %d MiB anonymous, %d MiB file-backed (the binary); peak %d MiB",
+				u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
+			c.saveHeapProfile()
+		}
+		baselineRound(round + 1)
+	}
 	if !noBaseline {
-		r.base2 = baseline(b, c, s.tokens, "b")
+		ratios := make([]float64, len(r.op))
+		for i, op := range r.op {
+			ratios[i] = ((r.base[i] + r.base[i+1]) / 2).Seconds() / op.Seconds()
+		}
+		r.ratio = median(ratios)
 	}
 	return r
 }
