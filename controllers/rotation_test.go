@@ -157,12 +157,23 @@ func TestDriftRepair(t *testing.T) {
 		sec := secret(g, ns, "exposed")
 		oldTok := string(sec.Data[tokensv1.TokenSecretKey])
 		sec.Data[tokensv1.TokenSecretKey] = []byte("pasted-by-hand")
+		sec.Data["pasted"] = []byte("x")
+		sec.Labels["team"], sec.Annotations["note"] = "a", "kept"
 		g.Expect(k8s.Update(context.Background(), sec)).To(Succeed())
 
 		waitRevision(t, obj, 2)
 		g.Eventually(func(g Gomega) {
 			g.Expect(fe.Accepts(secretToken(g, ns, "exposed"))).To(BeTrue())
 		}).WithTimeout(timeout).Should(Succeed())
+		// The successor is written as a patch of what the lifecycle changes (its cache holds no
+		// labels and only our annotations): others' labels and annotations stay, keys it did not
+		// write go, ours are there.
+		sec = secret(g, ns, "exposed")
+		g.Expect(sec.Labels).To(HaveKeyWithValue("team", "a"))
+		g.Expect(sec.Labels).To(HaveKeyWithValue(tokensv1.OwnerUIDLabel, string(obj.GetUID())))
+		g.Expect(sec.Annotations).To(HaveKeyWithValue("note", "kept"))
+		g.Expect(sec.Annotations).To(HaveKeyWithValue(tokensv1.RevisionAnnotation, "2"))
+		g.Expect(sec.Data).NotTo(HaveKey("pasted"))
 		g.Expect(fe.Accepts(oldTok)).To(BeFalse(), "an exposed predecessor is revoked at once, whatever the overlap")
 		g.Eventually(func() []string { return eventReasons(t, ns, "exposed") }).WithTimeout(timeout).Should(ContainElement(tokensv1.ReasonTokenChanged))
 	})

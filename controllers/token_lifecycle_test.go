@@ -308,6 +308,7 @@ func TestDeletionPolicyRetain(t *testing.T) {
 	g.Expect(sec).NotTo(BeNil())
 	g.Expect(sec.OwnerReferences).To(BeEmpty())
 	g.Expect(sec.Labels).NotTo(HaveKey(tokensv1.ManagedByLabel))
+	g.Expect(sec.Labels).NotTo(HaveKey(tokensv1.OwnerUIDLabel))
 	g.Expect(fe.Accepts(string(sec.Data[tokensv1.TokenSecretKey]))).To(BeTrue())
 }
 
