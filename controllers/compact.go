@@ -26,9 +26,8 @@ func in[S ~string](s S) S {
 }
 
 // compactMeta interns what objects of a namespace and kind share: type, namespace, finalizers,
-// owner kinds, label and annotation keys. Label values are kept as they are unless shared is
-// true for them (our managed-by value, not an owner UID).
-func compactMeta(tm *metav1.TypeMeta, om *metav1.ObjectMeta, sharedLabel func(key string) bool) {
+// owner kinds, label and annotation keys (not their values, mostly each object's own).
+func compactMeta(tm *metav1.TypeMeta, om *metav1.ObjectMeta) {
 	tm.APIVersion, tm.Kind = in(tm.APIVersion), in(tm.Kind)
 	om.Namespace = in(om.Namespace)
 	for i := range om.Finalizers {
@@ -38,20 +37,17 @@ func compactMeta(tm *metav1.TypeMeta, om *metav1.ObjectMeta, sharedLabel func(ke
 		r := &om.OwnerReferences[i]
 		r.APIVersion, r.Kind = in(r.APIVersion), in(r.Kind)
 	}
-	om.Labels = internKeys(om.Labels, sharedLabel)
-	om.Annotations = internKeys(om.Annotations, nil)
+	om.Labels = internKeys(om.Labels)
+	om.Annotations = internKeys(om.Annotations)
 }
 
-// internKeys is m with interned keys (and the values sharedValue names), nil when empty.
-func internKeys(m map[string]string, sharedValue func(key string) bool) map[string]string {
+// internKeys is m with interned keys, nil when empty.
+func internKeys(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
-		if sharedValue != nil && sharedValue(k) {
-			v = in(v)
-		}
 		out[in(k)] = v
 	}
 	return out
@@ -61,7 +57,7 @@ func internKeys(m map[string]string, sharedValue func(key string) bool) map[stri
 func compactToken(obj any) {
 	switch t := obj.(type) {
 	case *tokensv1.DatabaseToken:
-		compactMeta(&t.TypeMeta, &t.ObjectMeta, nil)
+		compactMeta(&t.TypeMeta, &t.ObjectMeta)
 		for i := range t.Spec.Permissions {
 			p := &t.Spec.Permissions[i]
 			for j := range p.Databases {
@@ -73,7 +69,7 @@ func compactToken(obj any) {
 		}
 		compactCommon(&t.Spec.TokenCommonSpec, &t.Status.TokenStatus)
 	case *tokensv1.SystemToken:
-		compactMeta(&t.TypeMeta, &t.ObjectMeta, nil)
+		compactMeta(&t.TypeMeta, &t.ObjectMeta)
 		for i := range t.Spec.Resources {
 			t.Spec.Resources[i] = in(t.Spec.Resources[i])
 		}
@@ -127,14 +123,15 @@ func compactEngine(e *tokensv1.EngineIdentity) {
 	}
 }
 
-// compactSecret compacts one of our Secrets further: it keeps no labels (the cache's selector
-// already chose them) and only the annotations the lifecycle reads (which token, which
-// revision), since the lifecycle writes Secrets as merge patches of what it changes
-// (internal/lifecycle/mint.go:patchSecret), never whole from the cached copy.
+// compactSecret compacts one of our Secrets: it keeps no labels (the cache's selector already
+// chose them) and only the annotations the lifecycle reads (which token, which revision), since
+// the lifecycle writes Secrets as merge patches of what it changes
+// (internal/lifecycle/mint.go:patchSecret), never whole from the cached copy; the rest as
+// compactMeta, and the type and data keys.
 func compactSecret(s *corev1.Secret) {
-	compactMeta(&s.TypeMeta, &s.ObjectMeta, nil)
 	s.Labels = nil
 	s.Annotations = keepOnly(s.Annotations, tokensv1.TokenNameAnnotation, tokensv1.RevisionAnnotation)
+	compactMeta(&s.TypeMeta, &s.ObjectMeta)
 	s.Type = in(s.Type)
 	if len(s.Data) > 0 {
 		data := make(map[string][]byte, len(s.Data))
@@ -145,7 +142,7 @@ func compactSecret(s *corev1.Secret) {
 	}
 }
 
-// keepOnly is m with only keys (interned), nil when none is there.
+// keepOnly is m with only keys, nil when none is there.
 func keepOnly(m map[string]string, keys ...string) map[string]string {
 	var out map[string]string
 	for _, k := range keys {
@@ -153,7 +150,7 @@ func keepOnly(m map[string]string, keys ...string) map[string]string {
 			if out == nil {
 				out = make(map[string]string, len(keys))
 			}
-			out[in(k)] = v
+			out[k] = v
 		}
 	}
 	return out
