@@ -180,8 +180,9 @@ func (r *Reconciler[T]) newScope(obj T) *scope[T] {
 // rebase records the object as the API server now has it.
 func (s *scope[T]) rebase() { s.base = s.obj.DeepCopyObject().(T) }
 
-// patchStatus writes the status changes since the last write, with the resourceVersion as a
-// precondition; nothing when there are none (steady state costs no writes). It is the one writer
+// patchStatus writes status, whole (patch.go:statusPatch), with the resourceVersion as a
+// precondition, if it changed since the last write; nothing when it did not (steady state costs
+// no writes). It is the one writer
 // of observedGeneration: once the pass has observed the generation (s.observed).
 func (s *scope[T]) patchStatus(ctx context.Context) error {
 	if s.observed {
