@@ -168,6 +168,7 @@ func runMacro(b *testing.B, s size) macroResult {
 		ready.wait(b, s.tokens, max(5*time.Minute, time.Duration(s.tokens)*100*time.Millisecond))
 		r.op = append(r.op, ready.last().Sub(start))
 		ready.stop()
+		ready.logRestarts(b, fmt.Sprintf("operator round %d", round))
 		after, u1, e1 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine)
 		r.peak = u1.peak
 		if round == 0 {
@@ -212,6 +213,7 @@ func baseline(b *testing.B, c *cluster, n int, round string) time.Duration {
 	start := time.Now()
 	must(b, fanOut(n, creators, func(i int) error { return baselineMint(ctx, c.k8s, fmt.Sprintf("%s%05d", round, i)) }))
 	ready.wait(b, n, time.Minute)
+	ready.logRestarts(b, "baseline round "+round)
 	return ready.last().Sub(start)
 }
 
