@@ -5,7 +5,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	tokensv1 "github.com/tokenops/token-operator/api/v1alpha1"
 )
@@ -119,7 +118,7 @@ func compactRecord(r *tokensv1.TokenRecord) {
 
 func compactEngine(e *tokensv1.EngineIdentity) {
 	if e != nil {
-		e.Kind, e.Name, e.UID = in(e.Kind), in(e.Name), in[types.UID](e.UID)
+		e.Kind, e.Name, e.UID = in(e.Kind), in(e.Name), in(e.UID)
 	}
 }
 

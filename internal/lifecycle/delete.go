@@ -69,8 +69,7 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 	r.verified.Delete(s.obj.GetUID()) // keep the in-memory maps bounded by live resources
 	r.recorded.Delete(s.obj.GetUID())
 	r.revoked.Delete(s.obj.GetUID())
-	controllerutil.RemoveFinalizer(s.obj, tokensv1.Finalizer)
-	if err := r.Client.Patch(ctx, s.obj, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := s.patchMetadata(ctx, func(o T) { controllerutil.RemoveFinalizer(o, tokensv1.Finalizer) }, func() {}); err != nil {
 		if apierrors.IsNotFound(err) {
 			s.released = true
 			return ctrl.Result{}, nil
@@ -126,5 +125,5 @@ func (s *scope[T]) releaseSecret(ctx context.Context, retain bool) error {
 	sec.OwnerReferences = refs
 	delete(sec.Labels, tokensv1.ManagedByLabel)
 	delete(sec.Labels, tokensv1.OwnerUIDLabel)
-	return client.IgnoreNotFound(s.r.Client.Patch(ctx, sec, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})))
+	return client.IgnoreNotFound(s.patchSecret(ctx, base, sec))
 }

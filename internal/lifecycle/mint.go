@@ -208,7 +208,7 @@ func (s *scope[T]) writeSecret(ctx context.Context, c secretContent) error {
 			}
 			sec := s.secret.DeepCopy()
 			applySecret(sec, &s.spec.Secret, uid, c)
-			if err = s.patchSecret(ctx, sec); err == nil {
+			if err = s.patchSecret(ctx, s.secret, sec); err == nil {
 				s.secret = sec
 				return nil
 			}
@@ -223,11 +223,12 @@ func (s *scope[T]) writeSecret(ctx context.Context, c secretContent) error {
 	return fmt.Errorf("the Secret kept changing while it was being written")
 }
 
-// patchSecret writes sec, changed from s.secret, as a merge patch with the resourceVersion
-// precondition: the cache holds our Secrets compacted (controllers/compact.go: no labels, only
-// our annotations), so a write sends only what changed and leaves what the cache dropped as it is.
-func (s *scope[T]) patchSecret(ctx context.Context, sec *corev1.Secret) error {
-	return s.r.Client.Patch(ctx, sec, client.MergeFromWithOptions(s.secret, client.MergeFromWithOptimisticLock{}))
+// patchSecret writes sec, changed from base (the Secret as read), as a merge patch with the
+// resourceVersion precondition: the cache holds our Secrets compacted (controllers/compact.go: no
+// labels, only our annotations), so a write sends only what changed and leaves what the cache
+// dropped as it is.
+func (s *scope[T]) patchSecret(ctx context.Context, base, sec *corev1.Secret) error {
+	return s.r.Client.Patch(ctx, sec, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
 // rereadSecret reads the Secret uncached.
@@ -388,7 +389,7 @@ func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 	if s.secret != nil && ownedBy(s.secret, s.obj.GetUID()) {
 		sec := s.secret.DeepCopy()
 		if stripToken(sec, &s.spec.Secret) {
-			if err := s.patchSecret(ctx, sec); err != nil {
+			if err := s.patchSecret(ctx, s.secret, sec); err != nil {
 				return s.kubeFailure(err)
 			}
 			s.secret = sec

@@ -108,7 +108,7 @@ func (s *scope[T]) revokeNotPermitted(ctx context.Context) (ctrl.Result, error) 
 	if s.secret != nil && ownedBy(s.secret, s.obj.GetUID()) {
 		sec := s.secret.DeepCopy()
 		if stripToken(sec, &s.spec.Secret) {
-			if err := s.patchSecret(ctx, sec); err != nil {
+			if err := s.patchSecret(ctx, s.secret, sec); err != nil {
 				return s.kubeFailure(err)
 			}
 		}

@@ -156,7 +156,7 @@ func runMacro(b *testing.B, s size) macroResult {
 	for round := range s.rounds {
 		prefix := fmt.Sprintf("t%d-", round)
 		before, u0, e0, p0 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine), controlPlaneCPU(b)
-		ready := startTrackerFromNow(b, c, tokensNamespace, func(d *tokensv1.DatabaseToken) bool { return strings.HasPrefix(d.Name, prefix) && isReady(d) })
+		ready := startTrackerFromNow(b, c, tokensNamespace, readyNamed(prefix))
 		var profiled <-chan struct{}
 		if round == 0 {
 			profiled = c.startCPUProfile(15)
@@ -200,15 +200,18 @@ func isReady(d *tokensv1.DatabaseToken) bool {
 	return d.Status.Current != nil && d.Status.Pending == nil && meta.IsStatusConditionTrue(d.Status.Conditions, tokensv1.ConditionReady)
 }
 
+// readyNamed is isReady for the tokens of one round, named with prefix.
+func readyNamed(prefix string) func(*tokensv1.DatabaseToken) bool {
+	return func(d *tokensv1.DatabaseToken) bool { return strings.HasPrefix(d.Name, prefix) && isReady(d) }
+}
+
 // baseline makes the operator's API writes for n tokens with creators workers and nothing else
 // (no engine, cache or decisions) and returns how long they took to Ready. It ends as the
 // operator's run does, at the last Ready the benchmark's watch saw, so that watch costs both
 // runs alike (its decoding shares the CPUs with the API server in both).
 func baseline(b *testing.B, c *cluster, n int, round string) time.Duration {
 	ctx := context.Background()
-	ready := startTrackerFromNow(b, c, baselineNamespace, func(d *tokensv1.DatabaseToken) bool {
-		return strings.HasPrefix(d.Name, round) && isReady(d)
-	})
+	ready := startTrackerFromNow(b, c, baselineNamespace, readyNamed(round))
 	defer ready.stop()
 	start := time.Now()
 	must(b, fanOut(n, creators, func(i int) error { return baselineMint(ctx, c.k8s, fmt.Sprintf("%s%05d", round, i)) }))

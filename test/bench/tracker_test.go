@@ -46,7 +46,10 @@ func startTrackerFromNow(b testing.TB, c *cluster, ns string, pred func(*tokensv
 func startTrackerAt(b testing.TB, c *cluster, ns, rv string, pred func(*tokensv1.DatabaseToken) bool) *tracker {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &tracker{seen: map[string]time.Time{}, tokens: map[string]*tokensv1.DatabaseToken{}, cancel: cancel, done: make(chan struct{})}
-	w, err := c.k8s.Watch(ctx, &tokensv1.DatabaseTokenList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+	watchFrom := func(rv string) (watch.Interface, error) {
+		return c.k8s.Watch(ctx, &tokensv1.DatabaseTokenList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+	}
+	w, err := watchFrom(rv)
 	must(b, err)
 	go func() {
 		defer close(t.done)
@@ -55,17 +58,22 @@ func startTrackerAt(b testing.TB, c *cluster, ns, rv string, pred func(*tokensv1
 			if ctx.Err() != nil {
 				return
 			}
-			// The API server ends watches after a while: watch again from the last event seen,
-			// so that a restart does not replay the namespace (10,000 objects decoded in the
-			// middle of a measured round); from the current state when that is too old (objects
-			// seen before keep their first time).
-			if last == "" || expired {
-				last = ""
+			// The API server ends watches after a while: watch again from the last event seen
+			// (or where this watch started), so that a restart does not replay the namespace
+			// (10,000 objects decoded in the middle of a measured round); from the current state
+			// when that is too old (objects seen before keep their first time).
+			if last != "" {
+				rv = last
+			}
+			if expired {
+				rv = ""
+			}
+			if rv == "" {
 				t.replays.Add(1)
 			}
 			t.restarts.Add(1)
 			var err error
-			if w, err = c.k8s.Watch(ctx, &tokensv1.DatabaseTokenList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: last}}); err != nil {
+			if w, err = watchFrom(rv); err != nil {
 				return
 			}
 		}
