@@ -10,7 +10,9 @@
 // GOMEMLIMIT=<v>, as a container memory limit would (internal/cli/manager.go:setMemoryLimit);
 // BENCH_MANAGER_ARGS adds manager flags (e.g. --max-concurrent-reconciles=32);
 // BENCH_HEAP_PROFILE=<file> saves the manager's heap profile once it is idle after the tokens
-// are Ready; BENCH_NO_BASELINE=1 skips the baseline (memory runs, no ratio).
+// are Ready, BENCH_CPU_PROFILE=<file> its CPU profile of the first operator round's start,
+// BENCH_APISERVER_PROFILE=<dir> kube-apiserver's of every round's start; BENCH_NO_BASELINE=1
+// skips the baseline (memory runs, no ratio).
 package bench
 
 import (
@@ -51,12 +53,11 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.RunTests(m))
 }
 
-// Namespaces of a run: the operator's tokens, the baseline's objects, unrelated Secrets.
+// Namespaces of a run: the operator's, its tokens (and the unrelated Secrets), the baseline's objects.
 const (
-	operatorNamespace  = "token-operator"
-	tokensNamespace    = "bench-op"
-	baselineNamespace  = "bench-base"
-	unrelatedNamespace = "bench-unrelated"
+	operatorNamespace = "token-operator"
+	tokensNamespace   = "bench-op"
+	baselineNamespace = "bench-base"
 )
 
 // creators is how many goroutines create the tokens, and the baseline's workers: the manager's
@@ -94,14 +95,25 @@ func usageOf(b testing.TB, p *testenv.Proc) usage {
 	return usageOfPID(b, p.Cmd.Process.Pid)
 }
 
-// controlPlaneCPU is the CPU time kube-apiserver and etcd have used so far: what a run cost the
-// API server, to compare with the baseline's.
-func controlPlaneCPU(b testing.TB) time.Duration {
+// planeCPU is the CPU time kube-apiserver and etcd have used so far: what a run cost the API
+// server, to compare with the baseline's.
+type planeCPU struct{ apiserver, etcd time.Duration }
+
+func (p planeCPU) total() time.Duration { return p.apiserver + p.etcd }
+
+func (p planeCPU) sub(q planeCPU) planeCPU {
+	return planeCPU{apiserver: p.apiserver - q.apiserver, etcd: p.etcd - q.etcd}
+}
+
+func controlPlaneCPU(b testing.TB) planeCPU {
 	b.Helper()
-	var cpu time.Duration
+	var cpu planeCPU
 	for pid, name := range testenv.Children(b, os.Getpid()) {
-		if name == "kube-apiserver" || name == "etcd" {
-			cpu += usageOfPID(b, pid).cpu
+		switch name {
+		case "kube-apiserver":
+			cpu.apiserver += usageOfPID(b, pid).cpu
+		case "etcd":
+			cpu.etcd += usageOfPID(b, pid).cpu
 		}
 	}
 	return cpu
@@ -182,7 +194,7 @@ func newCluster(b testing.TB) *cluster {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, ns := range []string{operatorNamespace, tokensNamespace, baselineNamespace, unrelatedNamespace} {
+	for _, ns := range []string{operatorNamespace, tokensNamespace, baselineNamespace} {
 		must(b, c.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	}
 	c.startEngine()
@@ -260,30 +272,55 @@ func (c *cluster) startManager(extra ...string) {
 // startCPUProfile, with $BENCH_CPU_PROFILE set, profiles the manager's CPU for the next
 // seconds into that file (in the background; wait for the returned channel).
 func (c *cluster) startCPUProfile(seconds int) <-chan struct{} {
-	done := make(chan struct{})
 	path := os.Getenv("BENCH_CPU_PROFILE")
 	if path == "" || c.pprofURL == "" {
-		close(done)
-		return done
+		return closed()
 	}
-	go func() {
-		defer close(done)
+	return c.profileInto(path, "manager", func() ([]byte, error) {
 		resp, err := http.Get(fmt.Sprintf("%s/profile?seconds=%d", c.pprofURL, seconds))
 		if err != nil {
-			c.b.Error(err)
-			return
+			return nil, err
 		}
 		defer func() { _ = resp.Body.Close() }()
-		data, err := io.ReadAll(resp.Body)
+		return io.ReadAll(resp.Body)
+	})
+}
+
+// startAPIServerProfile, with $BENCH_APISERVER_PROFILE=<dir> set, profiles kube-apiserver's CPU
+// for the next seconds into <dir>/<round>.pprof (in the background): what the API server spends
+// a round's CPU on, to compare an operator round with a baseline round.
+func (c *cluster) startAPIServerProfile(round string, seconds int) <-chan struct{} {
+	dir := os.Getenv("BENCH_APISERVER_PROFILE")
+	if dir == "" {
+		return closed()
+	}
+	return c.profileInto(filepath.Join(dir, round+".pprof"), "kube-apiserver", func() ([]byte, error) {
+		return c.kube.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(seconds)).DoRaw(context.Background())
+	})
+}
+
+// profileInto writes what fetch returns to path, in the background; the channel closes then.
+func (c *cluster) profileInto(path, what string, fetch func() ([]byte, error)) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		data, err := fetch()
 		if err == nil {
 			err = os.WriteFile(path, data, 0o600)
 		}
 		if err != nil {
-			c.b.Error(err)
+			c.b.Errorf("%s CPU profile: %v", what, err)
 			return
 		}
-		c.b.Logf("manager CPU profile (%d s) in %s", seconds, path)
+		c.b.Logf("%s CPU profile in %s", what, path)
 	}()
+	return done
+}
+
+func closed() <-chan struct{} {
+	done := make(chan struct{})
+	close(done)
 	return done
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,12 @@ import (
 
 // size is what one run creates.
 type size struct {
-	name      string
-	tokens    int
-	unrelated int // 100 KiB Secrets nobody manages, created before the manager starts
+	name   string
+	tokens int
+	// unrelated is how many 100 KiB Secrets nobody manages are created before the manager starts,
+	// in the namespace of its tokens: what keeps them out of its cache is the cache's label
+	// selector (controllers/cache.go), as in a cluster the manager watches whole.
+	unrelated int
 	// rounds of the operator, each between two baseline rounds: a round of 1,000 tokens lasts
 	// ~12 s, and this shared machine's speed drifts by tens of percent over a minute, so one
 	// round against baselines before and after can catch a slow spell on one side only.
@@ -49,13 +53,13 @@ func benchSizes() []size {
 // baseline's one more than the operator's, around them); ratio the median of each operator
 // round's against the mean of the baselines on either side.
 type macroResult struct {
-	op, base         []time.Duration
-	ratio            float64
-	calls            []string
-	cpu, engineCPU   time.Duration
-	plane, basePlane time.Duration // the control plane's CPU during the operator's run and a baseline's
-	peak             int64
-	load             string
+	op, base           []time.Duration
+	ratio              float64
+	calls              []string
+	cpu, engineCPU     time.Duration
+	opPlane, basePlane []planeCPU // the control plane's CPU during each round, in order
+	peak               int64
+	load               string
 }
 
 // BenchmarkMacro: N DatabaseTokens to Ready through the real manager and engine processes,
@@ -108,14 +112,31 @@ func report(b *testing.B, s size, r macroResult) {
 	}
 	b.ReportMetric(float64(r.cpu.Milliseconds())/n, "manager-cpu-ms/token")
 	b.ReportMetric(float64(r.engineCPU.Milliseconds())/n, "engine-cpu-ms/token")
-	b.ReportMetric(float64(r.plane.Milliseconds())/n, "apiserver-cpu-ms/token")
-	if r.basePlane > 0 {
-		b.ReportMetric(float64(r.basePlane.Milliseconds())/n, "baseline-apiserver-cpu-ms/token")
+	msPerToken := func(ps []planeCPU) float64 {
+		ms := make([]float64, len(ps))
+		for i, p := range ps {
+			ms[i] = float64(p.total().Milliseconds()) / n
+		}
+		return median(ms)
+	}
+	b.ReportMetric(msPerToken(r.opPlane), "apiserver-cpu-ms/token")
+	if len(r.basePlane) > 0 {
+		b.ReportMetric(msPerToken(r.basePlane), "baseline-apiserver-cpu-ms/token")
 	}
 	b.ReportMetric(float64(r.peak)/(1<<20), "manager-peak-MiB")
 	b.Logf("%d tokens (+%d unrelated 100 KiB Secrets), rounds in order: baseline %s, operator %s; load average %s",
 		s.tokens, s.unrelated, seconds(r.base), seconds(r.op), r.load)
+	b.Logf("control plane CPU per token (kube-apiserver + etcd), rounds in order: baseline %s, operator %s",
+		planeMillis(r.basePlane, n), planeMillis(r.opPlane, n))
 	b.Logf("API calls per token during the operator run (the benchmark's create included):\n  %s", strings.Join(r.calls, "\n  "))
+}
+
+func planeMillis(ps []planeCPU, n float64) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = fmt.Sprintf("%.1f + %.1f ms", float64(p.apiserver.Milliseconds())/n, float64(p.etcd.Milliseconds())/n)
+	}
+	return strings.Join(out, ", ")
 }
 
 func seconds(ds []time.Duration) string {
@@ -127,15 +148,16 @@ func seconds(ds []time.Duration) string {
 }
 
 // runMacro alternates baseline and operator rounds on one control plane: baseline, operator,
-// baseline, … baseline. The API calls, CPU and profiles are the first operator round's; the
-// peak RSS is the manager's over all of them.
+// baseline, … baseline. The API calls, the manager's and the engine's CPU and the manager's
+// profiles are the first operator round's; the control plane's CPU and profiles every round's;
+// the peak RSS is the manager's over all of them.
 func runMacro(b *testing.B, s size) macroResult {
 	c := newCluster(b)
 	ctx := context.Background()
 	if s.unrelated > 0 {
 		data := map[string][]byte{"blob": make([]byte, 100<<10)}
 		must(b, fanOut(s.unrelated, creators, func(i int) error {
-			return c.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%05d", i), Namespace: unrelatedNamespace}, Data: data})
+			return c.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%05d", i), Namespace: tokensNamespace}, Data: data})
 		}))
 	}
 	var r macroResult
@@ -145,21 +167,23 @@ func runMacro(b *testing.B, s size) macroResult {
 		if noBaseline {
 			return
 		}
+		name := fmt.Sprintf("b%d-", round)
 		p0 := controlPlaneCPU(b)
-		r.base = append(r.base, baseline(b, c, s.tokens, fmt.Sprintf("b%d-", round)))
-		if round == 0 {
-			r.basePlane = controlPlaneCPU(b) - p0
-		}
+		profiled := c.startAPIServerProfile(s.name+"-"+name, profileSeconds(s))
+		r.base = append(r.base, baseline(b, c, s.tokens, name))
+		r.basePlane = append(r.basePlane, controlPlaneCPU(b).sub(p0))
+		<-profiled
 	}
 	baselineRound(0)
 	c.startManager()
 	for round := range s.rounds {
 		prefix := fmt.Sprintf("t%d-", round)
-		before, u0, e0, p0 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine), controlPlaneCPU(b)
 		ready := startTrackerFromNow(b, c, tokensNamespace, readyNamed(prefix))
-		var profiled <-chan struct{}
+		before, u0, e0, p0 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine), controlPlaneCPU(b)
+		profiled := c.startAPIServerProfile(s.name+"-"+prefix, profileSeconds(s))
+		managerProfiled := closed()
 		if round == 0 {
-			profiled = c.startCPUProfile(15)
+			managerProfiled = c.startCPUProfile(15)
 		}
 		start := time.Now()
 		must(b, fanOut(s.tokens, creators, func(i int) error {
@@ -170,14 +194,15 @@ func runMacro(b *testing.B, s size) macroResult {
 		ready.stop()
 		ready.logRestarts(b, fmt.Sprintf("operator round %d", round))
 		after, u1, e1 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine)
+		r.opPlane = append(r.opPlane, controlPlaneCPU(b).sub(p0))
 		r.peak = u1.peak
 		if round == 0 {
-			r.cpu, r.engineCPU, r.plane = u1.cpu-u0.cpu, e1.cpu-e0.cpu, controlPlaneCPU(b)-p0
+			r.cpu, r.engineCPU = u1.cpu-u0.cpu, e1.cpu-e0.cpu
 			r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
 		}
-		if profiled != nil {
-			<-profiled
-		}
+		logRelists(b, fmt.Sprintf("operator round %d", round), before, after)
+		<-profiled
+		<-managerProfiled
 		if round == s.rounds-1 {
 			b.Logf("manager resident at the end: %d MiB anonymous, %d MiB file-backed (the binary); peak %d MiB",
 				u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
@@ -193,6 +218,25 @@ func runMacro(b *testing.B, s size) macroResult {
 		r.ratio = median(ratios)
 	}
 	return r
+}
+
+// profileSeconds is how long the control plane's profile of a round lasts: most of the round
+// (1,000 tokens take ~15 s, 10,000 ~3 min).
+func profileSeconds(s size) int { return min(60, s.tokens/100) }
+
+// logRelists says how many LISTs the API server served during a round (perToken leaves out what
+// is not per token): a manager that lists again what it caches costs the API server a namespace.
+func logRelists(b testing.TB, round string, before, after map[string]float64) {
+	var lists []string
+	for k, v := range after {
+		if d := v - before[k]; d > 0 && strings.HasPrefix(k, "LIST ") {
+			lists = append(lists, fmt.Sprintf("%s %.0f", k, d))
+		}
+	}
+	if len(lists) > 0 {
+		sort.Strings(lists)
+		b.Logf("%s: %s", round, strings.Join(lists, ", "))
+	}
 }
 
 // isReady: the token's Secret holds a recorded, live token.
