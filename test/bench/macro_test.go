@@ -163,13 +163,18 @@ func runMacro(b *testing.B, s size) macroResult {
 	var r macroResult
 	r.load = loadAverage()
 	noBaseline := os.Getenv("BENCH_NO_BASELINE") == "1"
+	// A control plane profile covers a whole round, and the next round waits for its end: a
+	// round's CPU per function over its tokens is then comparable with another round's, which a
+	// profile of the rounds' first minute is not (the operator's round creates its tokens
+	// faster than it mints them, the baseline's at the pace it mints them).
+	profileSeconds := int(s.tokens / 25) // 40 s for 1,000 tokens, ~3x the round
 	baselineRound := func(round int) {
 		if noBaseline {
 			return
 		}
 		name := fmt.Sprintf("b%d-", round)
 		p0 := controlPlaneCPU(b)
-		profiled := c.startAPIServerProfile(s.name+"-"+name, profileSeconds(s))
+		profiled := c.startAPIServerProfile(s.name+"-"+name, profileSeconds)
 		r.base = append(r.base, baseline(b, c, s.tokens, name))
 		r.basePlane = append(r.basePlane, controlPlaneCPU(b).sub(p0))
 		<-profiled
@@ -184,6 +189,7 @@ func runMacro(b *testing.B, s size) macroResult {
 		// fresh server, so a warm-up round of the baseline's writes, not measured, goes first.
 		w := baseline(b, c, s.tokens, "w-")
 		b.Logf("warm-up: %d tokens of baseline writes in %.1f s", s.tokens, w.Seconds())
+		profileSeconds = int(2 * w.Seconds())
 	}
 	baselineRound(0)
 	c.startManager()
@@ -191,7 +197,7 @@ func runMacro(b *testing.B, s size) macroResult {
 		prefix := fmt.Sprintf("t%d-", round)
 		ready := startTrackerFromNow(b, c, tokensNamespace, readyNamed(prefix))
 		before, u0, e0, p0 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine), controlPlaneCPU(b)
-		profiled := c.startAPIServerProfile(s.name+"-"+prefix, profileSeconds(s))
+		profiled := c.startAPIServerProfile(s.name+"-"+prefix, profileSeconds)
 		managerProfiled := closed()
 		if round == 0 {
 			managerProfiled = c.startCPUProfile(15)
@@ -231,9 +237,6 @@ func runMacro(b *testing.B, s size) macroResult {
 	return r
 }
 
-// profileSeconds is how long the control plane's profile of a round lasts: most of the round
-// (1,000 tokens take ~15 s, 10,000 ~3 min).
-func profileSeconds(s size) int { return min(60, s.tokens/100) }
 
 // logRelists says how many LISTs the API server served during a round (perToken leaves out what
 // is not per token): a manager that lists again what it caches costs the API server a namespace.
