@@ -32,19 +32,21 @@ type size struct {
 	// in the namespace of its tokens: what keeps them out of its cache is the cache's label
 	// selector (controllers/cache.go), as in a cluster the manager watches whole.
 	unrelated int
-	// rounds of the operator, each between two baseline rounds: a round of 1,000 tokens lasts
-	// ~12 s, and this shared machine's speed drifts by tens of percent over a minute, so one
-	// round against baselines before and after can catch a slow spell on one side only.
+	// rounds of the operator, each between two baseline rounds: this shared machine's speed
+	// drifts by tens of percent over a minute (two adjacent 10,000-token baseline rounds took
+	// 215 and 177 s), so one round against baselines before and after can catch a slow spell
+	// on one side only.
 	rounds int
 }
 
 // benchSizes is 1,000 tokens in 3 rounds, and with BENCH_FULL=1 also the 10,000 tokens
-// plus 1,000 unrelated 100 KiB Secrets in one round (minutes long), each on a control plane of
-// its own, in one run (for t(10k)/t(1k)).
+// plus 1,000 unrelated 100 KiB Secrets in 3 rounds (~3 minutes each), each size on a control
+// plane of its own, in one run (for t(10k)/t(1k): the median rounds of both sizes come after
+// as many rounds, so the cluster holds 10 times the objects at the larger size, as it should).
 func benchSizes() []size {
 	sizes := []size{{name: "1k", tokens: 1_000, rounds: 3}}
 	if os.Getenv("BENCH_FULL") == "1" {
-		sizes = append(sizes, size{name: "10k+unrelated", tokens: 10_000, unrelated: 1_000, rounds: 1})
+		sizes = append(sizes, size{name: "10k+unrelated", tokens: 10_000, unrelated: 1_000, rounds: 3})
 	}
 	return sizes
 }
@@ -148,9 +150,8 @@ func seconds(ds []time.Duration) string {
 }
 
 // runMacro alternates baseline and operator rounds on one control plane: baseline, operator,
-// baseline, … baseline. The API calls, the manager's and the engine's CPU and the manager's
-// profiles are the first operator round's; the control plane's CPU and profiles every round's;
-// the peak RSS is the manager's over all of them.
+// baseline, … baseline. The API calls, the manager's and the engine's CPU, its peak RSS and
+// profiles are the first operator round's; the control plane's CPU and profiles every round's.
 func runMacro(b *testing.B, s size) macroResult {
 	c := newCluster(b)
 	ctx := context.Background()
@@ -212,17 +213,18 @@ func runMacro(b *testing.B, s size) macroResult {
 		ready.logRestarts(b, fmt.Sprintf("operator round %d", round))
 		after, u1, e1 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine)
 		r.opPlane = append(r.opPlane, controlPlaneCPU(b).sub(p0))
-		r.peak = u1.peak
 		if round == 0 {
+			// The peak while the manager minted and held N tokens: later rounds add N each.
+			r.peak = u1.peak
 			r.cpu, r.engineCPU = u1.cpu-u0.cpu, e1.cpu-e0.cpu
 			r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
 		}
 		logRelists(b, fmt.Sprintf("operator round %d", round), before, after)
 		<-profiled
 		<-managerProfiled
-		if round == s.rounds-1 {
-			b.Logf("manager resident at the end: %d MiB anonymous, %d MiB file-backed (the binary); peak %d MiB",
-				u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
+		b.Logf("manager after operator round %d, holding %d tokens: %d MiB anonymous, %d MiB file-backed (the binary); peak so far %d MiB",
+			round, (round+1)*s.tokens, u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
+		if round == 0 {
 			c.saveHeapProfile()
 		}
 		baselineRound(round + 1)
@@ -233,10 +235,10 @@ func runMacro(b *testing.B, s size) macroResult {
 			ratios[i] = ((r.base[i] + r.base[i+1]) / 2).Seconds() / op.Seconds()
 		}
 		r.ratio = median(ratios)
+		b.Logf("operator / bare client by round: %s (the median counts)", strings.Trim(fmt.Sprintf("%.3f", ratios), "[]"))
 	}
 	return r
 }
-
 
 // logRelists says how many LISTs the API server served during a round (perToken leaves out what
 // is not per token): a manager that lists again what it caches costs the API server a namespace.
