@@ -11,7 +11,7 @@
 // BENCH_MANAGER_ARGS adds manager flags (e.g. --max-concurrent-reconciles=32);
 // BENCH_HEAP_PROFILE=<file> saves the manager's heap profile once it is idle after the tokens
 // are Ready, BENCH_CPU_PROFILE=<file> its CPU profile of the first operator round's start,
-// BENCH_APISERVER_PROFILE=<dir> kube-apiserver's of every round's start; BENCH_NO_BASELINE=1
+// BENCH_APISERVER_PROFILE=<dir> kube-apiserver's of every round, whole; BENCH_NO_BASELINE=1
 // skips the baseline (memory runs, no ratio).
 package bench
 

@@ -170,7 +170,7 @@ func runMacro(b *testing.B, s size) macroResult {
 	// round's CPU per function over its tokens is then comparable with another round's, which a
 	// profile of the rounds' first minute is not (the operator's round creates its tokens
 	// faster than it mints them, the baseline's at the pace it mints them).
-	profileSeconds := int(s.tokens / 25) // 40 s for 1,000 tokens, ~3x the round
+	profileSeconds := s.tokens / 25 // without a warm-up to size it: 40 s for 1,000 tokens, ~3x the round
 	baselineRound := func(round int) {
 		if noBaseline {
 			return
