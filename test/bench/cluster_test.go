@@ -19,6 +19,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -161,6 +162,7 @@ type cluster struct {
 	pprofURL   string // the manager's /debug/pprof, when BENCH_HEAP_PROFILE asks for a profile
 	engineURL  string
 	engineKey  string // the engine's admin token, for the benchmark's own engine reads
+	etcdURL    string // etcd's client URL: reset deletes a round's objects there
 }
 
 // newCluster starts the control plane and the engine and creates the namespaces and the
@@ -188,7 +190,7 @@ func newCluster(b testing.TB) *cluster {
 	b.Cleanup(func() { _ = env.Stop() })
 	pinCPUs(b)
 	dir := b.TempDir()
-	c := &cluster{b: b, bin: bin, dir: dir, cfg: cfg, kubeconfig: filepath.Join(dir, "kubeconfig")}
+	c := &cluster{b: b, bin: bin, dir: dir, cfg: cfg, kubeconfig: filepath.Join(dir, "kubeconfig"), etcdURL: env.ControlPlane.Etcd.URL.String()}
 	c.writeKubeconfig(env)
 	// The bench's own client is not the bottleneck: the baseline measures the API server.
 	fast := rest.CopyConfig(cfg)
@@ -347,6 +349,78 @@ func (c *cluster) saveHeapProfile() {
 	_, err = io.Copy(out, resp.Body)
 	must(c.b, err)
 	c.b.Logf("manager heap profile in %s", path)
+}
+
+// reset deletes a round's objects, the DatabaseTokens, Secrets and events named with prefix in
+// ns, and waits until the API server, etcd and the manager are done with the deletions. Every
+// round then starts from the cluster the issue names (the namespaces, the engine, the
+// unrelated Secrets) and adds its N tokens: with rounds piling up, a 10,000-token round ran on
+// 40,000 to 50,000 tokens and their Secrets, the API server's CPU per write grew with the pile
+// (13.2 ms per token in the 1,000-token cluster, 20.5 in the 10,000-token one, the bare
+// client's as the operator's), and t(10k)/t(1k) measured the pile rather than 10,000 tokens.
+//
+// The deletion goes to etcd (its JSON gateway, one range per kind), not through the API: each
+// token carries the finalizer, which only the operator removes (the baseline's, nobody), so
+// deleting N tokens through the API costs about as many writes as minting them. The API
+// server's watch of etcd passes the deletions on to its cache and its watchers, the manager's
+// included, as for any deletion. The engine keeps the operator's tokens: revoking them is not
+// what a round measures.
+func (c *cluster) reset(ns, prefix string, tokens int) {
+	c.b.Helper()
+	deleted := map[string]int64{}
+	for _, kind := range []string{"tokens.tokenops.dev/databasetokens", "secrets", "events"} {
+		deleted[kind] = c.etcdDeletePrefix("/registry/" + kind + "/" + ns + "/" + prefix)
+	}
+	if deleted["tokens.tokenops.dev/databasetokens"] != int64(tokens) || deleted["secrets"] != int64(tokens) {
+		c.b.Fatalf("reset of %s%s* deleted %v, want %d tokens and as many Secrets", ns+"/", prefix, deleted, tokens)
+	}
+	start := time.Now()
+	c.waitQuiet()
+	c.b.Logf("reset %s%s*: deleted %v from etcd; quiet after %.1f s", ns+"/", prefix, deleted, time.Since(start).Seconds())
+}
+
+// etcdDeletePrefix deletes every key that starts with prefix and returns how many there were.
+func (c *cluster) etcdDeletePrefix(prefix string) int64 {
+	c.b.Helper()
+	end := []byte(prefix)
+	// [prefix, end) is every key with the prefix (its last byte is ASCII); []byte marshals as
+	// base64, as the gateway wants.
+	end[len(end)-1]++
+	body, err := json.Marshal(map[string][]byte{"key": []byte(prefix), "range_end": end})
+	must(c.b, err)
+	resp, err := http.Post(c.etcdURL+"/v3/kv/deleterange", "application/json", bytes.NewReader(body))
+	must(c.b, err)
+	defer func() { _ = resp.Body.Close() }()
+	var out struct {
+		Deleted int64 `json:"deleted,string"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		c.b.Fatalf("etcd deleterange %s: %s, %v", prefix, resp.Status, err)
+	}
+	return out.Deleted
+}
+
+// waitQuiet waits (at most two minutes) until kube-apiserver, etcd and the manager, once started,
+// use under a tenth of a core together over 2 s, so that a round does not pay for the last one.
+func (c *cluster) waitQuiet() {
+	busy := func() time.Duration {
+		cpu := controlPlaneCPU(c.b).total()
+		if c.manager != nil {
+			cpu += usageOf(c.b, c.manager).cpu
+		}
+		return cpu
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	prev := busy()
+	for time.Now().Before(deadline) {
+		time.Sleep(2 * time.Second)
+		cur := busy()
+		if cur-prev < 200*time.Millisecond {
+			return
+		}
+		prev = cur
+	}
+	c.b.Logf("the control plane and the manager were still busy two minutes after a reset")
 }
 
 // waitIdle waits (at most two minutes) until the manager has used under 5 % of a core for 5 s:

@@ -41,8 +41,8 @@ type size struct {
 
 // benchSizes is 1,000 tokens in 3 rounds, and with BENCH_FULL=1 also the 10,000 tokens
 // plus 1,000 unrelated 100 KiB Secrets in 3 rounds (~3 minutes each), each size on a control
-// plane of its own, in one run (for t(10k)/t(1k): the median rounds of both sizes come after
-// as many rounds, so the cluster holds 10 times the objects at the larger size, as it should).
+// plane of its own, in one run (for t(10k)/t(1k): every round starts from the same cluster,
+// cluster.reset, and adds its N tokens, so the larger size's rounds run on 10 times the tokens).
 func benchSizes() []size {
 	sizes := []size{{name: "1k", tokens: 1_000, rounds: 3}}
 	if os.Getenv("BENCH_FULL") == "1" {
@@ -152,7 +152,7 @@ func seconds(ds []time.Duration) string {
 }
 
 // runMacro alternates baseline and operator rounds on one control plane: baseline, operator,
-// baseline, … baseline. The API calls, the manager's and the engine's CPU, its peak RSS and
+// baseline, … baseline, each on the cluster the last one found (cluster.reset). The API calls, the manager's and the engine's CPU, its peak RSS and
 // profiles are the first operator round's; the control plane's CPU and profiles every round's.
 func runMacro(b *testing.B, s size) macroResult {
 	c := newCluster(b)
@@ -181,6 +181,7 @@ func runMacro(b *testing.B, s size) macroResult {
 		r.base = append(r.base, baseline(b, c, s.tokens, name))
 		r.basePlane = append(r.basePlane, controlPlaneCPU(b).sub(p0))
 		<-profiled
+		c.reset(baselineNamespace, name, s.tokens)
 	}
 	if !noBaseline {
 		// The first writes into a fresh API server are its cheapest: its heap is small, and
@@ -193,6 +194,7 @@ func runMacro(b *testing.B, s size) macroResult {
 		w := baseline(b, c, s.tokens, "w-")
 		b.Logf("warm-up: %d tokens of baseline writes in %.1f s", s.tokens, w.Seconds())
 		profileSeconds = int(2 * w.Seconds())
+		c.reset(baselineNamespace, "w-", s.tokens)
 	}
 	baselineRound(0)
 	c.startManager()
@@ -216,7 +218,7 @@ func runMacro(b *testing.B, s size) macroResult {
 		after, u1, e1 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine)
 		r.opPlane = append(r.opPlane, controlPlaneCPU(b).sub(p0))
 		if round == 0 {
-			// The peak while the manager minted and held N tokens: later rounds add N each.
+			// The peak while the manager minted and held N tokens the first time.
 			r.peak = u1.peak
 			r.cpu, r.engineCPU = u1.cpu-u0.cpu, e1.cpu-e0.cpu
 			r.calls = perToken(before, after, s.tokens, func(k string) bool { return strings.HasPrefix(k, "WATCH") })
@@ -225,10 +227,11 @@ func runMacro(b *testing.B, s size) macroResult {
 		<-profiled
 		<-managerProfiled
 		b.Logf("manager after operator round %d, holding %d tokens: %d MiB anonymous, %d MiB file-backed (the binary); peak so far %d MiB",
-			round, (round+1)*s.tokens, u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
+			round, s.tokens, u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
 		if round == 0 {
 			c.saveHeapProfile()
 		}
+		c.reset(tokensNamespace, prefix, s.tokens)
 		baselineRound(round + 1)
 	}
 	if !noBaseline {
