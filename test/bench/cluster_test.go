@@ -162,7 +162,7 @@ type cluster struct {
 	pprofURL   string // the manager's /debug/pprof, when BENCH_HEAP_PROFILE asks for a profile
 	engineURL  string
 	engineKey  string // the engine's admin token, for the benchmark's own engine reads
-	etcdURL    string // etcd's client URL: reset deletes a round's objects there
+	etcdURL    string // etcd's client URL: reset deletes objects there
 }
 
 // newCluster starts the control plane and the engine and creates the namespaces and the
@@ -351,57 +351,93 @@ func (c *cluster) saveHeapProfile() {
 	c.b.Logf("manager heap profile in %s", path)
 }
 
-// reset deletes a round's objects, the DatabaseTokens, Secrets and events named with prefix in
-// ns, and waits until the API server, etcd and the manager are done with the deletions. Every
-// round then starts from the cluster the issue names (the namespaces, the engine, the
-// unrelated Secrets) and adds its N tokens: with rounds piling up, a 10,000-token round ran on
-// 40,000 to 50,000 tokens and their Secrets, the API server's CPU per write grew with the pile
-// (13.2 ms per token in the 1,000-token cluster, 20.5 in the 10,000-token one, the bare
-// client's as the operator's), and t(10k)/t(1k) measured the pile rather than 10,000 tokens.
-//
-// The deletion goes to etcd (its JSON gateway, one range per kind), not through the API: each
-// token carries the finalizer, which only the operator removes (the baseline's, nobody), so
-// deleting N tokens through the API costs about as many writes as minting them. The API
-// server's watch of etcd passes the deletions on to its cache and its watchers, the manager's
-// included, as for any deletion. The engine keeps the operator's tokens: revoking them is not
-// what a round measures.
-func (c *cluster) reset(ns, prefix string, tokens int) {
+// reset deletes a round's DatabaseTokens, Secrets and events (named with prefix in ns), so that
+// every round starts from the same cluster and adds its N tokens (docs/design.md §8, "How the
+// benchmark compares"): piled up, a 10,000-token round ran on the 40,000 to 50,000 tokens of the
+// rounds before it. The operator's tokens are deleted through the API, as a user deletes them:
+// the manager revokes each in the engine, deletes its Secret and removes the finalizer. The
+// baseline's go from etcd, since nobody runs their finalizer (each would take a write to
+// remove). The events go from etcd for both. reset waits for quiet before and after, so a
+// round neither loses its last events nor pays for the deletions.
+func (c *cluster) reset(ns, prefix string, tokens int, throughOperator bool) {
 	c.b.Helper()
-	deleted := map[string]int64{}
-	for _, kind := range []string{"tokens.tokenops.dev/databasetokens", "secrets", "events"} {
-		deleted[kind] = c.etcdDeletePrefix("/registry/" + kind + "/" + ns + "/" + prefix)
-	}
-	if deleted["tokens.tokenops.dev/databasetokens"] != int64(tokens) || deleted["secrets"] != int64(tokens) {
-		c.b.Fatalf("reset of %s%s* deleted %v, want %d tokens and as many Secrets", ns+"/", prefix, deleted, tokens)
-	}
-	start := time.Now()
 	c.waitQuiet()
-	c.b.Logf("reset %s%s*: deleted %v from etcd; quiet after %.1f s", ns+"/", prefix, deleted, time.Since(start).Seconds())
+	start := time.Now()
+	key := func(resource string) string { return "/registry/" + resource + "/" + ns + "/" + prefix }
+	tokenKey, secretKey := key("tokens.tokenops.dev/databasetokens"), key("secrets")
+	if throughOperator {
+		ctx := context.Background()
+		must(c.b, fanOut(tokens, creators, func(i int) error {
+			obj := &tokensv1.DatabaseToken{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s%05d", prefix, i), Namespace: ns}}
+			return client.IgnoreNotFound(c.k8s.Delete(ctx, obj))
+		}))
+		deadline := time.Now().Add(max(5*time.Minute, time.Duration(tokens)*50*time.Millisecond))
+		for c.etcdCount(tokenKey)+c.etcdCount(secretKey) > 0 {
+			if time.Now().After(deadline) {
+				c.b.Fatalf("%d of %s%s* tokens and %d Secrets left %s after their deletion", c.etcdCount(tokenKey), ns+"/", prefix,
+					c.etcdCount(secretKey), time.Since(start).Round(time.Second))
+			}
+			time.Sleep(time.Second)
+		}
+	} else if n, m := c.etcdDelete(tokenKey), c.etcdDelete(secretKey); n != int64(tokens) || m != int64(tokens) {
+		c.b.Fatalf("reset of %s%s* deleted %d tokens and %d Secrets from etcd, want %d each", ns+"/", prefix, n, m, tokens)
+	}
+	events := c.etcdDelete(key("events"))
+	deleted := time.Since(start)
+	c.waitQuiet()
+	how := "from etcd"
+	if throughOperator {
+		how = "through the operator"
+	}
+	c.b.Logf("reset %s%s*: %d tokens and their Secrets deleted %s in %.1f s, %d events from etcd; quiet %.1f s later",
+		ns+"/", prefix, tokens, how, deleted.Seconds(), events, (time.Since(start) - deleted).Seconds())
 }
 
-// etcdDeletePrefix deletes every key that starts with prefix and returns how many there were.
-func (c *cluster) etcdDeletePrefix(prefix string) int64 {
-	c.b.Helper()
-	end := []byte(prefix)
-	// [prefix, end) is every key with the prefix (its last byte is ASCII); []byte marshals as
-	// base64, as the gateway wants.
-	end[len(end)-1]++
-	body, err := json.Marshal(map[string][]byte{"key": []byte(prefix), "range_end": end})
-	must(c.b, err)
-	resp, err := http.Post(c.etcdURL+"/v3/kv/deleterange", "application/json", bytes.NewReader(body))
-	must(c.b, err)
-	defer func() { _ = resp.Body.Close() }()
+// etcdDelete deletes every key that starts with prefix through etcd's JSON gateway, and returns
+// how many there were.
+func (c *cluster) etcdDelete(prefix string) int64 {
 	var out struct {
-		Deleted int64 `json:"deleted,string"`
+		Deleted int64 `json:"deleted,string"` // grpc-gateway writes int64 as a string, none at 0
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
-		c.b.Fatalf("etcd deleterange %s: %s, %v", prefix, resp.Status, err)
-	}
+	c.etcdRange("deleterange", prefix, nil, &out)
 	return out.Deleted
 }
 
+// etcdCount is how many keys start with prefix.
+func (c *cluster) etcdCount(prefix string) int64 {
+	var out struct {
+		Count int64 `json:"count,string"`
+	}
+	c.etcdRange("range", prefix, map[string]any{"count_only": true}, &out)
+	return out.Count
+}
+
+// etcdHTTP is the benchmark's client of etcd's gateway.
+var etcdHTTP = &http.Client{Timeout: time.Minute}
+
+// etcdRange calls the gateway's /v3/kv/<method> on every key that starts with prefix.
+func (c *cluster) etcdRange(method, prefix string, extra map[string]any, out any) {
+	c.b.Helper()
+	// [prefix, end) is every key with the prefix (its last byte is ASCII); []byte marshals as
+	// base64, as the gateway wants.
+	end := []byte(prefix)
+	end[len(end)-1]++
+	req := map[string]any{"key": []byte(prefix), "range_end": end}
+	for k, v := range extra {
+		req[k] = v
+	}
+	body, err := json.Marshal(req)
+	must(c.b, err)
+	resp, err := etcdHTTP.Post(c.etcdURL+"/v3/kv/"+method, "application/json", bytes.NewReader(body))
+	must(c.b, err)
+	defer func() { _ = resp.Body.Close() }()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
+		c.b.Fatalf("etcd %s %s: %s, %v", method, prefix, resp.Status, err)
+	}
+}
+
 // waitQuiet waits (at most two minutes) until kube-apiserver, etcd and the manager, once started,
-// use under a tenth of a core together over 2 s, so that a round does not pay for the last one.
+// use under a tenth of a core together over 2 s.
 func (c *cluster) waitQuiet() {
 	busy := func() time.Duration {
 		cpu := controlPlaneCPU(c.b).total()

@@ -152,8 +152,9 @@ func seconds(ds []time.Duration) string {
 }
 
 // runMacro alternates baseline and operator rounds on one control plane: baseline, operator,
-// baseline, … baseline, each on the cluster the last one found (cluster.reset). The API calls, the manager's and the engine's CPU, its peak RSS and
-// profiles are the first operator round's; the control plane's CPU and profiles every round's.
+// baseline, … baseline, each from the same cluster (cluster.reset). The API calls, the
+// manager's and the engine's CPU, its peak RSS and profiles are the first operator round's; the
+// control plane's CPU and profiles every round's.
 func runMacro(b *testing.B, s size) macroResult {
 	c := newCluster(b)
 	ctx := context.Background()
@@ -181,20 +182,19 @@ func runMacro(b *testing.B, s size) macroResult {
 		r.base = append(r.base, baseline(b, c, s.tokens, name))
 		r.basePlane = append(r.basePlane, controlPlaneCPU(b).sub(p0))
 		<-profiled
-		c.reset(baselineNamespace, name, s.tokens)
+		c.reset(baselineNamespace, name, s.tokens, false)
 	}
 	if !noBaseline {
-		// The first writes into a fresh API server are its cheapest: its heap is small, and
-		// mostly the unrelated Secrets' data, which its garbage collector does not scan. Its CPU
-		// per write then grows as the cluster fills: at 10,000 tokens a first baseline round cost
-		// it 14.3 ms per token, the next one 20.0 ms, the operator's round between them 19.3 ms
-		// (kube-apiserver profiles, BENCH_APISERVER_PROFILE: allocation and GC per token
-		// doubled). A first round against the later ones would credit the baseline with that
-		// fresh server, so a warm-up round of the baseline's writes, not measured, goes first.
+		// The first writes into a fresh API server were its cheapest: at 10,000 tokens, with the
+		// rounds piling up, a first baseline round cost it 14.3 ms of CPU per token, the
+		// operator's round after it 19.3 ms, the next baseline round 20.0 ms (kube-apiserver
+		// profiles: allocation and GC per token doubled). Whatever of that a reset does not undo
+		// (the server's heap, its caches) should not credit the first baseline round, so a
+		// warm-up round of the baseline's writes, not measured, goes first.
 		w := baseline(b, c, s.tokens, "w-")
 		b.Logf("warm-up: %d tokens of baseline writes in %.1f s", s.tokens, w.Seconds())
 		profileSeconds = int(2 * w.Seconds())
-		c.reset(baselineNamespace, "w-", s.tokens)
+		c.reset(baselineNamespace, "w-", s.tokens, false)
 	}
 	baselineRound(0)
 	c.startManager()
@@ -231,7 +231,7 @@ func runMacro(b *testing.B, s size) macroResult {
 		if round == 0 {
 			c.saveHeapProfile()
 		}
-		c.reset(tokensNamespace, prefix, s.tokens)
+		c.reset(tokensNamespace, prefix, s.tokens, true)
 		baselineRound(round + 1)
 	}
 	if !noBaseline {
