@@ -66,9 +66,7 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 	if err := s.releaseSecret(ctx, retain); err != nil {
 		return s.kubeFailure(err)
 	}
-	r.verified.Delete(s.obj.GetUID()) // keep the in-memory maps bounded by live resources
-	r.recorded.Delete(s.obj.GetUID())
-	r.revoked.Delete(s.obj.GetUID())
+	r.forget(client.ObjectKeyFromObject(s.obj))
 	if err := s.patchMetadata(ctx, func(o T) { controllerutil.RemoveFinalizer(o, tokensv1.Finalizer) }, func() {}); err != nil {
 		if apierrors.IsNotFound(err) {
 			s.released = true

@@ -105,7 +105,7 @@ func (s *scope[T]) finishCurrent(ctx context.Context) (ctrl.Result, error) {
 		return s.kubeFailure(err)
 	}
 	c := s.status.Current
-	s.r.recorded.Store(s.obj.GetUID(), recordedCurrent{name: c.TokenName, at: s.now})
+	s.r.recorded.store(s.obj, recordedCurrent{name: c.TokenName, at: s.now})
 	s.log(ctx).Info("Minted token", "tokenName", c.TokenName, "revision", c.Revision, "secret", s.secretName, "why", s.successorWhy)
 	note := fmt.Sprintf("Minted token %q (revision %d) into Secret %q", c.TokenName, c.Revision, s.secretName)
 	if s.mintNotice != "" {
@@ -364,8 +364,7 @@ func (s *scope[T]) resumePending(ctx context.Context) (ctrl.Result, error) {
 func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 	c := s.status.Current
 	expired := fmt.Sprintf("Token %q expired at %s", c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339))
-	uid := s.obj.GetUID()
-	if v, ok := s.r.revoked.Load(uid); !ok || v.(string) != c.TokenName {
+	if revoked, ok := s.r.revoked.load(s.obj); !ok || revoked != c.TokenName {
 		// First pass: revoke, then let every other due expiry revoke before any writes.
 		if err := s.revoke(ctx, tokenRef{Name: c.TokenName, Engine: c.Engine}); err != nil {
 			res, rerr := s.tokenEngineFailure(ctx, fmt.Sprintf("revoking expired token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
@@ -375,10 +374,10 @@ func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 			return res, rerr
 		}
 		s.engineReachable()
-		s.r.revoked.Store(uid, c.TokenName)
+		s.r.revoked.store(s.obj, c.TokenName)
 		return ctrl.Result{RequeueAfter: RevokedRequeue, Priority: new(BookkeepingPriority)}, nil
 	}
-	s.r.revoked.Delete(uid)
+	s.r.revoked.forgetIf(s.obj, c.TokenName)
 	msg := fmt.Sprintf("%s and was revoked; its Secret %q no longer holds a token. For a new token, annotate the %s "+
 		"%s=<a new value>; set spec.rotation.renewBefore to renew before expiry", expired, s.secretName, s.r.Kind.Name, tokensv1.RenewAnnotation)
 	if s.renewBefore() > 0 {

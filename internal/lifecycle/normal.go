@@ -186,8 +186,8 @@ func (s *scope[T]) verifyLive(ctx context.Context) (time.Duration, error) {
 	interval := s.r.verifyInterval()
 	c := s.status.Current
 	last := s.createdOrNow(c.MintedAt.Time)
-	if v, ok := s.r.verified.Load(s.obj.GetUID()); ok && v.(time.Time).After(last) {
-		last = v.(time.Time)
+	if at, ok := s.r.verified.load(s.obj); ok && at.After(last) {
+		last = at
 	}
 	if due := last.Add(interval).Sub(s.now); due > 0 {
 		return due, nil
@@ -200,7 +200,7 @@ func (s *scope[T]) verifyLive(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	s.engineReachable()
-	s.r.verified.Store(s.obj.GetUID(), s.now)
+	s.r.verified.store(s.obj, s.now)
 	return interval, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -49,18 +48,25 @@ type Reconciler[T client.Object] struct {
 	// VerifyInterval overrides DefaultVerifyInterval when positive.
 	VerifyInterval time.Duration
 
-	// verified holds, per resource UID, when the engine last confirmed the current token. In
-	// memory only: a restart verifies tokens older than the interval once, which is cheap.
-	verified sync.Map
-	// recorded holds, per resource UID, the token this process last recorded as status.current
+	// verified holds, per resource, when the engine last confirmed the current token: a restart
+	// verifies tokens older than the interval once, which is cheap.
+	verified perResource[time.Time]
+	// recorded holds, per resource, the token this process last recorded as status.current
 	// (step 5) and when: a pass that still sees that token pending has a stale view for certain
 	// (status only moves forward) and waits for the cache without an uncached read (knownStale).
-	// Bounded by live resources: an entry goes when it has served or with its resource.
-	recorded sync.Map
-	// revoked holds, per resource UID, the expired current token this process revoked and whose
+	// An entry goes when it has served, or with its resource.
+	recorded perResource[recordedCurrent]
+	// revoked holds, per resource, the expired current token this process revoked and whose
 	// expiry's writes are still to come (expire, RevokedRequeue). Lost in a restart: the next
 	// process revokes it again, which is harmless.
-	revoked sync.Map
+	revoked perResource[string]
+}
+
+// forget drops what this process remembers about a resource: it is gone, or going now.
+func (r *Reconciler[T]) forget(name types.NamespacedName) {
+	r.verified.forget(name)
+	r.recorded.forget(name)
+	r.revoked.forget(name)
 }
 
 func (r *Reconciler[T]) verifyInterval() time.Duration {
@@ -81,6 +87,9 @@ var errStopped = errors.New("stopped by the step hook")
 func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	obj := r.Kind.New()
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := r.newScope(obj)

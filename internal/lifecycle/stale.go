@@ -42,14 +42,13 @@ type recordedCurrent struct {
 // knownStale reports whether the view is stale by what this process wrote itself
 // (Reconciler.recorded, see staleByOwnWrite), and forgets the entry once it has served.
 func (s *scope[T]) knownStale() bool {
-	uid := s.obj.GetUID()
-	v, ok := s.r.recorded.Load(uid)
+	rec, ok := s.r.recorded.load(s.obj)
 	if !ok {
 		return false
 	}
-	stale, forget := staleByOwnWrite(v.(recordedCurrent), s.status, s.now)
+	stale, forget := staleByOwnWrite(rec, s.status, s.now)
 	if forget {
-		s.r.recorded.CompareAndDelete(uid, v)
+		s.r.recorded.forgetIf(s.obj, rec)
 	}
 	return stale
 }
