@@ -368,7 +368,7 @@ func (c *cluster) reset(ns, prefix string, tokens int, throughOperator bool) {
 	if throughOperator {
 		ctx := context.Background()
 		must(c.b, fanOut(tokens, creators, func(i int) error {
-			obj := &tokensv1.DatabaseToken{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s%05d", prefix, i), Namespace: ns}}
+			obj := &tokensv1.DatabaseToken{ObjectMeta: metav1.ObjectMeta{Name: numbered(prefix, i), Namespace: ns}}
 			return client.IgnoreNotFound(c.k8s.Delete(ctx, obj))
 		}))
 		deadline := time.Now().Add(max(5*time.Minute, time.Duration(tokens)*50*time.Millisecond))
@@ -436,43 +436,39 @@ func (c *cluster) etcdRange(method, prefix string, extra map[string]any, out any
 	}
 }
 
-// waitQuiet waits (at most two minutes) until kube-apiserver, etcd and the manager, once started,
-// use under a tenth of a core together over 2 s.
+// waitQuiet waits until kube-apiserver, etcd and the manager, once started, use under a tenth
+// of a core together over 2 s.
 func (c *cluster) waitQuiet() {
-	busy := func() time.Duration {
+	c.waitCalm(func() time.Duration {
 		cpu := controlPlaneCPU(c.b).total()
 		if c.manager != nil {
 			cpu += usageOf(c.b, c.manager).cpu
 		}
 		return cpu
-	}
+	}, 2*time.Second, 200*time.Millisecond, "the control plane and the manager were still busy two minutes after a reset")
+}
+
+// waitIdle waits until the manager has used under 5 % of a core for 5 s: a profile taken while
+// reconciles still run shows their garbage, not what the caches hold.
+func (c *cluster) waitIdle() {
+	c.waitCalm(func() time.Duration { return usageOf(c.b, c.manager).cpu }, 5*time.Second, 250*time.Millisecond,
+		"the manager was still busy two minutes after the last token was Ready")
+}
+
+// waitCalm waits (at most two minutes, then logs busyMsg) until the CPU time busy reports grows
+// by less than budget over a window.
+func (c *cluster) waitCalm(busy func() time.Duration, window, budget time.Duration, busyMsg string) {
 	deadline := time.Now().Add(2 * time.Minute)
 	prev := busy()
 	for time.Now().Before(deadline) {
-		time.Sleep(2 * time.Second)
+		time.Sleep(window)
 		cur := busy()
-		if cur-prev < 200*time.Millisecond {
+		if cur-prev < budget {
 			return
 		}
 		prev = cur
 	}
-	c.b.Logf("the control plane and the manager were still busy two minutes after a reset")
-}
-
-// waitIdle waits (at most two minutes) until the manager has used under 5 % of a core for 5 s:
-// a profile taken while reconciles still run shows their garbage, not what the caches hold.
-func (c *cluster) waitIdle() {
-	deadline := time.Now().Add(2 * time.Minute)
-	prev := usageOf(c.b, c.manager).cpu
-	for time.Now().Before(deadline) {
-		time.Sleep(5 * time.Second)
-		cur := usageOf(c.b, c.manager).cpu
-		if cur-prev < 250*time.Millisecond {
-			return
-		}
-		prev = cur
-	}
-	c.b.Logf("the manager was still busy two minutes after the last token was Ready")
+	c.b.Log(busyMsg)
 }
 
 func waitHTTP(b testing.TB, url string) {

@@ -74,7 +74,7 @@ func runExpiry(b *testing.B) expiryResult {
 		<-tick.C
 		secs := int(math.Ceil(time.Until(at).Seconds()))
 		go func() {
-			d := testutil.DatabaseToken(fmt.Sprintf("e%05d", i), testutil.InNamespace(tokensNamespace), testutil.ExpiresAfter(fmt.Sprintf("%ds", secs)))
+			d := testutil.DatabaseToken(numbered("e", i), testutil.InNamespace(tokensNamespace), testutil.ExpiresAfter(fmt.Sprintf("%ds", secs)))
 			if err := c.k8s.Create(ctx, d); err != nil {
 				b.Error(err)
 			}
@@ -190,7 +190,7 @@ func BenchmarkRenewalSpread(b *testing.B) {
 		perSecond := map[int64]int{}
 		var first, last time.Time
 		for i := range renewingTokens {
-			at := lifecycle.RenewAt(expires, renewBefore, lifecycle.TokenName("team-a", fmt.Sprintf("app-%05d", i), "0a1b2c3d-0000-4000-8000-000000000000", 1))
+			at := lifecycle.RenewAt(expires, renewBefore, lifecycle.TokenName("team-a", numbered("app-", i), "0a1b2c3d-0000-4000-8000-000000000000", 1))
 			perSecond[at.Unix()]++
 			if first.IsZero() || at.Before(first) {
 				first = at
