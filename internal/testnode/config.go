@@ -78,16 +78,25 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
 		dir+"/containerd/opt", SandboxImage, runc, binDir+"/cni", dir+"/cni")
 }
 
+// cniNetworkName names the pod network.
+const cniNetworkName = "tokop"
+
 // cniConfig is the pod network: a bridge with host-local addresses, hairpin mode (a pod reaching
 // itself through its Service) and no masquerade (pods never leave the host), then portmap for
 // hostPort in nftables mode and the loopback. kube-proxy handles Services.
-func cniConfig() string {
+//
+// host-local records each address it hands out in a file under ipamDir until the pod's sandbox
+// is torn down. Its default, /var/lib/cni/networks/<name>, outlives the run, and the pods alive
+// when a node stops are never torn down: each run leaked their addresses until, after a few dozen
+// runs, none of the range's 245 was left ("no IP addresses available in range set"). In the run
+// folder they go with the run (sweep).
+func cniConfig(ipamDir string) string {
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
-		"name":       "tokop",
+		"name":       cniNetworkName,
 		"plugins": []any{
 			map[string]any{"type": "bridge", "bridge": BridgeName, "isGateway": true, "ipMasq": false, "hairpinMode": true,
-				"ipam": map[string]any{"type": "host-local", "ranges": [][]map[string]string{{{
+				"ipam": map[string]any{"type": "host-local", "dataDir": ipamDir, "ranges": [][]map[string]string{{{
 					"subnet": PodSubnet, "rangeStart": PodRangeStart, "gateway": NodeIP}}},
 					"routes": []map[string]string{{"dst": "0.0.0.0/0"}}}},
 			map[string]any{"type": "portmap", "backend": "nftables", "capabilities": map[string]bool{"portMappings": true}},

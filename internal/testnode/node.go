@@ -240,7 +240,7 @@ func (n *Node) start(t testing.TB) error {
 	}
 
 	// containerd, with the node folder first on PATH: it finds its runc shim there, not Debian's.
-	if err := os.WriteFile(filepath.Join(n.Dir, "cni", "10-tokop.conflist"), []byte(cniConfig()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(n.Dir, "cni", "10-tokop.conflist"), []byte(cniConfig(filepath.Join(n.Dir, "cni-ipam"))), 0o644); err != nil {
 		return err
 	}
 	ctrCfg := filepath.Join(n.Dir, "containerd.toml")

@@ -111,6 +111,10 @@ func sweep(nft string) []error {
 	}
 	errs = append(errs, removeCgroups()...)
 	errs = append(errs, restoreSysctls()...)
+	// Where host-local kept the addresses before they moved into the run folder (cniConfig).
+	if err := os.RemoveAll(filepath.Join("/var/lib/cni/networks", cniNetworkName)); err != nil {
+		errs = append(errs, err)
+	}
 	runs, _ := filepath.Glob(filepath.Join(base, "run-*"))
 	for _, r := range runs {
 		if err := os.RemoveAll(r); err != nil {

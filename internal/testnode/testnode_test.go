@@ -76,11 +76,15 @@ func TestConfigsParse(t *testing.T) {
 	var cni struct {
 		Plugins []map[string]any `json:"plugins"`
 	}
-	if err := json.Unmarshal([]byte(cniConfig()), &cni); err != nil {
+	if err := json.Unmarshal([]byte(cniConfig("/run/ipam")), &cni); err != nil {
 		t.Fatal(err)
 	}
 	if len(cni.Plugins) != 2 || cni.Plugins[0]["bridge"] != BridgeName || cni.Plugins[0]["hairpinMode"] != true {
 		t.Errorf("CNI plugins: %v", cni.Plugins)
+	}
+	// The addresses handed out go with the run, not to a host folder that outlives it.
+	if ipam, _ := cni.Plugins[0]["ipam"].(map[string]any); ipam["dataDir"] != "/run/ipam" {
+		t.Errorf("host-local's dataDir: %v", ipam)
 	}
 	var kubelet map[string]any
 	if err := yaml.Unmarshal([]byte(kubeletConfig("/d", 1, 2, "/ca", "/crt", "/key", "/sock")), &kubelet); err != nil {
