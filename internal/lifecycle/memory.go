@@ -41,10 +41,3 @@ func (p *perResource[V]) forgetIf(obj client.Object, v V) {
 
 // forget drops whatever is remembered under the name, of any UID.
 func (p *perResource[V]) forget(name types.NamespacedName) { p.m.Delete(name) }
-
-// len counts the entries (tests).
-func (p *perResource[V]) len() int {
-	n := 0
-	p.m.Range(func(any, any) bool { n++; return true })
-	return n
-}

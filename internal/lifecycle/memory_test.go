@@ -68,3 +68,10 @@ func TestMemoryGoesWithTheResource(t *testing.T) {
 		t.Fatal("forgetIf with the value held left it")
 	}
 }
+
+// len counts the entries.
+func (p *perResource[V]) len() int {
+	n := 0
+	p.m.Range(func(any, any) bool { n++; return true })
+	return n
+}
