@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -69,21 +70,38 @@ func newCreateTokenRequest(req engine.MintRequest, field string) createTokenRequ
 	return body
 }
 
+// fieldRefusals are serde's refusals of a body by a resource list's field name, as axum's Json
+// extractor reports them (400 "missing field `resource_identifier`", 422 with
+// deny_unknown_fields "unknown field `resource_names`"). Only these mean that the engine parses
+// the other name: a refusal that merely mentions a field (a bad value in resource_names) does not.
+var fieldRefusals = [][]byte{
+	[]byte("missing field `" + FieldResourceNames + "`"),
+	[]byte("missing field `" + FieldResourceIdentifier + "`"),
+	[]byte("unknown field `" + FieldResourceNames + "`"),
+	[]byte("unknown field `" + FieldResourceIdentifier + "`"),
+}
+
 // otherField returns the field to retry with when resp refuses the body because of field: a
-// 400 or 422 whose body names either field (serde's "missing field `resource_identifier`" or
-// "unknown field `resource_names`"), else "". Such a refusal created nothing, so sending the
+// 400 or 422 with one of fieldRefusals, else "". Such a refusal created nothing, so sending the
 // create again cannot leak a token (docs/design.md §3 step 3).
 func otherField(resp *httpapi.Response, field string) string {
 	if resp.Status != http.StatusBadRequest && resp.Status != http.StatusUnprocessableEntity {
 		return ""
 	}
-	if !bytes.Contains(resp.Body, []byte(FieldResourceNames)) && !bytes.Contains(resp.Body, []byte(FieldResourceIdentifier)) {
+	if !slices.ContainsFunc(fieldRefusals, func(r []byte) bool { return bytes.Contains(resp.Body, r) }) {
 		return ""
 	}
 	if field == FieldResourceIdentifier {
 		return FieldResourceNames
 	}
 	return FieldResourceIdentifier
+}
+
+// parsedBody reports whether resp shows that the engine deserialized the create body: it
+// created the token, or refused its name as a duplicate (a check made on the parsed body).
+// Other answers (401, 429, 5xx) say nothing about the field, so the choice is not kept on them.
+func parsedBody(resp *httpapi.Response) bool {
+	return resp.OK() || resp.Status == http.StatusConflict
 }
 
 // Mint creates a resource token. The request is not retried: if its response is lost, the next
@@ -102,8 +120,8 @@ func (c *Client) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 		if err != nil {
 			return engine.Minted{}, err
 		}
-		if otherField(resp, other) == "" {
-			c.setPermissionField(other) // the engine parsed it (whatever else it answered)
+		if parsedBody(resp) {
+			c.setPermissionField(other)
 		}
 	}
 	what := "minting token " + strconv.Quote(req.Name)
