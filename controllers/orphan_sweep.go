@@ -149,8 +149,12 @@ func (r *engineReconciler[T]) sweepOrphans(ctx context.Context, obj T, eng engin
 	var revokeErr error
 	if mode == tokensv1.OrphanSweepRevoke && len(found) > 0 {
 		left = nil
+		ids := make(map[string]string, len(listed)) // name → id: revoked by id, not a listing each (engine.Engine.Revoke)
+		for _, t := range listed {
+			ids[t.Name] = t.ID
+		}
 		for _, name := range found {
-			if err := eng.Revoke(ctx, name); err != nil {
+			if err := eng.Revoke(ctx, name, ids[name]); err != nil {
 				left, revokeErr = append(left, name), err
 				continue
 			}

@@ -128,6 +128,8 @@ func TestSpecChangeSuccessorAndOverlapAcrossRestart(t *testing.T) {
 		g.Expect(databaseTokenKind.status(fresh(g, databaseTokenKind, obj)).Previous).To(BeEmpty())
 	}).WithTimeout(timeout).Should(Succeed())
 	g.Expect(fe.Accepts(newTok)).To(BeTrue())
+	g.Expect(fe.RevokedIDs(st.Previous[0].TokenName)).To(Equal([]string{st.Previous[0].TokenID}),
+		"the restarted manager revokes the predecessor by the id status recorded")
 }
 
 // Drift: a deleted Secret, a token changed by hand, a token the engine forgot.
@@ -185,7 +187,7 @@ func TestDriftRepair(t *testing.T) {
 		startManager(t, ns, controllers.TokenDeps{Resolver: fakeResolver(fe, true), VerifyInterval: time.Second})
 		obj := databaseTokenKind.new("forgotten", ns)
 		st := databaseTokenKind.status(createReady(t, databaseTokenKind, obj))
-		g.Expect(fe.Revoke(context.Background(), st.Current.TokenName)).To(Succeed()) // as an old backup would
+		g.Expect(fe.Revoke(context.Background(), st.Current.TokenName, "")).To(Succeed()) // as an old backup would
 
 		waitRevision(t, obj, 2)
 		g.Eventually(func(g Gomega) {

@@ -196,12 +196,15 @@ func TestDeletionRevokesAndDeletesSecret(t *testing.T) {
 			g := NewWithT(t)
 			ns, fe := withFake(t)
 			obj := k.new("doomed", ns)
-			createReady(t, k, obj)
+			cur := k.status(createReady(t, k, obj)).Current
 			g.Expect(liveWithPrefix(fe, obj)).To(HaveLen(1))
+			g.Expect(cur.TokenID).NotTo(BeEmpty())
 
 			g.Expect(k8s.Delete(context.Background(), obj)).To(Succeed())
 			waitGone(t, obj)
 			g.Expect(liveWithPrefix(fe, obj)).To(BeEmpty())
+			g.Expect(fe.RevokedIDs(cur.TokenName)).To(Equal([]string{cur.TokenID}),
+				"the revoke carries the id status recorded: engines without unique names delete by it instead of listing")
 			g.Eventually(func(g Gomega) *corev1.Secret { return secret(g, ns, "doomed") }).WithTimeout(timeout).Should(BeNil())
 		})
 	}

@@ -175,7 +175,9 @@ type TokenCommonSpec struct {
 type TokenRecord struct {
 	// tokenName is the engine-side name: k8s.<namespace>.<name>.<uid[:8]>.r<revision>.
 	TokenName string `json:"tokenName"`
-	// tokenID is the engine's own handle for the token.
+	// tokenID is the engine's own handle for the token. On engines whose token names are not
+	// unique (InfluxDB 2.x, Cloud Dedicated) the token is revoked by it, once the engine confirms
+	// that it still carries tokenName.
 	// +optional
 	TokenID string `json:"tokenID,omitempty"`
 	// revision counts the mints of this resource; this token's mint number.

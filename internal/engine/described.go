@@ -34,8 +34,9 @@ const MaxKnownNames = 50_000
 
 // ListingMaxAge is the documented staleness of the shared listing: a listing younger than this
 // answers "this name has these tokens" (a Lookup of a name the process has not seen, a Mint's
-// check for strays) without a new request. "No such token" and the completeness a Revoke needs
-// are never taken from it: those always come from a listing that started after the call did.
+// check for strays) without a new request. "No such token" is never taken from it, nor the
+// completeness a Revoke of a name without known or recorded ids needs: those come from a listing
+// that started after the call did. A Revoke by ids adds whatever any kept listing shows.
 const ListingMaxAge = time.Minute
 
 // MaxListedTokens bounds the shared listing kept in memory; a larger engine is listed on every
@@ -48,7 +49,9 @@ const MaxListedTokens = 100_000
 //   - Mint creates and remembers the id the engine answered (bounded, MaxKnownNames); a second
 //     Mint of a name this process knows is a Conflict without a request. Mints and revokes of one
 //     name are serialised within the process.
-//   - Lookup and Revoke of a known name read or delete by id: one request each.
+//   - Lookup and Revoke of a known name read or delete by id: one request each. A Revoke of a
+//     name this process has not seen but status recorded the id of (after a restart) reads
+//     that id to confirm its name, then deletes it: two requests.
 //   - Recovery paths list the engine's tokens once for many callers (one listing in flight, kept
 //     for ListingMaxAge): a name this process has not seen (after a restart, another replica's
 //     token), a create whose answer was lost (the name is "in doubt" until a listing settles it),
@@ -217,7 +220,9 @@ func (d *DescribedTokens) fresh(ctx context.Context, mark uint64) (*listing, err
 		d.inquiry = q
 		d.mu.Unlock()
 
-		l, err := d.listAll(ctx, q.seq, q.started)
+		// The listing serves every waiter, so one caller's cancellation must not end it for all;
+		// the HTTP client's per-attempt timeout and bounded retries end it (httpapi.Config).
+		l, err := d.listAll(context.WithoutCancel(ctx), q.seq, q.started)
 		d.mu.Lock()
 		q.l, q.err = l, err
 		d.inquiry = nil
@@ -343,30 +348,15 @@ func (d *DescribedTokens) Mint(ctx context.Context, name string, create func(con
 }
 
 // Revoke deletes every token named name; none is success. A name this process minted or looked
-// up is deleted by id, with any token the kept listing shows for it; any other name (or one in
-// doubt) is listed first.
-func (d *DescribedTokens) Revoke(ctx context.Context, name string) error {
+// up is deleted by the ids it remembers, one recorded in status (id) by that id once the engine
+// confirms it still carries name; either way with any token the kept listing shows for the name,
+// whatever its age. Only a name with neither, or one in doubt, is listed first: after a restart,
+// revoking 10,000 recorded tokens costs 2 requests each, not a listing each (docs/design.md §8).
+func (d *DescribedTokens) Revoke(ctx context.Context, name, id string) error {
 	defer d.lock(name)()
-	var ids []string
-	if k := d.knownOf(name); k != nil && !k.doubt {
-		ids = slices.Clone(k.ids)
-		d.mu.Lock()
-		if d.listed != nil {
-			for _, t := range d.listed.byName[name] {
-				if !slices.Contains(ids, t.ID) {
-					ids = append(ids, t.ID)
-				}
-			}
-		}
-		d.mu.Unlock()
-	} else {
-		tokens, err := d.described(ctx, name)
-		if err != nil {
-			return err
-		}
-		for _, t := range tokens {
-			ids = append(ids, t.ID)
-		}
+	ids, err := d.revocable(ctx, name, id)
+	if err != nil {
+		return err
 	}
 	for i, id := range ids {
 		if err := d.store.Delete(ctx, id); err != nil {
@@ -377,6 +367,53 @@ func (d *DescribedTokens) Revoke(ctx context.Context, name string) error {
 	}
 	d.forget(name)
 	return nil
+}
+
+// revocable returns the ids Revoke deletes for name; recorded is the id status holds, or "".
+func (d *DescribedTokens) revocable(ctx context.Context, name, recorded string) ([]string, error) {
+	var ids []string
+	switch k := d.knownOf(name); {
+	case k != nil && !k.doubt:
+		ids = slices.Clone(k.ids)
+	case k == nil && recorded != "":
+		info, live, err := d.store.Get(ctx, recorded)
+		if err != nil {
+			return nil, err
+		}
+		if live && info.Name != name {
+			// Status names another token's id (edited, or an engine that reuses ids): delete
+			// only what a listing shows under this name.
+			return d.describedIDs(ctx, name)
+		}
+		if live {
+			ids = []string{recorded}
+		}
+	default: // never seen, or a create in doubt: only a listing that started now is complete
+		return d.describedIDs(ctx, name)
+	}
+	d.mu.Lock()
+	if d.listed != nil {
+		for _, t := range d.listed.byName[name] {
+			if !slices.Contains(ids, t.ID) {
+				ids = append(ids, t.ID)
+			}
+		}
+	}
+	d.mu.Unlock()
+	return ids, nil
+}
+
+// describedIDs is the ids of described.
+func (d *DescribedTokens) describedIDs(ctx context.Context, name string) ([]string, error) {
+	tokens, err := d.described(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(tokens))
+	for i, t := range tokens {
+		ids[i] = t.ID
+	}
+	return ids, nil
 }
 
 // Lookup returns the token named name (the oldest, should several exist), or NotFound. A known

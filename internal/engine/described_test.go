@@ -214,7 +214,7 @@ func TestDescribedTokensCosts(t *testing.T) {
 		t.Fatalf("a new process's %d lookups: calls %v, want one listing", n, c)
 	}
 	for _, name := range names[:n/2] {
-		if err := b.Revoke(ctx, name); err != nil {
+		if err := b.Revoke(ctx, name, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -234,7 +234,7 @@ func TestDescribedTokensCosts(t *testing.T) {
 	waiting.Add(n / 2)
 	for _, name := range names[n/2:] {
 		wg.Go(func() {
-			if err := c3.Revoke(&waitingCtx{Context: ctx, waiting: waiting.Done}, name); err != nil {
+			if err := c3.Revoke(&waitingCtx{Context: ctx, waiting: waiting.Done}, name, ""); err != nil {
 				t.Error(err)
 			}
 		})
@@ -282,7 +282,7 @@ func TestDescribedTokensNotFoundIsListed(t *testing.T) {
 		t.Fatalf("Lookup by another process = %+v, %v; want %s", info, err, m.ID)
 	}
 	// Known by id, deleted behind b's back: Get says gone, a listing confirms.
-	if err := a.Revoke(ctx, "n"); err != nil {
+	if err := a.Revoke(ctx, "n", ""); err != nil {
 		t.Fatal(err)
 	}
 	store.takeCalls()
@@ -318,7 +318,7 @@ func TestDescribedTokensStray(t *testing.T) {
 	if infos, err := d.List(ctx, "o"); err != nil || len(infos) != 1 {
 		t.Fatalf("List(o) = %v, %v", infos, err)
 	}
-	if err := d.Revoke(ctx, "n"); err != nil {
+	if err := d.Revoke(ctx, "n", ""); err != nil {
 		t.Fatal(err)
 	}
 	if store.live() != 1 {
@@ -349,7 +349,7 @@ func TestDescribedTokensLostAnswer(t *testing.T) {
 	if _, err := d.Mint(ctx, engine.MintRequest{Name: "n"}); !engine.IsConflict(err) {
 		t.Fatalf("Mint after a lost answer: %v, want Conflict", err)
 	}
-	if err := d.Revoke(ctx, "n"); err != nil || store.live() != 0 {
+	if err := d.Revoke(ctx, "n", ""); err != nil || store.live() != 0 {
 		t.Fatalf("Revoke: %v, %d tokens left", err, store.live())
 	}
 	if _, err := d.Mint(ctx, engine.MintRequest{Name: "n"}); err != nil {
@@ -388,5 +388,57 @@ func TestDescribedTokensListingErrors(t *testing.T) {
 	store.listErr = nil
 	if _, err := d.Mint(ctx, engine.MintRequest{Name: "n"}); !engine.IsConflict(err) {
 		t.Fatalf("Mint: %v, want Conflict", err)
+	}
+}
+
+// TestDescribedTokensRevokeByRecordedID: a process that has seen nothing of a name (a restart)
+// revokes it by the id status recorded: a read that confirms the name and a delete, no listing;
+// a stray of the name that a kept listing shows goes too. An id that the engine gives another
+// name (an edited status) deletes nothing of that name: a listing finds the name's own tokens.
+// An id already gone costs one read.
+func TestDescribedTokensRevokeByRecordedID(t *testing.T) {
+	ctx := context.Background()
+	store := &memStore{}
+	a, b := store.create("a"), store.create("b")
+	d := newProcess(store, time.Now)
+	store.takeCalls()
+	if err := d.Revoke(ctx, "a", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c := store.takeCalls(); c["get"] != 1 || c["delete"] != 1 || c["list"] != 0 {
+		t.Fatalf("Revoke by a recorded id: calls %v, want one get and one delete", c)
+	}
+
+	stray := store.create("b") // a lost create's token, which the engine check's listing sees
+	if err := d.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store.takeCalls()
+	if err := d.Revoke(ctx, "b", b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c := store.takeCalls(); c["list"] != 0 || c["delete"] != 2 || store.live() != 0 {
+		t.Fatalf("Revoke by id with a listed stray %s: calls %v, %d tokens left; want both deleted without a listing", stray.ID, c, store.live())
+	}
+
+	victim, own := store.create("victim"), store.create("c")
+	f := newProcess(store, time.Now)
+	if err := f.Revoke(ctx, "c", victim.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Lookup(ctx, "victim"); err != nil {
+		t.Fatalf("the token whose id an edited status named: %v, want it live", err)
+	}
+	if _, err := f.Lookup(ctx, "c"); !engine.IsNotFound(err) {
+		t.Fatalf("the name's own token %s after its Revoke: %v, want NotFound", own.ID, err)
+	}
+
+	g := newProcess(store, time.Now)
+	store.takeCalls()
+	if err := g.Revoke(ctx, "a", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c := store.takeCalls(); c["get"] != 1 || len(c) != 1 {
+		t.Fatalf("Revoke by an id already gone: calls %v, want one get", c)
 	}
 }

@@ -92,7 +92,12 @@ type Engine interface {
 	// Conflict error: the caller revokes it and mints again (docs/design.md §3).
 	Mint(ctx context.Context, req MintRequest) (Minted, error)
 	// Revoke deletes every token named name. Revoking a token that does not exist is success.
-	Revoke(ctx context.Context, name string) error
+	// id is the engine's id for the name's token as an engine answer gave it (status records it
+	// as tokenID), or "" when none is recorded. An engine whose names are unique ignores it; one
+	// whose names are not (DescribedTokens) deletes by it instead of listing every token, once
+	// the engine confirms that the id still carries name: status is not trusted to point at
+	// another resource's token (docs/design.md §8).
+	Revoke(ctx context.Context, name, id string) error
 	// Lookup returns the metadata of the token named name, or a NotFound error.
 	Lookup(ctx context.Context, name string) (TokenInfo, error)
 	// List returns the metadata of every token whose name starts with prefix.

@@ -138,10 +138,18 @@ func (s *scope[T]) kubeFailure(err error) (ctrl.Result, error) {
 }
 
 // tokenRef is one of the resource's engine tokens and the engine it was minted in (nil: the
-// resource's own engine, for records written before engines were recorded).
+// resource's own engine, for records written before engines were recorded). ID is the engine's
+// id for it when status recorded one (a pending mint has none): engines whose names are not
+// unique revoke by it without listing every token (engine.Engine.Revoke).
 type tokenRef struct {
 	Name   string
+	ID     string
 	Engine *tokensv1.EngineIdentity
+}
+
+// refOf is the tokenRef of a recorded token.
+func refOf(r *tokensv1.TokenRecord) tokenRef {
+	return tokenRef{Name: r.TokenName, ID: r.TokenID, Engine: r.Engine}
 }
 
 // tokenNamesOf lists the names of refs, for messages.
@@ -201,7 +209,7 @@ func (s *scope[T]) revoke(ctx context.Context, t tokenRef) error {
 	if err != nil {
 		return err
 	}
-	return eng.Engine.Revoke(ctx, name)
+	return eng.Engine.Revoke(ctx, name, t.ID)
 }
 
 // tokenEngineFailure maps a failed call about t through engineFailure, naming the engine t was

@@ -81,19 +81,19 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, s *scope[T]) (ctrl.
 // tokenRefs lists every engine token the resource may own, except kept, with its engine.
 func (s *scope[T]) tokenRefs(kept string) []tokenRef {
 	var refs []tokenRef
-	add := func(n string, eng *tokensv1.EngineIdentity) {
-		if n != "" && n != kept && !slices.ContainsFunc(refs, func(t tokenRef) bool { return t.Name == n }) {
-			refs = append(refs, tokenRef{Name: n, Engine: eng})
+	add := func(t tokenRef) {
+		if t.Name != "" && t.Name != kept && !slices.ContainsFunc(refs, func(r tokenRef) bool { return r.Name == t.Name }) {
+			refs = append(refs, t)
 		}
 	}
 	if c := s.status.Current; c != nil {
-		add(c.TokenName, c.Engine)
+		add(refOf(c))
 	}
 	if p := s.status.Pending; p != nil {
-		add(p.TokenName, p.Engine)
+		add(tokenRef{Name: p.TokenName, Engine: p.Engine})
 	}
-	for _, p := range s.status.Previous {
-		add(p.TokenName, p.Engine)
+	for i := range s.status.Previous {
+		add(refOf(&s.status.Previous[i]))
 	}
 	return refs
 }

@@ -366,8 +366,8 @@ func (s *scope[T]) expire(ctx context.Context) (ctrl.Result, error) {
 	expired := fmt.Sprintf("Token %q expired at %s", c.TokenName, c.ExpiresAt.UTC().Format(time.RFC3339))
 	if revoked, ok := s.r.revoked.load(s.obj); !ok || revoked != c.TokenName {
 		// First pass: revoke, then let every other due expiry revoke before any writes.
-		if err := s.revoke(ctx, tokenRef{Name: c.TokenName, Engine: c.Engine}); err != nil {
-			res, rerr := s.tokenEngineFailure(ctx, fmt.Sprintf("revoking expired token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
+		if err := s.revoke(ctx, refOf(c)); err != nil {
+			res, rerr := s.tokenEngineFailure(ctx, fmt.Sprintf("revoking expired token %q", c.TokenName), refOf(c), err)
 			// Expired says more than the engine error (EngineReachable carries that one).
 			s.setCondition(tokensv1.ConditionReady, metav1.ConditionFalse, tokensv1.ReasonExpired, expired+
 				"; revoking it in the engine failed and is retried, and its Secret is left as it is until then")

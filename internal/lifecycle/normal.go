@@ -107,7 +107,7 @@ func (s *scope[T]) decide(ctx context.Context) (ctrl.Result, bool, error) {
 			d = Decide(s.input())
 		} else if err != nil {
 			c := s.status.Current
-			res, err := s.tokenEngineFailure(ctx, fmt.Sprintf("looking up token %q", c.TokenName), tokenRef{Name: c.TokenName, Engine: c.Engine}, err)
+			res, err := s.tokenEngineFailure(ctx, fmt.Sprintf("looking up token %q", c.TokenName), refOf(c), err)
 			return res, true, err
 		}
 	}
@@ -380,7 +380,7 @@ func (s *scope[T]) revokeDuePrevious(ctx context.Context) error {
 			kept = append(kept, p)
 			continue
 		}
-		if err := s.revoke(ctx, tokenRef{Name: p.TokenName, Engine: p.Engine}); err != nil {
+		if err := s.revoke(ctx, refOf(&p)); err != nil {
 			if own {
 				firstErr = err
 				kept = append(kept, p)

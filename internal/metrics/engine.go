@@ -168,9 +168,9 @@ func (w *instrumented) Mint(ctx context.Context, req engine.MintRequest) (engine
 	return m, err
 }
 
-func (w *instrumented) Revoke(ctx context.Context, name string) error {
+func (w *instrumented) Revoke(ctx context.Context, name, id string) error {
 	start := time.Now()
-	err := w.next.Revoke(ctx, name)
+	err := w.next.Revoke(ctx, name, id)
 	w.observe(OpRevoke, start, err)
 	if err == nil {
 		w.revoked.Inc()

@@ -70,7 +70,7 @@ func TestWrapPassesCallsThrough(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("List = %+v, %v", list, err)
 	}
-	if err := e.Revoke(ctx, mintReq.Name); err != nil {
+	if err := e.Revoke(ctx, mintReq.Name, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Lookup(ctx, mintReq.Name); !engine.IsNotFound(err) {
@@ -96,7 +96,7 @@ func TestWrapCountsEachOutcome(t *testing.T) {
 	_, _ = e.Lookup(ctx, mintReq.Name)
 	_, _ = e.List(ctx, "k8s.")
 	_ = e.Check(ctx)
-	_ = e.Revoke(ctx, mintReq.Name)
+	_ = e.Revoke(ctx, mintReq.Name, "")
 
 	// One failure of each kind, by injection, plus a real NotFound and a real Conflict.
 	f.FailNext(fake.OpMint, engine.PermanentErrorf("bad shape"), engine.PendingErrorf(1, "activating"))
@@ -108,7 +108,7 @@ func TestWrapCountsEachOutcome(t *testing.T) {
 	}
 	_, _ = e.Mint(ctx, mintReq) // conflict: the name exists
 	f.SetUnauthorized(true)
-	_ = e.Revoke(ctx, mintReq.Name)
+	_ = e.Revoke(ctx, mintReq.Name, "")
 	f.SetUnauthorized(false)
 	f.SetDown(true)
 	_ = e.Check(ctx)

@@ -158,7 +158,7 @@ func TestMetricsAreLintClean(t *testing.T) {
 	if _, err := e.Mint(context.Background(), mintReq); err != nil {
 		t.Fatal(err)
 	}
-	_ = e.Revoke(context.Background(), mintReq.Name)
+	_ = e.Revoke(context.Background(), mintReq.Name, "")
 	t.Run("engine", func(t *testing.T) {
 		families, err := reg.Gather()
 		if err != nil {

@@ -87,7 +87,7 @@ func TestEngineBinaryServesTLSSurvivesRestartAndStopsOnSIGTERM(t *testing.T) {
 	if got := tokenenginetest.AuthorizeStatus(tlsClient(caPEM), url, minted.Token.Reveal(), "telemetry", "write"); got != http.StatusNoContent {
 		t.Fatalf("after restart: authorize = %d, want 204", got)
 	}
-	if err := client.Revoke(ctx, minted.Name); err != nil {
+	if err := client.Revoke(ctx, minted.Name, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := tokenenginetest.AuthorizeStatus(tlsClient(caPEM), url, minted.Token.Reveal(), "telemetry", "write"); got != http.StatusUnauthorized {

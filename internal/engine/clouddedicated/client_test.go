@@ -83,7 +83,7 @@ func TestRevokedTokensAreGone(t *testing.T) {
 	if _, err := c.Mint(ctx, readReq(name, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Revoke(ctx, name); err != nil {
+	if err := c.Revoke(ctx, name, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Lookup(ctx, name); !engine.IsNotFound(err) {

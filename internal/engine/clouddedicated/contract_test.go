@@ -36,7 +36,8 @@ func TestContract(t *testing.T) {
 	rec := &httpapi.Recorder{}
 	enginetest.Run(t, func(t *testing.T) enginetest.Harness {
 		return enginetest.Harness{
-			Engine: newClient(t, srv, srv.URL, srv.ManagementToken, rec),
+			Engine:    newClient(t, srv, srv.URL, srv.ManagementToken, rec),
+			Restarted: func(t *testing.T) engine.Engine { return newClient(t, srv, srv.URL, srv.ManagementToken, rec) },
 			Unreachable: func(t *testing.T) engine.Engine {
 				return newClient(t, srv, enginetest.ClosedURL(t, "/api/v0"), srv.ManagementToken, rec)
 			},

@@ -15,7 +15,7 @@ func (s *suite) calls(e engine.Engine) map[string]error {
 	return map[string]error{
 		"Check":  e.Check(s.ctx()),
 		"Mint":   mintErr,
-		"Revoke": e.Revoke(s.ctx(), name),
+		"Revoke": e.Revoke(s.ctx(), name, ""),
 		"Lookup": lookupErr,
 		"List":   listErr,
 	}

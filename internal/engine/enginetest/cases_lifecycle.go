@@ -43,6 +43,38 @@ func testLifecycle(t *testing.T, s *suite) {
 	s.revoke(s.name("never-minted"))
 }
 
+// testRevokeByID: a Revoke given the id status recorded, by a client that remembers nothing (a
+// restarted manager), deletes the name's token; given another name's id (a status someone
+// edited), it deletes the name's token and leaves the other alone; given an id already gone, it
+// succeeds (engine.Engine.Revoke).
+func testRevokeByID(t *testing.T, s *suite) {
+	a, b, c := s.mint(readDB(s.name("byid-a"))), s.mint(readDB(s.name("byid-b"))), s.mint(readDB(s.name("byid-c")))
+	read := probe{engine.ResourceDatabase, dbTelemetry, engine.ActionRead}
+
+	if err := s.restarted().Revoke(s.ctx(), a.Name, a.ID); err != nil {
+		s.checkError(err)
+		t.Fatalf("Revoke(%q, its id) after a restart: %v", a.Name, err)
+	}
+	s.wantAuthorized(a.Token, false, read)
+	_, err := s.lookup(a.Name)
+	s.wantKind("Lookup after a Revoke by id", err, engine.NotFound)
+
+	if err := s.restarted().Revoke(s.ctx(), c.Name, b.ID); err != nil {
+		s.checkError(err)
+		t.Fatalf("Revoke(%q, the id of %q): %v", c.Name, b.Name, err)
+	}
+	s.wantAuthorized(c.Token, false, read)
+	s.wantAuthorized(b.Token, true, read)
+	if info, err := s.lookup(b.Name); err != nil || info.ID != b.ID {
+		t.Errorf("Revoke of another name given %q's id: Lookup(%q) = %+v, %v; want it live with id %q", b.Name, b.Name, info, err, b.ID)
+	}
+
+	if err := s.restarted().Revoke(s.ctx(), a.Name, a.ID); err != nil {
+		s.checkError(err)
+		t.Errorf("Revoke(%q, an id already revoked): %v, want success", a.Name, err)
+	}
+}
+
 // testDuplicate: a second mint of a live name is a Conflict and leaves the first token alone.
 func testDuplicate(t *testing.T, s *suite) {
 	name := s.name("duplicate")

@@ -16,6 +16,10 @@ type Harness struct {
 	// Engine is a working engine with valid credentials. Cases use unique token names, so one
 	// engine may serve every case.
 	Engine engine.Engine
+	// Restarted returns a new engine client like Engine, as a restarted manager builds it:
+	// nothing the first one remembers (ids of names it minted) carries over. nil: Engine keeps
+	// nothing worth forgetting, and the cases use it.
+	Restarted func(t *testing.T) engine.Engine
 	// Unreachable returns an engine configured like Engine but pointed where nothing answers.
 	Unreachable func(t *testing.T) engine.Engine
 	// WrongCredentials returns an engine at Engine's address with credentials it refuses.
@@ -68,6 +72,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	}{
 		{"Check", testCheck},
 		{"Lifecycle", testLifecycle},
+		{"RevokeByRecordedID", testRevokeByID},
 		{"DuplicateNameConflicts", testDuplicate},
 		{"ConcurrentMintsOfOneName", testConcurrentMints},
 		{"PermissionShapes", testPermissionShapes},

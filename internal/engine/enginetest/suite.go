@@ -156,7 +156,7 @@ func (s *suite) lookup(name string) (engine.TokenInfo, error) {
 
 func (s *suite) revoke(name string) {
 	s.t.Helper()
-	if err := s.Engine.Revoke(s.ctx(), name); err != nil {
+	if err := s.Engine.Revoke(s.ctx(), name, ""); err != nil {
 		s.checkError(err)
 		s.t.Fatalf("Revoke(%q): %v", name, err)
 	}
@@ -171,8 +171,16 @@ func (s *suite) revokeAll() {
 		return
 	}
 	for _, i := range infos {
-		_ = s.Engine.Revoke(ctx, i.Name)
+		_ = s.Engine.Revoke(ctx, i.Name, i.ID)
 	}
+}
+
+// restarted is Harness.Restarted, or Engine.
+func (s *suite) restarted() engine.Engine {
+	if s.Restarted == nil {
+		return s.Engine
+	}
+	return s.Restarted(s.t)
 }
 
 func (s *suite) advance(d time.Duration) {

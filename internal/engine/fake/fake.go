@@ -49,6 +49,8 @@ type Engine struct {
 	mints     int
 	revokes   int
 	calls     map[Op]int
+	// revokedIDs is every Revoke call's name and id, in order.
+	revokedIDs [][2]string
 	faults
 }
 
@@ -124,13 +126,15 @@ func (e *Engine) Mint(ctx context.Context, req engine.MintRequest) (engine.Minte
 	return engine.Minted{Name: req.Name, ID: t.info.ID, Token: engine.Plaintext(plain), CreatedAt: now, ExpiresAt: t.info.ExpiresAt}, nil
 }
 
-// Revoke implements engine.Engine; revoking an unknown name is success.
-func (e *Engine) Revoke(ctx context.Context, name string) error {
+// Revoke implements engine.Engine; revoking an unknown name is success. Names are unique here,
+// so id is only recorded (RevokedIDs), as the caller passed it.
+func (e *Engine) Revoke(ctx context.Context, name, id string) error {
 	if err := e.enter(ctx, OpRevoke, name); err != nil {
 		return err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.revokedIDs = append(e.revokedIDs, [2]string{name, id})
 	if t, ok := e.tokens[name]; ok {
 		delete(e.tokens, name)
 		delete(e.byHash, t.hash)

@@ -48,14 +48,14 @@ func TestFailFuncSeesNames(t *testing.T) {
 		}
 		return nil
 	})
-	if err := e.Revoke(ctx, "stuck-1"); err == nil {
+	if err := e.Revoke(ctx, "stuck-1", ""); err == nil {
 		t.Error("Revoke(stuck-1) succeeded")
 	}
-	if err := e.Revoke(ctx, "other"); err != nil {
+	if err := e.Revoke(ctx, "other", ""); err != nil {
 		t.Error(err)
 	}
 	e.SetFailFunc(nil)
-	if err := e.Revoke(ctx, "stuck-1"); err != nil {
+	if err := e.Revoke(ctx, "stuck-1", ""); err != nil {
 		t.Error(err)
 	}
 }
@@ -108,7 +108,7 @@ func TestExpiryAndIntrospection(t *testing.T) {
 	if live, all := e.Live(), e.Tokens(); len(live) != 1 || live[0].Name != "forever" || len(all) != 2 {
 		t.Errorf("Live %v, Tokens %v", live, all)
 	}
-	if err := e.Revoke(ctx, "short"); err != nil || e.RevokeCount() != 1 {
+	if err := e.Revoke(ctx, "short", ""); err != nil || e.RevokeCount() != 1 {
 		t.Errorf("Revoke: %v, count %d", err, e.RevokeCount())
 	}
 	if e.Accepts("apiv3_guess") {
@@ -147,7 +147,7 @@ func TestConcurrentUse(t *testing.T) {
 				}
 				e.Accepts(m.Token.Reveal())
 				_, _ = e.List(ctx, "")
-				_ = e.Revoke(ctx, name)
+				_ = e.Revoke(ctx, name, "")
 			}
 		})
 	}

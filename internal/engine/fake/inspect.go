@@ -20,6 +20,19 @@ func (e *Engine) RevokeCount() int {
 	return n
 }
 
+// RevokedIDs returns the id each Revoke of name was given, in order ("" where none was).
+func (e *Engine) RevokedIDs(name string) []string {
+	ids := []string{}
+	e.locked(func() {
+		for _, c := range e.revokedIDs {
+			if c[0] == name {
+				ids = append(ids, c[1])
+			}
+		}
+	})
+	return ids
+}
+
 // Calls returns how many times op was called, failed calls included.
 func (e *Engine) Calls(op Op) int {
 	var n int

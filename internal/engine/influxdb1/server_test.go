@@ -51,7 +51,7 @@ func TestMintedUserOnRealServer(t *testing.T) {
 		}
 	}
 
-	if err := c.Revoke(ctx, name); err != nil {
+	if err := c.Revoke(ctx, name, ""); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
 	if got := srv.Write(t, user, password, "granted"); got != http.StatusUnauthorized {
@@ -64,7 +64,7 @@ func TestMintedUserOnRealServer(t *testing.T) {
 	if got := srv.Write(t, user, password, "granted"); got != http.StatusUnauthorized {
 		t.Errorf("write with the first password after the name was minted again: HTTP %d, want 401", got)
 	}
-	if err := c.Revoke(ctx, name); err != nil {
+	if err := c.Revoke(ctx, name, ""); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
 }
@@ -90,7 +90,7 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("Mint(%q): got %v, want a Permanent error mentioning %q", tc.req.Name, err, tc.want)
 		}
 	}
-	if err := c.Revoke(ctx, srv.AdminUser); !engine.IsPermanent(err) {
+	if err := c.Revoke(ctx, srv.AdminUser, ""); !engine.IsPermanent(err) {
 		t.Errorf("Revoke of the admin user: got %v, want Permanent", err)
 	}
 	if err := c.Check(ctx); err != nil {

@@ -103,9 +103,9 @@ func (c *Client) List(ctx context.Context, prefix string) ([]engine.TokenInfo, e
 	return infos, nil
 }
 
-// Revoke drops the user named name; a user that does not exist is success. An admin user is
-// never dropped: it cannot be a token, and it may be the adapter's own.
-func (c *Client) Revoke(ctx context.Context, name string) error {
+// Revoke drops the user named name (a user's name is its id); a user that does not exist is
+// success. An admin user is never dropped: it cannot be a token, and it may be the adapter's own.
+func (c *Client) Revoke(ctx context.Context, name, _ string) error {
 	what := "revoking token " + strconv.Quote(name)
 	u, ok, err := c.tokenUser(ctx, what, name)
 	switch {

@@ -88,7 +88,7 @@ func TestOneAuthorizationPerName(t *testing.T) {
 		if n := srv.Authorizations(name); wins != 1 || n != 1 {
 			t.Fatalf("round %d: %d mints succeeded and %d authorizations exist, want 1 and 1", round, wins, n)
 		}
-		if err := c.Revoke(ctx, name); err != nil {
+		if err := c.Revoke(ctx, name, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,7 +116,7 @@ func TestStrayAuthorization(t *testing.T) {
 	if _, err := b.Mint(ctx, dbReq(name, "telemetry")); !engine.IsConflict(err) {
 		t.Fatalf("second Mint: %v, want Conflict", err)
 	}
-	if err := b.Revoke(ctx, name); err != nil {
+	if err := b.Revoke(ctx, name, ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := srv.Authorizations(name); n != 0 {

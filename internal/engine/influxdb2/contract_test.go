@@ -33,7 +33,8 @@ func TestContract(t *testing.T) {
 	const wrongToken = "WrongToken0123456789abcdefABCDEF0123456789abcdefABCDEF0123456789abcdefABCDEFwrong=="
 	enginetest.Run(t, func(t *testing.T) enginetest.Harness {
 		return enginetest.Harness{
-			Engine: newClient(t, srv.URL, influxdb2test.Org, srv.Token, rec),
+			Engine:    newClient(t, srv.URL, influxdb2test.Org, srv.Token, rec),
+			Restarted: func(t *testing.T) engine.Engine { return newClient(t, srv.URL, influxdb2test.Org, srv.Token, rec) },
 			Unreachable: func(t *testing.T) engine.Engine {
 				return newClient(t, enginetest.ClosedURL(t, ""), influxdb2test.Org, srv.Token, rec)
 			},

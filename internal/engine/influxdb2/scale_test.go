@@ -17,7 +17,8 @@ const scaleTokens = 10_000
 
 // TestRequestsAtScale counts the server's requests for 10,000 mints, lookups and revokes: each
 // is O(1) in the number of authorizations (one create, one bucket lookup, one read or delete by
-// ID), the happy path never lists, and a restarted process's lookups share one listing. Before
+// ID), the happy path never lists, a restarted process's lookups share one listing, and its
+// revokes by recorded id list nothing. Before
 // issue 19 every one of these calls listed the org's authorizations (~10⁸ objects listed here).
 func TestRequestsAtScale(t *testing.T) {
 	if testing.Short() {
@@ -47,7 +48,7 @@ func TestRequestsAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	testserver.Each(t, names, func(n string) error { _, err := d.Lookup(ctx, n); return err })
-	testserver.Each(t, names, func(n string) error { return d.Revoke(ctx, n) })
+	testserver.Each(t, names, func(n string) error { return d.Revoke(ctx, n, "") })
 	testserver.WantCounts(t, "a restarted process's check, 10,000 lookups and revokes", srv.Counter.Counts(), map[string]int{
 		"GET " + influxdb2.PathOrgs:                        1,
 		"GET " + influxdb2.PathAuthorizations:              1,
@@ -56,6 +57,25 @@ func TestRequestsAtScale(t *testing.T) {
 	})
 	if _, err := d.Lookup(ctx, names[0]); !engine.IsNotFound(err) {
 		t.Fatalf("Lookup after Revoke: %v, want NotFound", err)
+	}
+
+	// A restarted process that revokes by the ids status recorded (renewals, expiries and
+	// deletions after a restart) without looking up first: a read that confirms the name and a
+	// delete each, no listing.
+	again := make([]string, scaleTokens)
+	for i := range again {
+		again[i] = fmt.Sprintf("k8s.scale.t%05d.0123abcd.r2", i)
+	}
+	ids := testserver.MintEach(t, again, func(n string) (string, error) { m, err := c.Mint(ctx, dbReq(n, "telemetry")); return m.ID, err })
+	srv.Counter.Counts()
+	e := scaleClient(t, srv)
+	testserver.Each(t, again, func(n string) error { return e.Revoke(ctx, n, ids[n]) })
+	testserver.WantCounts(t, "a restarted process's 10,000 revokes by recorded id", srv.Counter.Counts(), map[string]int{
+		"GET " + influxdb2.PathAuthorizations + "/{id}":    scaleTokens,
+		"DELETE " + influxdb2.PathAuthorizations + "/{id}": scaleTokens,
+	})
+	if left, err := scaleClient(t, srv).List(ctx, "k8s.scale."); err != nil || len(left) != 0 {
+		t.Fatalf("after the revokes by id: %d tokens left (%v), want none", len(left), err)
 	}
 }
 

@@ -73,9 +73,10 @@ func (c *Client) do(ctx context.Context, r httpapi.Request) (*httpapi.Response, 
 	return c.http.Do(ctx, r)
 }
 
-// Revoke deletes the token named name. A token that does not exist is success, as the interface
-// requires; the server answers 404 for it.
-func (c *Client) Revoke(ctx context.Context, name string) error {
+// Revoke deletes the token named name (names are unique on InfluxDB 3, and its delete takes the
+// name, so the recorded id is not needed). A token that does not exist is success, as the
+// interface requires; the server answers 404 for it.
+func (c *Client) Revoke(ctx context.Context, name, _ string) error {
 	resp, err := c.do(ctx, httpapi.Request{
 		Method: http.MethodDelete,
 		Path:   PathDeleteToken,

@@ -167,7 +167,7 @@ func TestRevoke(t *testing.T) {
 	} {
 		s, c := newStub(t, tc.status, tc.body)
 		name := "k8s.ns/odd name&x='y'%_.r1"
-		err := c.Revoke(context.Background(), name)
+		err := c.Revoke(context.Background(), name, "")
 		if tc.ok != (err == nil) || (!tc.ok && engine.KindOf(err) != tc.want) {
 			t.Errorf("HTTP %d: got %v", tc.status, err)
 		}

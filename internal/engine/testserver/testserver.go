@@ -147,6 +147,22 @@ func Each(t *testing.T, names []string, f func(name string) error) {
 	}
 }
 
+// MintEach mints every name with Each and returns the id each mint answered, by name: what
+// status records as tokenID, for revokes by id.
+func MintEach(t *testing.T, names []string, mint func(name string) (id string, err error)) map[string]string {
+	t.Helper()
+	var mu sync.Mutex
+	ids := make(map[string]string, len(names))
+	Each(t, names, func(n string) error {
+		id, err := mint(n)
+		mu.Lock()
+		ids[n] = id
+		mu.Unlock()
+		return err
+	})
+	return ids
+}
+
 // WantCounts compares a server's request counts (Counter.Counts) with the expected ones; keys
 // absent from want must be zero.
 func WantCounts(t testing.TB, what string, got, want map[string]int) {
