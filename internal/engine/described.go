@@ -354,6 +354,7 @@ func (d *DescribedTokens) Mint(ctx context.Context, name string, create func(con
 // revoking 10,000 recorded tokens costs 2 requests each, not a listing each (docs/design.md §8).
 func (d *DescribedTokens) Revoke(ctx context.Context, name, id string) error {
 	defer d.lock(name)()
+	k := d.knownOf(name)
 	ids, err := d.revocable(ctx, name, id)
 	if err != nil {
 		return err
@@ -366,6 +367,12 @@ func (d *DescribedTokens) Revoke(ctx context.Context, name, id string) error {
 		}
 	}
 	d.forget(name)
+	if k != nil && k.doubt {
+		// The create whose answer was lost may still commit after this listing (a slow engine
+		// is why it timed out), and the lifecycle mints the name again (rollBackIfNothingLive):
+		// that Mint lists once more instead of trusting this one.
+		d.known.Add(name, &knownName{doubt: true})
+	}
 	return nil
 }
 

@@ -89,6 +89,19 @@ func (m *memStore) live() int {
 	return len(m.tokens)
 }
 
+// liveNamed counts the tokens named name.
+func (m *memStore) liveNamed(name string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, t := range m.tokens {
+		if t.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
 // takeCalls returns the calls counted so far and starts again.
 func (m *memStore) takeCalls() map[string]int {
 	m.mu.Lock()
@@ -334,7 +347,8 @@ func TestDescribedTokensStray(t *testing.T) {
 
 // TestDescribedTokensLostAnswer: a create whose answer is lost (a Transient error after the
 // engine created the token) leaves the name in doubt: the next Mint lists, finds the token and
-// answers Conflict; Revoke lists and deletes it. A refusal (not Transient) leaves no doubt.
+// answers Conflict; Revoke lists and deletes it, and one that runs before the engine commits
+// the token leaves the name in doubt. A refusal (not Transient) leaves no doubt.
 func TestDescribedTokensLostAnswer(t *testing.T) {
 	ctx := context.Background()
 	store := &memStore{}
@@ -354,6 +368,30 @@ func TestDescribedTokensLostAnswer(t *testing.T) {
 	}
 	if _, err := d.Mint(ctx, engine.MintRequest{Name: "n"}); err != nil {
 		t.Fatalf("Mint after Revoke: %v", err)
+	}
+
+	// The lifecycle's roll-back: a lost create revoked at once, before the engine committed it;
+	// the token appears after that revoke's listing, and the next Mint of the name still finds it.
+	var late func()
+	_, _ = d.DescribedTokens.Mint(ctx, "l", func(context.Context) (engine.Minted, error) {
+		late = func() { store.create("l") }
+		return engine.Minted{}, engine.Errorf("timeout")
+	})
+	if err := d.Revoke(ctx, "l", ""); err != nil {
+		t.Fatal(err)
+	}
+	late()
+	if _, err := d.Mint(ctx, engine.MintRequest{Name: "l"}); !engine.IsConflict(err) {
+		t.Fatalf("Mint after a revoke of a name in doubt and a late commit: %v, want Conflict", err)
+	}
+	if err := d.Revoke(ctx, "l", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Mint(ctx, engine.MintRequest{Name: "l"}); err != nil {
+		t.Fatalf("Mint after the late token's revoke: %v", err)
+	}
+	if n := store.liveNamed("l"); n != 1 {
+		t.Fatalf("%d tokens named l, want 1", n)
 	}
 
 	store.takeCalls()
