@@ -219,25 +219,35 @@ func (d *DescribedTokens) fresh(ctx context.Context, mark uint64) (*listing, err
 		q := &inquiry{seq: d.started, started: d.now(), done: make(chan struct{})}
 		d.inquiry = q
 		d.mu.Unlock()
-
-		// The listing serves every waiter, so one caller's cancellation must not end it for all;
-		// the HTTP client's per-attempt timeout and bounded retries end it (httpapi.Config).
-		l, err := d.listAll(context.WithoutCancel(ctx), q.seq, q.started)
-		d.mu.Lock()
-		q.l, q.err = l, err
-		d.inquiry = nil
-		if err == nil {
-			for _, name := range q.revoked {
-				delete(l.byName, name)
-			}
-			if countTokens(l) <= MaxListedTokens {
-				d.listed = l
-			}
+		// The listing serves every waiter, so it runs on its own: one caller's cancellation
+		// must not end it for all (the HTTP client's per-attempt timeout and bounded retries
+		// end it, httpapi.Config), and this caller waits for it as the others do.
+		go d.complete(context.WithoutCancel(ctx), q)
+		select {
+		case <-q.done:
+			return q.l, q.err
+		case <-ctx.Done():
+			return nil, Errorf("listing tokens").WithCause(ctx.Err())
 		}
-		d.mu.Unlock()
-		close(q.done)
-		return l, err
 	}
+}
+
+// complete runs the listing q and hands it to its waiters, keeping it when it is small enough.
+func (d *DescribedTokens) complete(ctx context.Context, q *inquiry) {
+	l, err := d.listAll(ctx, q.seq, q.started)
+	d.mu.Lock()
+	q.l, q.err = l, err
+	d.inquiry = nil
+	if err == nil {
+		for _, name := range q.revoked {
+			delete(l.byName, name)
+		}
+		if countTokens(l) <= MaxListedTokens {
+			d.listed = l
+		}
+	}
+	d.mu.Unlock()
+	close(q.done)
 }
 
 func countTokens(l *listing) int {
@@ -350,24 +360,26 @@ func (d *DescribedTokens) Mint(ctx context.Context, name string, create func(con
 // Revoke deletes every token named name; none is success. A name this process minted or looked
 // up is deleted by the ids it remembers, one recorded in status (id) by that id once the engine
 // confirms it still carries name; either way with any token the kept listing shows for the name,
-// whatever its age. Only a name with neither, or one in doubt, is listed first: after a restart,
-// revoking 10,000 recorded tokens costs 2 requests each, not a listing each (docs/design.md §8).
+// whatever its age. A name with neither, one in doubt, or a recorded id the engine does not give
+// that name (gone, or another's) is listed first: after a restart, revoking 10,000 recorded
+// tokens costs 2 requests each, not a listing each (docs/design.md §8).
 func (d *DescribedTokens) Revoke(ctx context.Context, name, id string) error {
 	defer d.lock(name)()
 	k := d.knownOf(name)
+	doubt := k != nil && k.doubt
 	ids, err := d.revocable(ctx, name, id)
 	if err != nil {
 		return err
 	}
 	for i, id := range ids {
 		if err := d.store.Delete(ctx, id); err != nil {
-			// Keep what is left, so that the retry deletes it by id.
-			d.known.Add(name, &knownName{ids: ids[i:]})
+			// Keep what is left, so that the retry deletes it by id (or lists again, in doubt).
+			d.known.Add(name, &knownName{ids: ids[i:], doubt: doubt})
 			return err
 		}
 	}
 	d.forget(name)
-	if k != nil && k.doubt {
+	if doubt {
 		// The create whose answer was lost may still commit after this listing (a slow engine
 		// is why it timed out), and the lifecycle mints the name again (rollBackIfNothingLive):
 		// that Mint lists once more instead of trusting this one.
@@ -387,14 +399,13 @@ func (d *DescribedTokens) revocable(ctx context.Context, name, recorded string) 
 		if err != nil {
 			return nil, err
 		}
-		if live && info.Name != name {
-			// Status names another token's id (edited, or an engine that reuses ids): delete
-			// only what a listing shows under this name.
+		if !live || info.Name != name {
+			// Gone by id, which only a listing may conclude (a wrong cluster or a proxy answers
+			// 404 too), or status names another name's token (edited): delete only what a
+			// listing shows under this name.
 			return d.describedIDs(ctx, name)
 		}
-		if live {
-			ids = []string{recorded}
-		}
+		ids = []string{recorded}
 	default: // never seen, or a create in doubt: only a listing that started now is complete
 		return d.describedIDs(ctx, name)
 	}

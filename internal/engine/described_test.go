@@ -433,7 +433,7 @@ func TestDescribedTokensListingErrors(t *testing.T) {
 // revokes it by the id status recorded: a read that confirms the name and a delete, no listing;
 // a stray of the name that a kept listing shows goes too. An id that the engine gives another
 // name (an edited status) deletes nothing of that name: a listing finds the name's own tokens.
-// An id already gone costs one read.
+// An id the engine reports gone is confirmed by a listing, as every "gone" is.
 func TestDescribedTokensRevokeByRecordedID(t *testing.T) {
 	ctx := context.Background()
 	store := &memStore{}
@@ -471,12 +471,46 @@ func TestDescribedTokensRevokeByRecordedID(t *testing.T) {
 		t.Fatalf("the name's own token %s after its Revoke: %v, want NotFound", own.ID, err)
 	}
 
+	// A recorded id the engine does not know (a proxy's 404, an edited status) while the name's
+	// token lives under another: the listing finds it.
+	live := store.create("d")
+	if err := newProcess(store, time.Now).Revoke(ctx, "d", "id-999"); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.liveNamed("d"); n != 0 {
+		t.Fatalf("Revoke(d) given an unknown id left %d of its tokens (%s)", n, live.ID)
+	}
+
 	g := newProcess(store, time.Now)
 	store.takeCalls()
 	if err := g.Revoke(ctx, "a", a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if c := store.takeCalls(); c["get"] != 1 || len(c) != 1 {
-		t.Fatalf("Revoke by an id already gone: calls %v, want one get", c)
+	if c := store.takeCalls(); c["get"] != 1 || c["list"] != 1 || c["delete"] != 0 {
+		t.Fatalf("Revoke by an id already gone: calls %v, want a get and the listing that confirms it", c)
+	}
+}
+
+// TestDescribedTokensListingOutlivesItsStarter: the caller that started the shared listing gives
+// up as soon as its context ends, not when the listing does (it used to block in it until the
+// engine answered), and a caller that arrived meanwhile still gets its answer.
+func TestDescribedTokensListingOutlivesItsStarter(t *testing.T) {
+	store := &memStore{}
+	store.create("n")
+	gated := &gatedStore{memStore: store, entered: make(chan struct{}), release: make(chan struct{})}
+	d := engine.NewDescribedTokens(gated)
+	starter, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	go func() { started <- d.Check(starter) }()
+	<-gated.entered
+	waiter := make(chan error, 1)
+	go func() { _, err := d.Lookup(context.Background(), "n"); waiter <- err }()
+	cancel()
+	if err := <-started; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled starter: %v, want its context's error", err)
+	}
+	close(gated.release)
+	if err := <-waiter; err != nil {
+		t.Fatalf("a waiter of the listing its starter gave up: %v, want the token", err)
 	}
 }
