@@ -367,7 +367,7 @@ func (d *DescribedTokens) Revoke(ctx context.Context, name, id string) error {
 	defer d.lock(name)()
 	k := d.knownOf(name)
 	doubt := k != nil && k.doubt
-	ids, err := d.revocable(ctx, name, id)
+	ids, err := d.revocable(ctx, name, k, id)
 	if err != nil {
 		return err
 	}
@@ -388,10 +388,11 @@ func (d *DescribedTokens) Revoke(ctx context.Context, name, id string) error {
 	return nil
 }
 
-// revocable returns the ids Revoke deletes for name; recorded is the id status holds, or "".
-func (d *DescribedTokens) revocable(ctx context.Context, name, recorded string) ([]string, error) {
+// revocable returns the ids Revoke deletes for name; k is what the process knows of it, recorded
+// the id status holds, or "".
+func (d *DescribedTokens) revocable(ctx context.Context, name string, k *knownName, recorded string) ([]string, error) {
 	var ids []string
-	switch k := d.knownOf(name); {
+	switch {
 	case k != nil && !k.doubt:
 		ids = slices.Clone(k.ids)
 	case k == nil && recorded != "":

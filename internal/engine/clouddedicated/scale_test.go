@@ -23,8 +23,8 @@ const (
 
 // TestRequestsAtScale counts the Management API's requests for 10,000 mints, lookups and
 // revokes: one create, read or delete by ID each, no listing on the happy path, one listing for
-// a restarted process's lookups, and none for its revokes by recorded id. Before issue 19 every one of these calls listed the
-// cluster's tokens (~10⁸ objects listed here).
+// a restarted process's lookups, and none for its revokes by recorded id. Before issue 19 every
+// one of these calls listed the cluster's tokens (~10⁸ objects listed here).
 func TestRequestsAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 tokens; -short")

@@ -18,8 +18,8 @@ const scaleTokens = 10_000
 // TestRequestsAtScale counts the server's requests for 10,000 mints, lookups and revokes: each
 // is O(1) in the number of authorizations (one create, one bucket lookup, one read or delete by
 // ID), the happy path never lists, a restarted process's lookups share one listing, and its
-// revokes by recorded id list nothing. Before
-// issue 19 every one of these calls listed the org's authorizations (~10⁸ objects listed here).
+// revokes by recorded id list nothing. Before issue 19 every one of these calls listed the
+// org's authorizations (~10⁸ objects listed here).
 func TestRequestsAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 tokens; -short")
