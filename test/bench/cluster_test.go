@@ -106,10 +106,13 @@ func (p planeCPU) sub(q planeCPU) planeCPU {
 	return planeCPU{apiserver: p.apiserver - q.apiserver, etcd: p.etcd - q.etcd}
 }
 
-func controlPlaneCPU(b testing.TB) planeCPU {
+// planeCPU is the CPU time this cluster's kube-apiserver and etcd have used so far (the
+// interleaved sizes of `make bench-full` each have their own: runMacro).
+func (c *cluster) planeCPU() planeCPU {
+	b := c.b
 	b.Helper()
 	var cpu planeCPU
-	for pid, name := range testenv.Children(b, os.Getpid()) {
+	for pid, name := range c.plane {
 		switch name {
 		case "kube-apiserver":
 			cpu.apiserver += usageOfPID(b, pid).cpu
@@ -161,8 +164,9 @@ type cluster struct {
 	engine     *testenv.Proc
 	pprofURL   string // the manager's /debug/pprof, when BENCH_HEAP_PROFILE asks for a profile
 	engineURL  string
-	engineKey  string // the engine's admin token, for the benchmark's own engine reads
-	etcdURL    string // etcd's client URL: reset deletes objects there
+	engineKey  string         // the engine's admin token, for the benchmark's own engine reads
+	etcdURL    string         // etcd's client URL: reset deletes objects there
+	plane      map[int]string // this cluster's kube-apiserver and etcd processes (pid to name)
 }
 
 // newCluster starts the control plane and the engine and creates the namespaces and the
@@ -183,6 +187,7 @@ func newCluster(b testing.TB) *cluster {
 	// another at random, as 5 to 15 % of a 10,000-token round's control-plane CPU in profiles,
 	// and is nobody's writes: the rounds compare without it.
 	env.ControlPlane.GetAPIServer().Configure().Append("feature-gates", "DetectCacheInconsistency=false")
+	running := testenv.Children(b, os.Getpid())
 	cfg, err := env.Start()
 	if err != nil {
 		b.Fatal(err)
@@ -190,7 +195,16 @@ func newCluster(b testing.TB) *cluster {
 	b.Cleanup(func() { _ = env.Stop() })
 	pinCPUs(b)
 	dir := b.TempDir()
-	c := &cluster{b: b, bin: bin, dir: dir, cfg: cfg, kubeconfig: filepath.Join(dir, "kubeconfig"), etcdURL: env.ControlPlane.Etcd.URL.String()}
+	c := &cluster{b: b, bin: bin, dir: dir, cfg: cfg, kubeconfig: filepath.Join(dir, "kubeconfig"), etcdURL: env.ControlPlane.Etcd.URL.String(),
+		plane: map[int]string{}}
+	for pid, name := range testenv.Children(b, os.Getpid()) {
+		if _, ok := running[pid]; !ok && (name == "kube-apiserver" || name == "etcd") {
+			c.plane[pid] = name
+		}
+	}
+	if len(c.plane) != 2 {
+		b.Fatalf("found %v as the new control plane's processes, want kube-apiserver and etcd", c.plane)
+	}
 	c.writeKubeconfig(env)
 	// The bench's own client is not the bottleneck: the baseline measures the API server.
 	fast := rest.CopyConfig(cfg)
@@ -436,11 +450,11 @@ func (c *cluster) etcdRange(method, prefix string, extra map[string]any, out any
 	}
 }
 
-// waitQuiet waits until kube-apiserver, etcd and the manager, once started, use under a tenth
-// of a core together over 2 s.
+// waitQuiet waits until the cluster's kube-apiserver, etcd and manager, once started, use
+// under a tenth of a core together over 2 s.
 func (c *cluster) waitQuiet() {
 	c.waitCalm(func() time.Duration {
-		cpu := controlPlaneCPU(c.b).total()
+		cpu := c.planeCPU().total()
 		if c.manager != nil {
 			cpu += usageOf(c.b, c.manager).cpu
 		}

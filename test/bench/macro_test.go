@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -41,8 +42,9 @@ type size struct {
 
 // benchSizes is 1,000 tokens in 5 rounds, and with BENCH_FULL=1 also the 10,000 tokens
 // plus 1,000 unrelated 100 KiB Secrets in 3 rounds (~3 minutes each), each size on a control
-// plane of its own, in one run (for t(10k)/t(1k): every round starts from the same cluster,
-// cluster.reset, and adds its N tokens, so the larger size's rounds run on 10 times the tokens).
+// plane of its own, both in one run with their rounds interleaved (runMacro; for t(10k)/t(1k):
+// every round starts from the same cluster, cluster.reset, and adds its N tokens, so the larger
+// size's rounds run on 10 times the tokens).
 func benchSizes() []size {
 	// A 1,000-token round takes 13 to 22 s, short enough for a slow spell of the machine to
 	// cover a whole round: five of them cost a minute more than three, and the median of five
@@ -54,11 +56,11 @@ func benchSizes() []size {
 	return sizes
 }
 
-// macroResult is one run's figures: op and base are the rounds' durations, in order (the
-// baseline's one more than the operator's, around them); ratio the median of each operator
-// round's against the mean of the baselines on either side.
+// macroResult is one size's figures: op and base are the rounds' durations, in order; ratio the
+// median of each operator round's against the mean of the baselines just before and after it.
 type macroResult struct {
 	op, base           []time.Duration
+	ratios             []float64
 	ratio              float64
 	calls              []string
 	cpu, engineCPU     time.Duration
@@ -73,27 +75,28 @@ type macroResult struct {
 // workers, in rounds alternating with the operator's on the same control plane (runMacro).
 // ratio-vs-writes near 1 means the operator is limited by the API server (docs/design.md §8).
 // API calls per token by verb come from apiserver_request_total and include the benchmark's own
-// create of each token; the manager's CPU and peak RSS (VmHWM) from /proc.
+// create of each token; the manager's CPU and peak RSS (VmHWM) from /proc. Each size's metrics
+// carry its name.
 func BenchmarkMacro(b *testing.B) {
-	results := map[string]macroResult{}
-	for _, s := range benchSizes() {
-		b.Run(s.name, func(b *testing.B) {
-			var r macroResult
-			for b.Loop() {
-				r = runMacro(b, s)
-			}
-			results[s.name] = r
-			report(b, s, r)
-		})
+	sizes := benchSizes()
+	var results []macroResult
+	for b.Loop() {
+		results = runMacro(b, sizes)
 	}
-	small, large := results["1k"], results["10k+unrelated"]
-	if len(small.op) > 0 && len(large.op) > 0 {
-		// A parent benchmark's b.Logf is not shown: print. The baseline's own growth says how
-		// much of the operator's is the control plane's (more objects, another load).
+	for i, s := range sizes {
+		report(b, s, results[i])
+	}
+	if len(results) == 2 {
+		small, large := results[0], results[1]
+		// The baseline's own growth says how much of the operator's is the control plane's
+		// (more objects, another load).
 		op := median(large.op).Seconds() / median(small.op).Seconds()
-		base := median(large.base).Seconds() / median(small.base).Seconds()
-		fmt.Printf("t(10k)/t(1k) = %.2f for the operator, %.2f for the baseline (linear: 10); the operator's growth over the control plane's: %.3f\n",
-			op, base, op/base)
+		b.ReportMetric(op, "t10k/t1k")
+		if base := median(large.base).Seconds() / median(small.base).Seconds(); base > 0 {
+			b.ReportMetric(base, "baseline-t10k/t1k")
+			b.Logf("t(10k)/t(1k) = %.2f for the operator, %.2f for the baseline (linear: 10); the operator's growth over the control plane's: %.3f",
+				op, base, op/base)
+		}
 	}
 }
 
@@ -111,14 +114,15 @@ func median[T time.Duration | float64](ds []T) T {
 
 func report(b *testing.B, s size, r macroResult) {
 	n := float64(s.tokens)
+	metric := func(v float64, unit string) { b.ReportMetric(v, s.name+"-"+unit) }
 	op, base := median(r.op), median(r.base)
-	b.ReportMetric(n/op.Seconds(), "tokens/s")
+	metric(n/op.Seconds(), "tokens/s")
 	if base > 0 {
-		b.ReportMetric(n/base.Seconds(), "baseline-tokens/s")
-		b.ReportMetric(r.ratio, "ratio-vs-writes")
+		metric(n/base.Seconds(), "baseline-tokens/s")
+		metric(r.ratio, "ratio-vs-writes")
 	}
-	b.ReportMetric(float64(r.cpu.Milliseconds())/n, "manager-cpu-ms/token")
-	b.ReportMetric(float64(r.engineCPU.Milliseconds())/n, "engine-cpu-ms/token")
+	metric(float64(r.cpu.Milliseconds())/n, "manager-cpu-ms/token")
+	metric(float64(r.engineCPU.Milliseconds())/n, "engine-cpu-ms/token")
 	msPerToken := func(ps []planeCPU) float64 {
 		ms := make([]float64, len(ps))
 		for i, p := range ps {
@@ -126,16 +130,19 @@ func report(b *testing.B, s size, r macroResult) {
 		}
 		return median(ms)
 	}
-	b.ReportMetric(msPerToken(r.opPlane), "apiserver-cpu-ms/token")
+	metric(msPerToken(r.opPlane), "apiserver-cpu-ms/token")
 	if len(r.basePlane) > 0 {
-		b.ReportMetric(msPerToken(r.basePlane), "baseline-apiserver-cpu-ms/token")
+		metric(msPerToken(r.basePlane), "baseline-apiserver-cpu-ms/token")
 	}
-	b.ReportMetric(float64(r.peak)/(1<<20), "manager-peak-MiB")
-	b.Logf("%d tokens (+%d unrelated 100 KiB Secrets), rounds in order: baseline %s, operator %s; load average %s",
-		s.tokens, s.unrelated, seconds(r.base), seconds(r.op), r.load)
-	b.Logf("control plane CPU per token (kube-apiserver + etcd), rounds in order: baseline %s, operator %s",
-		planeMillis(r.basePlane, n), planeMillis(r.opPlane, n))
-	b.Logf("API calls per token during the operator run (the benchmark's create included):\n  %s", strings.Join(r.calls, "\n  "))
+	metric(float64(r.peak)/(1<<20), "manager-peak-MiB")
+	b.Logf("%s: %d tokens (+%d unrelated 100 KiB Secrets), rounds in order: baseline %s, operator %s; load average %s",
+		s.name, s.tokens, s.unrelated, seconds(r.base), seconds(r.op), r.load)
+	if len(r.ratios) > 0 {
+		b.Logf("%s: operator / bare client by round: %s (the median counts)", s.name, strings.Trim(fmt.Sprintf("%.3f", r.ratios), "[]"))
+	}
+	b.Logf("%s: control plane CPU per token (kube-apiserver + etcd), rounds in order: baseline %s, operator %s",
+		s.name, planeMillis(r.basePlane, n), planeMillis(r.opPlane, n))
+	b.Logf("%s: API calls per token during the operator run (the benchmark's create included):\n  %s", s.name, strings.Join(r.calls, "\n  "))
 }
 
 func planeMillis(ps []planeCPU, n float64) string {
@@ -154,39 +161,98 @@ func seconds(ds []time.Duration) string {
 	return strings.Join(out, ", ")
 }
 
-// runMacro alternates baseline and operator rounds on one control plane: baseline, operator,
-// baseline, … baseline, each from the same cluster (cluster.reset). The API calls, the
-// manager's and the engine's CPU, its peak RSS and profiles are the first operator round's; the
+// schedule orders the operator rounds of sizes that have rounds[k] each (their indexes k), so
+// that every size's rounds spread over the whole run: round i of n stands at (2i+1)/2n of it,
+// the earlier size first on a tie. Both sizes then meet the machine's slow and fast spells
+// alike, and t(10k)/t(1k) compares the control plane with itself rather than one half hour
+// with the next (docs/design.md §8).
+func schedule(rounds []int) []int {
+	type slot struct{ num, den, size int } // at num/den of the run
+	var slots []slot
+	for k, n := range rounds {
+		for i := range n {
+			slots = append(slots, slot{2*i + 1, 2 * n, k})
+		}
+	}
+	slices.SortStableFunc(slots, func(a, b slot) int { return cmp.Compare(a.num*b.den, b.num*a.den) })
+	order := make([]int, len(slots))
+	for i, s := range slots {
+		order[i] = s.size
+	}
+	return order
+}
+
+// sizeRun is one size's cluster and what its rounds measured so far.
+type sizeRun struct {
+	b              *testing.B
+	s              size
+	c              *cluster
+	r              macroResult
+	profileSeconds int
+	brackets       [][2]int // per operator round, the indexes in r.base of the baseline rounds just before and after it
+}
+
+// runMacro measures sizes in one run, each on a control plane of its own: a warm-up round of
+// the bare client's writes (not measured) on each, then the operator rounds in schedule's
+// order, each between two baseline rounds of its size with nothing between them (a baseline
+// after one operator round is the one before the next of its size when no other size ran in
+// between), each round from the same cluster (cluster.reset). The API calls, the manager's and
+// the engine's CPU, its peak RSS and profiles are each size's first operator round's; the
 // control plane's CPU and profiles every round's.
-func runMacro(b *testing.B, s size) macroResult {
-	c := newCluster(b)
+func runMacro(b *testing.B, sizes []size) []macroResult {
+	noBaseline := os.Getenv("BENCH_NO_BASELINE") == "1"
+	runs := make([]*sizeRun, len(sizes))
+	rounds := make([]int, len(sizes))
+	for i, s := range sizes {
+		runs[i], rounds[i] = newSizeRun(b, s, noBaseline), s.rounds
+	}
+	for _, run := range runs {
+		run.c.startManager()
+	}
+	var last *sizeRun // the size whose baseline round ran last
+	for _, k := range schedule(rounds) {
+		run := runs[k]
+		if noBaseline {
+			run.operatorRound()
+			continue
+		}
+		if last != run {
+			run.baselineRound()
+		}
+		before := len(run.r.base) - 1
+		run.operatorRound()
+		run.baselineRound()
+		run.brackets, last = append(run.brackets, [2]int{before, len(run.r.base) - 1}), run
+	}
+	results := make([]macroResult, len(runs))
+	for i, run := range runs {
+		r := &run.r
+		for j, op := range r.op[:len(run.brackets)] {
+			bb := run.brackets[j]
+			r.ratios = append(r.ratios, ((r.base[bb[0]]+r.base[bb[1]])/2).Seconds()/op.Seconds())
+		}
+		r.ratio = median(r.ratios)
+		results[i] = *r
+	}
+	return results
+}
+
+// newSizeRun starts s's cluster, creates its unrelated Secrets and runs the warm-up round.
+func newSizeRun(b *testing.B, s size, noBaseline bool) *sizeRun {
+	run := &sizeRun{b: b, s: s, c: newCluster(b)}
 	ctx := context.Background()
 	if s.unrelated > 0 {
 		data := map[string][]byte{"blob": make([]byte, 100<<10)}
 		must(b, fanOut(s.unrelated, creators, func(i int) error {
-			return c.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: numbered("unrelated-", i), Namespace: tokensNamespace}, Data: data})
+			return run.c.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: numbered("unrelated-", i), Namespace: tokensNamespace}, Data: data})
 		}))
 	}
-	var r macroResult
-	r.load = loadAverage()
-	noBaseline := os.Getenv("BENCH_NO_BASELINE") == "1"
+	run.r.load = loadAverage()
 	// A control plane profile covers a whole round, and the next round waits for its end: a
 	// round's CPU per function over its tokens is then comparable with another round's, which a
 	// profile of the rounds' first minute is not (the operator's round creates its tokens
 	// faster than it mints them, the baseline's at the pace it mints them).
-	profileSeconds := s.tokens / 25 // without a warm-up to size it: 40 s for 1,000 tokens, ~3x the round
-	baselineRound := func(round int) {
-		if noBaseline {
-			return
-		}
-		name := fmt.Sprintf("b%d-", round)
-		p0 := controlPlaneCPU(b)
-		profiled := c.startAPIServerProfile(s.name+"-"+name, profileSeconds)
-		r.base = append(r.base, baseline(b, c, s.tokens, name))
-		r.basePlane = append(r.basePlane, controlPlaneCPU(b).sub(p0))
-		<-profiled
-		c.reset(baselineNamespace, name, s.tokens, false)
-	}
+	run.profileSeconds = s.tokens / 25 // without a warm-up to size it: 40 s for 1,000 tokens, ~3x the round
 	if !noBaseline {
 		// The first writes into a fresh API server were its cheapest: at 10,000 tokens, with the
 		// rounds piling up, a first baseline round cost it 14.3 ms of CPU per token, the
@@ -194,62 +260,69 @@ func runMacro(b *testing.B, s size) macroResult {
 		// profiles: allocation and GC per token doubled). Whatever of that a reset does not undo
 		// (the server's heap, its caches) should not credit the first baseline round, so a
 		// warm-up round of the baseline's writes, not measured, goes first.
-		w := baseline(b, c, s.tokens, "w-")
-		b.Logf("warm-up: %d tokens of baseline writes in %.1f s", s.tokens, w.Seconds())
-		profileSeconds = int(2 * w.Seconds())
-		c.reset(baselineNamespace, "w-", s.tokens, false)
+		w := baseline(b, run.c, s.tokens, "w-")
+		b.Logf("%s: warm-up: %d tokens of baseline writes in %.1f s", s.name, s.tokens, w.Seconds())
+		run.profileSeconds = int(2 * w.Seconds())
+		run.c.reset(baselineNamespace, "w-", s.tokens, false)
 	}
-	baselineRound(0)
-	c.startManager()
-	for round := range s.rounds {
-		prefix := fmt.Sprintf("t%d-", round)
-		ready := startTrackerFromNow(b, c, tokensNamespace, readyNamed(prefix))
-		before, u0, e0, p0 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine), controlPlaneCPU(b)
-		profiled := c.startAPIServerProfile(s.name+"-"+prefix, profileSeconds)
-		managerProfiled := closed()
-		if round == 0 {
-			managerProfiled = c.startCPUProfile(15)
-		}
-		start := time.Now()
-		must(b, fanOut(s.tokens, creators, func(i int) error {
-			return c.k8s.Create(ctx, testutil.DatabaseToken(numbered(prefix, i), testutil.InNamespace(tokensNamespace)))
-		}))
-		ready.wait(b, s.tokens, max(5*time.Minute, time.Duration(s.tokens)*100*time.Millisecond))
-		r.op = append(r.op, ready.last().Sub(start))
-		ready.stop()
-		ready.logRestarts(b, fmt.Sprintf("operator round %d", round))
-		after, u1, e1 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine)
-		r.opPlane = append(r.opPlane, controlPlaneCPU(b).sub(p0))
-		if round == 0 {
-			// The peak while the manager minted and held N tokens the first time.
-			r.peak = u1.peak
-			r.cpu, r.engineCPU = u1.cpu-u0.cpu, e1.cpu-e0.cpu
-			r.calls = perToken(before, after, s.tokens, isWatch)
-		} else {
-			// Whether a round that cost the control plane more per token than the first made
-			// more calls (conflicts, retries) or the same calls at a higher price.
-			b.Logf("operator round %d, API calls per token: %s", round, strings.Join(perToken(before, after, s.tokens, isWatch), ", "))
-		}
-		logRelists(b, fmt.Sprintf("operator round %d", round), before, after)
-		<-profiled
-		<-managerProfiled
-		b.Logf("manager after operator round %d, holding %d tokens: %d MiB anonymous, %d MiB file-backed (the binary); peak so far %d MiB",
-			round, s.tokens, u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
-		if round == 0 {
-			c.saveHeapProfile()
-		}
-		c.reset(tokensNamespace, prefix, s.tokens, true)
-		baselineRound(round + 1)
+	return run
+}
+
+// baselineRound runs the bare client's writes for the size's N tokens, named after the round.
+func (run *sizeRun) baselineRound() {
+	b, c, s, r := run.b, run.c, run.s, &run.r
+	name := fmt.Sprintf("b%d-", len(r.base))
+	p0 := c.planeCPU()
+	profiled := c.startAPIServerProfile(s.name+"-"+name, run.profileSeconds)
+	r.base = append(r.base, baseline(b, c, s.tokens, name))
+	r.basePlane = append(r.basePlane, c.planeCPU().sub(p0))
+	<-profiled
+	c.reset(baselineNamespace, name, s.tokens, false)
+}
+
+// operatorRound creates the size's N DatabaseTokens and waits until the manager has made each
+// Ready.
+func (run *sizeRun) operatorRound() {
+	b, c, s, r := run.b, run.c, run.s, &run.r
+	ctx := context.Background()
+	round := len(r.op)
+	prefix := fmt.Sprintf("t%d-", round)
+	ready := startTrackerFromNow(b, c, tokensNamespace, readyNamed(prefix))
+	before, u0, e0, p0 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine), c.planeCPU()
+	profiled := c.startAPIServerProfile(s.name+"-"+prefix, run.profileSeconds)
+	managerProfiled := closed()
+	if round == 0 {
+		managerProfiled = c.startCPUProfile(15)
 	}
-	if !noBaseline {
-		ratios := make([]float64, len(r.op))
-		for i, op := range r.op {
-			ratios[i] = ((r.base[i] + r.base[i+1]) / 2).Seconds() / op.Seconds()
-		}
-		r.ratio = median(ratios)
-		b.Logf("operator / bare client by round: %s (the median counts)", strings.Trim(fmt.Sprintf("%.3f", ratios), "[]"))
+	start := time.Now()
+	must(b, fanOut(s.tokens, creators, func(i int) error {
+		return c.k8s.Create(ctx, testutil.DatabaseToken(numbered(prefix, i), testutil.InNamespace(tokensNamespace)))
+	}))
+	ready.wait(b, s.tokens, max(5*time.Minute, time.Duration(s.tokens)*100*time.Millisecond))
+	r.op = append(r.op, ready.last().Sub(start))
+	ready.stop()
+	ready.logRestarts(b, fmt.Sprintf("%s operator round %d", s.name, round))
+	after, u1, e1 := c.requestCounts(), usageOf(b, c.manager), usageOf(b, c.engine)
+	r.opPlane = append(r.opPlane, c.planeCPU().sub(p0))
+	if round == 0 {
+		// The peak while the manager minted and held N tokens the first time.
+		r.peak = u1.peak
+		r.cpu, r.engineCPU = u1.cpu-u0.cpu, e1.cpu-e0.cpu
+		r.calls = perToken(before, after, s.tokens, isWatch)
+	} else {
+		// Whether a round that cost the control plane more per token than the first made
+		// more calls (conflicts, retries) or the same calls at a higher price.
+		b.Logf("%s operator round %d, API calls per token: %s", s.name, round, strings.Join(perToken(before, after, s.tokens, isWatch), ", "))
 	}
-	return r
+	logRelists(b, fmt.Sprintf("%s operator round %d", s.name, round), before, after)
+	<-profiled
+	<-managerProfiled
+	b.Logf("%s: manager after operator round %d, holding %d tokens: %d MiB anonymous, %d MiB file-backed (the binary); peak so far %d MiB",
+		s.name, round, s.tokens, u1.rssAnon>>20, u1.rssFile>>20, u1.peak>>20)
+	if round == 0 {
+		c.saveHeapProfile()
+	}
+	c.reset(tokensNamespace, prefix, s.tokens, true)
 }
 
 // numbered is the name of the i-th of the objects the benchmark names with prefix: a round's
@@ -360,4 +433,22 @@ func baselineMint(ctx context.Context, k8s client.Client, name string) error {
 		Note:      fmt.Sprintf("Minted token %q (revision 1) into Secret %q", tokenName, name),
 		Regarding: corev1.ObjectReference{APIVersion: tokensv1.GroupVersion.String(), Kind: "DatabaseToken", Namespace: baselineNamespace, Name: name, UID: obj.UID, ResourceVersion: obj.ResourceVersion},
 	})
+}
+
+func TestSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		rounds []int
+		want   []int
+	}{
+		{[]int{5}, []int{0, 0, 0, 0, 0}},
+		// make bench-full: 1,000-token rounds before, between and after the 10,000-token ones.
+		{[]int{5, 3}, []int{0, 1, 0, 0, 1, 0, 1, 0}},
+		{[]int{1, 1}, []int{0, 1}},
+		{[]int{2, 0}, []int{0, 0}},
+		{nil, []int{}},
+	} {
+		if got := schedule(tc.rounds); !slices.Equal(got, tc.want) {
+			t.Errorf("schedule(%v) = %v, want %v", tc.rounds, got, tc.want)
+		}
+	}
 }
