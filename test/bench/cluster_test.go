@@ -193,7 +193,6 @@ func newCluster(b testing.TB) *cluster {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = env.Stop() })
-	pinCPUs(b)
 	dir := b.TempDir()
 	c := &cluster{b: b, bin: bin, dir: dir, cfg: cfg, kubeconfig: filepath.Join(dir, "kubeconfig"), etcdURL: env.ControlPlane.Etcd.URL.String(),
 		plane: map[int]string{}}
@@ -205,6 +204,7 @@ func newCluster(b testing.TB) *cluster {
 	if len(c.plane) != 2 {
 		b.Fatalf("found %v as the new control plane's processes, want kube-apiserver and etcd", c.plane)
 	}
+	pinCPUs(b, c.plane)
 	c.writeKubeconfig(env)
 	// The bench's own client is not the bottleneck: the baseline measures the API server.
 	fast := rest.CopyConfig(cfg)

@@ -56,12 +56,12 @@ func benchSizes() []size {
 	return sizes
 }
 
-// macroResult is one size's figures: op and base are the rounds' durations, in order; ratio the
-// median of each operator round's against the mean of the baselines just before and after it.
+// macroResult is one size's figures: op and base are the rounds' durations, in order; ratios each
+// operator round's against the mean of the baselines just before and after it, whose median
+// counts.
 type macroResult struct {
 	op, base           []time.Duration
 	ratios             []float64
-	ratio              float64
 	calls              []string
 	cpu, engineCPU     time.Duration
 	opPlane, basePlane []planeCPU // the control plane's CPU during each round, in order
@@ -119,7 +119,7 @@ func report(b *testing.B, s size, r macroResult) {
 	metric(n/op.Seconds(), "tokens/s")
 	if base > 0 {
 		metric(n/base.Seconds(), "baseline-tokens/s")
-		metric(r.ratio, "ratio-vs-writes")
+		metric(median(r.ratios), "ratio-vs-writes")
 	}
 	metric(float64(r.cpu.Milliseconds())/n, "manager-cpu-ms/token")
 	metric(float64(r.engineCPU.Milliseconds())/n, "engine-cpu-ms/token")
@@ -231,7 +231,6 @@ func runMacro(b *testing.B, sizes []size) []macroResult {
 			bb := run.brackets[j]
 			r.ratios = append(r.ratios, ((r.base[bb[0]]+r.base[bb[1]])/2).Seconds()/op.Seconds())
 		}
-		r.ratio = median(r.ratios)
 		results[i] = *r
 	}
 	return results

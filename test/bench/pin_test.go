@@ -10,42 +10,33 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/tokenops/token-operator/internal/testenv"
 )
 
 // pinCPUs separates the control plane from the operator's side, as clusters do: production
 // control planes run on their own nodes, so the operator never takes CPU from the API server,
 // the ceiling both the operator and the baseline are measured against (docs/design.md §8). On
-// a machine of n CPUs kube-apiserver and etcd get the first n/2, and the benchmark process,
-// and through it the manager and the engine it starts afterwards, the rest. BENCH_PIN=0 turns
-// it off (everything shares every CPU); fewer than 2 CPUs cannot be split.
-func pinCPUs(b testing.TB) {
+// a machine of n CPUs the plane's processes (kube-apiserver and etcd, pid to name) get the
+// first n/2, and the benchmark process, and through it the manager and the engine it starts
+// afterwards, the rest. BENCH_PIN=0 turns it off (everything shares every CPU); fewer than 2
+// CPUs cannot be split.
+func pinCPUs(b testing.TB, plane map[int]string) {
 	n := runtime.NumCPU()
 	if os.Getenv("BENCH_PIN") == "0" || n < 2 {
 		b.Logf("CPUs not split between the control plane and the operator (BENCH_PIN=%q, %d CPUs)", os.Getenv("BENCH_PIN"), n)
 		return
 	}
-	var plane, rest unix.CPUSet
+	var planeCPUs, rest unix.CPUSet
 	for i := range n {
 		if i < n/2 {
-			plane.Set(i)
+			planeCPUs.Set(i)
 		} else {
 			rest.Set(i)
 		}
 	}
-	pinned := 0
-	for pid, name := range testenv.Children(b, os.Getpid()) {
-		if name != "kube-apiserver" && name != "etcd" {
-			continue
-		}
-		if err := pinProcess(pid, &plane); err != nil {
+	for pid := range plane {
+		if err := pinProcess(pid, &planeCPUs); err != nil {
 			b.Fatalf("pinning control plane process %d: %v", pid, err)
 		}
-		pinned++
-	}
-	if pinned < 2 {
-		b.Fatalf("found %d control plane processes to pin, want kube-apiserver and etcd", pinned)
 	}
 	if err := pinProcess(os.Getpid(), &rest); err != nil {
 		b.Fatalf("pinning the benchmark: %v", err)
