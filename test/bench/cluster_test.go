@@ -502,7 +502,10 @@ func waitHTTP(b testing.TB, url string) {
 }
 
 // requestCounts reads apiserver_request_total from the API server's /metrics: calls by
-// "VERB resource[/subresource]", summed over codes, scopes and versions.
+// "VERB resource[/subresource]", summed over codes, scopes and versions; and
+// apiserver_init_events_total as "replayed resource": the events a watch got when it started,
+// from the watch cache, which is how a watch that restarts too far back (or a watch-list)
+// lists again without a LIST.
 func (c *cluster) requestCounts() map[string]float64 {
 	raw, err := c.kube.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	must(c.b, err)
@@ -511,7 +514,10 @@ func (c *cluster) requestCounts() map[string]float64 {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line, ok := strings.CutPrefix(sc.Text(), "apiserver_request_total{")
-		if !ok {
+		replayed, isInit := strings.CutPrefix(sc.Text(), "apiserver_init_events_total{")
+		if isInit {
+			line = replayed
+		} else if !ok {
 			continue
 		}
 		labels, value, ok := strings.Cut(line, "} ")
@@ -524,7 +530,9 @@ func (c *cluster) requestCounts() map[string]float64 {
 			l[k] = strings.Trim(v, `"`)
 		}
 		key := l["verb"] + " " + l["resource"]
-		if l["subresource"] != "" {
+		if isInit {
+			key = replayedPrefix + l["resource"]
+		} else if l["subresource"] != "" {
 			key += "/" + l["subresource"]
 		}
 		v, _ := strconv.ParseFloat(value, 64)
